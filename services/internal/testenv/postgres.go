@@ -1,0 +1,217 @@
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Postgres is a throwaway PostgreSQL server in a temporary directory.
+type Postgres struct {
+	Port     int
+	User     string
+	Password string
+	dir      string
+	cmd      *exec.Cmd
+	exited   chan struct{}
+}
+
+var pgDirs = []string{"/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin"}
+
+// StartPostgres runs initdb into a temporary directory and starts postgres on
+// a free loopback port. As root it runs the server as the "postgres" system
+// user, since PostgreSQL refuses to run as root.
+func StartPostgres() (*Postgres, error) {
+	initdb, err := lookPath("initdb", pgDirs...)
+	if err != nil {
+		return nil, err
+	}
+	server, err := lookPath("postgres", filepath.Dir(initdb))
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "cl-pg-")
+	if err != nil {
+		return nil, err
+	}
+	p := &Postgres{User: "cl", Password: randomHex(16), dir: dir, exited: make(chan struct{})}
+	cred, err := credential(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	pwfile := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pwfile, []byte(p.Password), 0o600); err != nil {
+		return nil, err
+	}
+	if cred != nil {
+		_ = os.Chown(pwfile, int(cred.Uid), int(cred.Gid))
+	}
+	data := filepath.Join(dir, "data")
+	init := exec.Command(initdb, "-D", data, "-U", p.User, "--pwfile", pwfile, "-A", "scram-sha-256",
+		"-E", "UTF8", "--locale", "C", "--no-sync")
+	init.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := init.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		p.Port, err = FreePort()
+		if err != nil {
+			return nil, err
+		}
+		logPath := filepath.Join(dir, "postgres.log")
+		logf, err := os.Create(logPath)
+		if err != nil {
+			return nil, err
+		}
+		if cred != nil {
+			_ = os.Chown(logPath, int(cred.Uid), int(cred.Gid))
+		}
+		p.exited = make(chan struct{})
+		p.cmd = exec.Command(server, "-D", data, "-p", strconv.Itoa(p.Port), "-k", dir,
+			"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+			"-c", "full_page_writes=off", "-c", "max_connections=200")
+		p.cmd.Stdout, p.cmd.Stderr = logf, logf
+		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if err := p.cmd.Start(); err != nil {
+			logf.Close()
+			return nil, fmt.Errorf("start postgres: %w", err)
+		}
+		go func(c *exec.Cmd, ch chan struct{}) { _ = c.Wait(); logf.Close(); close(ch) }(p.cmd, p.exited)
+		if err = p.waitReady(30 * time.Second); err == nil {
+			return p, nil
+		}
+		p.kill()
+		err = fmt.Errorf("postgres did not start: %v\n%s", err, logTail(logPath))
+		if attempt == 4 {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("unreachable")
+}
+
+func (p *Postgres) waitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.exited:
+			return fmt.Errorf("postgres exited")
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		conn, err := pgx.Connect(ctx, p.URL("postgres"))
+		if err == nil {
+			conn.Close(ctx)
+			cancel()
+			return nil
+		}
+		cancel()
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	return last
+}
+
+// URL returns a connection URL for the named database.
+func (p *Postgres) URL(db string) string {
+	return fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s?sslmode=disable", p.User, p.Password, p.Port, db)
+}
+
+// CreateDatabase creates a fresh, empty database and returns its URL.
+func (p *Postgres) CreateDatabase(name string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, p.URL("postgres"))
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	return p.URL(name), nil
+}
+
+// NewDatabase creates a uniquely named database for one test.
+func (p *Postgres) NewDatabase(tb testing.TB) string {
+	tb.Helper()
+	url, err := p.CreateDatabase("t_" + randomHex(6))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return url
+}
+
+// Stop shuts the server down and removes its directory.
+func (p *Postgres) Stop() {
+	if p == nil {
+		return
+	}
+	if p.cmd != nil && p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGINT) // fast shutdown
+		select {
+		case <-p.exited:
+		case <-time.After(10 * time.Second):
+			p.kill()
+		}
+	}
+	os.RemoveAll(p.dir)
+}
+
+func (p *Postgres) kill() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.exited
+	}
+}
+
+// PostgresTB starts a server for one test and stops it in Cleanup.
+func PostgresTB(tb testing.TB) *Postgres {
+	tb.Helper()
+	p, err := StartPostgres()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(p.Stop)
+	return p
+}
+
+// credential returns the postgres system user's credential when running as
+// root (and hands dir to it), or nil otherwise.
+func credential(dir string) (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("running as root needs a 'postgres' system user: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		return nil, err
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
