@@ -1,0 +1,355 @@
+// Package config loads the services' configuration from environment
+// variables (design.md section 5, api.md). One Config struct serves every
+// service; Load validates what the named service needs and, when
+// ENVIRONMENT=production, refuses unsafe values with an error naming the
+// variable.
+package config
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Service names the program that loads the configuration; it decides which
+// variables are required.
+type Service string
+
+const (
+	Backend  Service = "backend"
+	Worker   Service = "worker"
+	Frontend Service = "frontend"
+	Migrate  Service = "migrate"
+)
+
+// Development defaults for secrets. They let `make demo` and tests run
+// without ceremony and are refused in production.
+const (
+	devJWTSecret     = "contract-lucidity-development-jwt-secret-do-not-use"
+	devEncryptionKey = "6465762d6f6e6c792d636f6e74726163742d6c756369646974792d6b65792121" // "dev-only-contract-lucidity-key!!"
+)
+
+// knownDefaults are secret values found in sample files and tutorials. A
+// production service refuses them (compared case-insensitively).
+var knownDefaults = []string{
+	devJWTSecret, devEncryptionKey,
+	"changeme", "change-me", "change_me", "changeit", "secret", "password", "passw0rd",
+	"admin", "postgres", "redis", "default", "example", "test", "12345678", "123456789",
+	"your-secret-key", "your_secret_key", "your-secret-key-here", "supersecret", "super-secret",
+	"changethis", "please-change-me", "jwt-secret", "secret-key", "secretkey", "mysecret",
+	"0000000000000000000000000000000000000000000000000000000000000000",
+}
+
+// Config is the whole environment of the services. Durations and sizes are
+// parsed; secrets are kept as given (never log a Config).
+type Config struct {
+	Environment string // development | production
+
+	DatabaseURL string
+	RedisURL    string // may be empty for services that do not need Redis
+	// RedisPassword overrides the password of RedisURL when set.
+	RedisPassword string
+
+	JWTSecret       string
+	JWTAlgorithm    string
+	AccessTokenTTL  time.Duration
+	RefreshTokenTTL time.Duration
+	BcryptCost      int
+
+	EncryptionKey []byte // 32 bytes
+
+	CORSOrigins     []string
+	MaxUploadSizeMB int
+	StoragePath     string
+
+	RateLimitLoginPerMinute  int
+	RateLimitUploadPerMinute int
+	RateLimitAPIPerMinute    int
+
+	BackendAddr        string // listen address of the backend (BACKEND_ADDR, default :8000)
+	BackendInternalURL string
+	APIBaseURL         string
+	FrontendAddr       string // FRONTEND_ADDR, default :3000
+
+	WorkerConcurrency       int
+	WorkerVisibilityTimeout time.Duration
+	WorkerMetricsAddr       string
+
+	InitialAdminEmail    string
+	InitialAdminPassword string
+
+	LogLevel slog.Level
+}
+
+// Production reports whether strict checks apply.
+func (c *Config) Production() bool { return c.Environment == "production" }
+
+// MaxUploadBytes is the hard upload limit from MAX_UPLOAD_SIZE_MB.
+func (c *Config) MaxUploadBytes() int64 { return int64(c.MaxUploadSizeMB) << 20 }
+
+// Load reads the process environment for svc.
+func Load(svc Service) (*Config, error) { return LoadFrom(svc, os.LookupEnv) }
+
+// LoadFrom reads the configuration through lookup (os.LookupEnv in
+// production, a map in tests).
+func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) {
+	l := loader{lookup: lookup}
+	c := &Config{}
+	c.Environment = strings.ToLower(l.str("ENVIRONMENT", "development"))
+	if c.Environment != "development" && c.Environment != "production" {
+		l.fail("ENVIRONMENT", "must be development or production, got %q", c.Environment)
+	}
+	prod := c.Production()
+
+	c.DatabaseURL = l.databaseURL()
+	c.RedisURL = l.str("REDIS_URL", "")
+	c.RedisPassword = l.str("REDIS_PASSWORD", "")
+	c.JWTSecret = l.str("JWT_SECRET_KEY", "")
+	c.JWTAlgorithm = l.str("JWT_ALGORITHM", "HS256")
+	c.AccessTokenTTL = time.Duration(l.integer("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1, 24*60)) * time.Minute
+	c.RefreshTokenTTL = time.Duration(l.integer("JWT_REFRESH_TOKEN_EXPIRE_DAYS", 7, 1, 365)) * 24 * time.Hour
+	c.BcryptCost = l.integer("BCRYPT_COST", 12, 4, 31)
+	rawKey := l.str("ENCRYPTION_KEY", "")
+	c.CORSOrigins = splitList(l.str("CORS_ORIGINS", "http://localhost:3000"))
+	c.MaxUploadSizeMB = l.integer("MAX_UPLOAD_SIZE_MB", 100, 1, 10240)
+	c.StoragePath = l.str("STORAGE_PATH", "/data/storage")
+	c.RateLimitLoginPerMinute = l.integer("RATE_LIMIT_LOGIN_PER_MINUTE", 5, 1, 1_000_000)
+	c.RateLimitUploadPerMinute = l.integer("RATE_LIMIT_UPLOAD_PER_MINUTE", 10, 1, 1_000_000)
+	c.RateLimitAPIPerMinute = l.integer("RATE_LIMIT_API_PER_MINUTE", 100, 1, 1_000_000)
+	c.BackendAddr = l.str("BACKEND_ADDR", ":8000")
+	c.BackendInternalURL = l.str("BACKEND_INTERNAL_URL", "http://localhost:8000")
+	c.FrontendAddr = l.str("FRONTEND_ADDR", ":3000")
+	c.APIBaseURL = l.str("API_BASE_URL", "")
+	c.WorkerConcurrency = l.integer("WORKER_CONCURRENCY", 2, 1, 256)
+	c.WorkerVisibilityTimeout = l.duration("WORKER_VISIBILITY_TIMEOUT", 5*time.Minute)
+	c.WorkerMetricsAddr = l.str("WORKER_METRICS_ADDR", ":9090")
+	c.InitialAdminEmail = l.str("INITIAL_ADMIN_EMAIL", "")
+	c.InitialAdminPassword = l.str("INITIAL_ADMIN_PASSWORD", "")
+	c.LogLevel = l.level("LOG_LEVEL")
+
+	if c.JWTAlgorithm != "HS256" {
+		l.fail("JWT_ALGORITHM", "only HS256 is supported")
+	}
+	if _, err := url.Parse(c.BackendInternalURL); err != nil {
+		l.fail("BACKEND_INTERNAL_URL", "not a URL")
+	}
+
+	needsDB := svc == Backend || svc == Worker || svc == Migrate
+	needsRedis := svc == Backend || svc == Worker
+	needsJWT := svc == Backend
+	needsKey := svc == Backend || svc == Worker
+
+	if needsDB && c.DatabaseURL == "" {
+		l.fail("DATABASE_URL", "is required (or POSTGRES_HOST/POSTGRES_USER/POSTGRES_PASSWORD/POSTGRES_DB)")
+	}
+	if needsRedis {
+		if c.RedisURL == "" {
+			l.fail("REDIS_URL", "is required")
+		} else if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			l.fail("REDIS_URL", "must be a redis:// or rediss:// URL")
+		} else if prod {
+			pw, _ := u.User.Password()
+			if c.RedisPassword != "" {
+				pw = c.RedisPassword
+			}
+			l.secret(prod, "REDIS_PASSWORD", pw, 8)
+		}
+	}
+	if needsJWT {
+		if c.JWTSecret == "" && !prod {
+			c.JWTSecret = devJWTSecret
+		}
+		l.secret(prod, "JWT_SECRET_KEY", c.JWTSecret, 32)
+	}
+	if needsKey {
+		if rawKey == "" && !prod {
+			rawKey = devEncryptionKey
+		}
+		l.secret(prod, "ENCRYPTION_KEY", rawKey, 32)
+		if rawKey != "" {
+			key, err := ParseKey(rawKey)
+			if err != nil {
+				l.fail("ENCRYPTION_KEY", "%v", err)
+			}
+			c.EncryptionKey = key
+		}
+	}
+	if svc == Backend {
+		for _, o := range c.CORSOrigins {
+			if strings.Contains(o, "*") {
+				l.fail("CORS_ORIGINS", "must list explicit origins, not %q (a wildcard cannot be combined with credentials)", o)
+			} else if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" {
+				l.fail("CORS_ORIGINS", "%q is not an origin like https://app.example.com", o)
+			}
+		}
+		if c.InitialAdminPassword != "" {
+			l.secret(prod, "INITIAL_ADMIN_PASSWORD", c.InitialAdminPassword, 12)
+		}
+		if c.InitialAdminEmail != "" && c.InitialAdminPassword == "" {
+			l.fail("INITIAL_ADMIN_PASSWORD", "is required when INITIAL_ADMIN_EMAIL is set")
+		}
+	}
+	if svc == Frontend || svc == Backend {
+		if c.APIBaseURL == "" {
+			if prod {
+				l.fail("API_BASE_URL", "is required in production")
+			}
+			c.APIBaseURL = "http://localhost:8000"
+		}
+		if u, err := url.Parse(c.APIBaseURL); err != nil || u.Host == "" {
+			l.fail("API_BASE_URL", "is not an absolute URL")
+		} else if prod && u.Scheme != "https" {
+			l.fail("API_BASE_URL", "must be https in production, got %s", u.Scheme)
+		}
+	}
+	if prod && needsDB && c.DatabaseURL != "" {
+		if u, err := url.Parse(c.DatabaseURL); err == nil {
+			pw, _ := u.User.Password()
+			l.secret(prod, "POSTGRES_PASSWORD", pw, 8)
+		}
+	}
+	if len(l.errs) > 0 {
+		return nil, fmt.Errorf("configuration refused: %w", errors.Join(l.errs...))
+	}
+	return c, nil
+}
+
+// ParseKey decodes ENCRYPTION_KEY: 64 hex characters, or base64 of 32 bytes.
+func ParseKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if len(s) == 64 {
+		if b, err := hex.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil && len(b) == 32 {
+			return b, nil
+		}
+	}
+	return nil, errors.New("must be 32 bytes as 64 hex characters or base64")
+}
+
+type loader struct {
+	lookup func(string) (string, bool)
+	errs   []error
+}
+
+func (l *loader) fail(name, format string, args ...any) {
+	l.errs = append(l.errs, fmt.Errorf("%s %s", name, fmt.Sprintf(format, args...)))
+}
+
+func (l *loader) str(name, def string) string {
+	if v, ok := l.lookup(name); ok && strings.TrimSpace(v) != "" {
+		return strings.TrimSpace(v)
+	}
+	return def
+}
+
+func (l *loader) integer(name string, def, lo, hi int) int {
+	v := l.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		l.fail(name, "must be an integer between %d and %d", lo, hi)
+		return def
+	}
+	return n
+}
+
+func (l *loader) duration(name string, def time.Duration) time.Duration {
+	v := l.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		// Plain integers are seconds.
+		n, nerr := strconv.Atoi(v)
+		if nerr != nil {
+			l.fail(name, "must be a duration like 5m")
+			return def
+		}
+		d = time.Duration(n) * time.Second
+	}
+	if d <= 0 {
+		l.fail(name, "must be positive")
+		return def
+	}
+	return d
+}
+
+func (l *loader) level(name string) slog.Level {
+	var lv slog.Level
+	if v := l.str(name, ""); v != "" {
+		if err := lv.UnmarshalText([]byte(strings.ToUpper(v))); err != nil {
+			l.fail(name, "must be debug, info, warn or error")
+		}
+	}
+	return lv
+}
+
+// secret checks a secret value: in production it must be set, at least min
+// characters long and not a known default.
+func (l *loader) secret(prod bool, name, value string, min int) {
+	if !prod {
+		return
+	}
+	switch {
+	case value == "":
+		l.fail(name, "is required in production")
+	case isKnownDefault(value):
+		l.fail(name, "is a known default value; generate a random one")
+	case len(value) < min:
+		l.fail(name, "is too short (at least %d characters in production)", min)
+	}
+}
+
+func isKnownDefault(v string) bool {
+	for _, d := range knownDefaults {
+		if strings.EqualFold(v, d) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *loader) databaseURL() string {
+	if v := l.str("DATABASE_URL", ""); v != "" {
+		return v
+	}
+	host := l.str("POSTGRES_HOST", "")
+	if host == "" {
+		return ""
+	}
+	u := url.URL{
+		Scheme: "postgres",
+		User:   url.UserPassword(l.str("POSTGRES_USER", "postgres"), l.str("POSTGRES_PASSWORD", "")),
+		Host:   net.JoinHostPort(host, l.str("POSTGRES_PORT", "5432")),
+		Path:   "/" + l.str("POSTGRES_DB", "contract_lucidity"),
+	}
+	q := url.Values{}
+	q.Set("sslmode", l.str("POSTGRES_SSLMODE", "prefer"))
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, strings.TrimRight(p, "/"))
+		}
+	}
+	return out
+}

@@ -1,0 +1,123 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func prodEnv() map[string]string {
+	return map[string]string{
+		"ENVIRONMENT":    "production",
+		"DATABASE_URL":   "postgres://cl:Xk3vP9qLm2Wz@db:5432/cl?sslmode=require",
+		"REDIS_URL":      "redis://redis:6379/0",
+		"REDIS_PASSWORD": "Rq8mN2xV5tYb",
+		"JWT_SECRET_KEY": "k8J2nQ5vX9mZ3pL7wR4tY6uB1cE0hF2a",
+		"ENCRYPTION_KEY": "5f2b9c7e1a3d4f6081726354a9b8c7d6e5f4031201fedcba9876543210abcdef",
+		"CORS_ORIGINS":   "https://contracts.example.com",
+		"API_BASE_URL":   "https://contracts.example.com",
+	}
+}
+
+func TestProductionAcceptsSafeConfiguration(t *testing.T) {
+	c, err := LoadFrom(Backend, env(prodEnv()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Production() || len(c.EncryptionKey) != 32 || c.AccessTokenTTL != 30*time.Minute || c.BcryptCost != 12 {
+		t.Fatalf("unexpected config: %+v", c)
+	}
+}
+
+func TestProductionRefusesUnsafeValuesNamingTheVariable(t *testing.T) {
+	cases := []struct {
+		name, key, value, want string
+	}{
+		{"missing jwt secret", "JWT_SECRET_KEY", "", "JWT_SECRET_KEY is required"},
+		{"short jwt secret", "JWT_SECRET_KEY", "short-but-random-Xy7", "JWT_SECRET_KEY is too short"},
+		{"default jwt secret", "JWT_SECRET_KEY", "your-secret-key", "JWT_SECRET_KEY is a known default"},
+		{"dev jwt secret", "JWT_SECRET_KEY", devJWTSecret, "JWT_SECRET_KEY is a known default"},
+		{"missing encryption key", "ENCRYPTION_KEY", "", "ENCRYPTION_KEY is required"},
+		{"dev encryption key", "ENCRYPTION_KEY", devEncryptionKey, "ENCRYPTION_KEY is a known default"},
+		{"bad encryption key", "ENCRYPTION_KEY", strings.Repeat("z", 40), "ENCRYPTION_KEY must be 32 bytes"},
+		{"cors wildcard", "CORS_ORIGINS", "*", "CORS_ORIGINS must list explicit origins"},
+		{"http api url", "API_BASE_URL", "http://contracts.example.com", "API_BASE_URL must be https"},
+		{"missing api url", "API_BASE_URL", "", "API_BASE_URL is required"},
+		{"missing database", "DATABASE_URL", "", "DATABASE_URL is required"},
+		{"default db password", "DATABASE_URL", "postgres://cl:postgres@db/cl", "POSTGRES_PASSWORD is a known default"},
+		{"missing redis", "REDIS_URL", "", "REDIS_URL is required"},
+		{"default redis password", "REDIS_PASSWORD", "changeme", "REDIS_PASSWORD is a known default"},
+		{"default admin password", "INITIAL_ADMIN_PASSWORD", "changeme", "INITIAL_ADMIN_PASSWORD is a known default"},
+		{"other jwt algorithm", "JWT_ALGORITHM", "RS256", "JWT_ALGORITHM only HS256"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := prodEnv()
+			if tc.value == "" {
+				delete(m, tc.key)
+			} else {
+				m[tc.key] = tc.value
+			}
+			_, err := LoadFrom(Backend, env(m))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want error containing %q, got %v", tc.want, err)
+			}
+		})
+	}
+}
+
+func TestDevelopmentUsesDefaults(t *testing.T) {
+	c, err := LoadFrom(Backend, env(map[string]string{
+		"DATABASE_URL": "postgres://localhost/cl", "REDIS_URL": "redis://localhost:6379/0",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.JWTSecret != devJWTSecret || len(c.EncryptionKey) != 32 || c.CORSOrigins[0] != "http://localhost:3000" ||
+		c.APIBaseURL != "http://localhost:8000" || c.MaxUploadBytes() != 100<<20 || c.RateLimitLoginPerMinute != 5 ||
+		c.WorkerVisibilityTimeout != 5*time.Minute || c.StoragePath != "/data/storage" {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+}
+
+func TestPostgresVariablesBuildURL(t *testing.T) {
+	c, err := LoadFrom(Migrate, env(map[string]string{
+		"POSTGRES_HOST": "db.ns.svc", "POSTGRES_PORT": "5433", "POSTGRES_USER": "app",
+		"POSTGRES_PASSWORD": "p@ss/word", "POSTGRES_DB": "cl", "POSTGRES_SSLMODE": "require",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "postgres://app:p%40ss%2Fword@db.ns.svc:5433/cl?sslmode=require"
+	if c.DatabaseURL != want {
+		t.Fatalf("got %s want %s", c.DatabaseURL, want)
+	}
+}
+
+func TestInvalidNumbersAreRefused(t *testing.T) {
+	_, err := LoadFrom(Backend, env(map[string]string{
+		"DATABASE_URL": "postgres://localhost/cl", "REDIS_URL": "redis://localhost:6379/0", "BCRYPT_COST": "abc",
+	}))
+	if err == nil || !strings.Contains(err.Error(), "BCRYPT_COST") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestParseKeyAcceptsHexAndBase64(t *testing.T) {
+	hexKey := "5f2b9c7e1a3d4f6081726354a9b8c7d6e5f4031201fedcba9876543210abcdef"
+	a, err := ParseKey(hexKey)
+	if err != nil || len(a) != 32 {
+		t.Fatal(err)
+	}
+	b, err := ParseKey("Xyucfho9T2CBcmNUqbjH1uX0AxIB/ty6mHZUMhCrze8=")
+	if err != nil || string(a) != string(b) {
+		t.Fatalf("base64 key differs: %v", err)
+	}
+	if _, err := ParseKey("dG9vc2hvcnQ="); err == nil {
+		t.Fatal("short key accepted")
+	}
+}
