@@ -25,9 +25,9 @@ fi
 # PGlite (PostgreSQL in WebAssembly) with pgvector, for the pgvector search tests.
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/contract-lucidity
 pglite=$cache/pglite
-if [ ! -f "$pglite/.installed-v1" ] && command -v npm >/dev/null 2>&1; then
+if [ ! -f "$pglite/.installed-v2" ] && command -v npm >/dev/null 2>&1; then
   mkdir -p "$pglite"
   (cd "$pglite" && [ -f package.json ] || echo '{"name":"cl-pglite","private":true}' > package.json)
-  (cd "$pglite" && npm install --silent --no-audit --no-fund @electric-sql/pglite@0.5.16 @electric-sql/pglite-socket@0.2.17 @electric-sql/pglite-pgvector@0.0.15 >&2)
-  touch "$pglite/.installed-v1"
+  (cd "$pglite" && npm install --silent --no-audit --no-fund @electric-sql/pglite@0.5.14 @electric-sql/pglite-socket@0.2.17 @electric-sql/pglite-pgvector@0.0.15 >&2)
+  touch "$pglite/.installed-v2"
 fi
