@@ -1,0 +1,135 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv"
+)
+
+var pg *testenv.Postgres
+
+func TestMain(m *testing.M) {
+	var err error
+	pg, err = testenv.StartPostgres()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	pg.Stop()
+	os.Exit(code)
+}
+
+func testConfig(url string) *config.Config {
+	return &config.Config{DatabaseURL: url, BcryptCost: 4, MaxUploadSizeMB: 100,
+		InitialAdminEmail: "admin@example.com", InitialAdminPassword: "Initial-Passw0rd!"}
+}
+
+func TestConcurrentSetupAppliesEachMigrationOnce(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(pg.NewDatabase(t))
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	applied := make([][]string, 4)
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pool, err := Open(ctx, cfg)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer pool.Close()
+			applied[i], errs[i] = Setup(ctx, pool, cfg)
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("replica %d: %v", i, err)
+		}
+		total += len(applied[i])
+	}
+	all, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != len(all) {
+		t.Fatalf("applied %d migrations in total across replicas, want %d", total, len(all))
+	}
+	pool, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var n, admins, projects, members, caps int
+	var mustChange bool
+	var types string
+	q := func(sql string, dst ...any) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, sql).Scan(dst...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	q("SELECT count(*) FROM schema_migrations", &n)
+	q("SELECT count(*), bool_and(must_change_password) FROM users WHERE role = 'admin'", &admins, &mustChange)
+	q("SELECT count(*) FROM projects", &projects)
+	q("SELECT count(*) FROM project_members pm JOIN users u ON u.id = pm.user_id WHERE u.email = 'admin@example.com' AND pm.role = 'admin'", &members)
+	q("SELECT count(*) FROM ai_capability_mappings", &caps)
+	q("SELECT value::text FROM system_config WHERE key = 'supported_file_types'", &types)
+	if n != len(all) || admins != 1 || !mustChange || projects != 1 || members != 1 || caps != 5 {
+		t.Fatalf("migrations=%d admins=%d mustChange=%v projects=%d members=%d caps=%d", n, admins, mustChange, projects, members, caps)
+	}
+	if types != `["pdf", "docx", "png", "jpg", "jpeg", "tiff"]` {
+		t.Fatalf("supported_file_types = %s", types)
+	}
+}
+
+func TestSeedDoesNotRecreateRemovedDefaults(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(pg.NewDatabase(t))
+	pool, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := Setup(ctx, pool, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "DELETE FROM projects; UPDATE system_config SET value = '[\"pdf\"]' WHERE key = 'supported_file_types'"); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := Setup(ctx, pool, cfg)
+	if err != nil || len(applied) != 0 {
+		t.Fatalf("second setup applied %v, %v", applied, err)
+	}
+	var projects int
+	var types string
+	pool.QueryRow(ctx, "SELECT count(*) FROM projects").Scan(&projects)
+	pool.QueryRow(ctx, "SELECT value::text FROM system_config WHERE key = 'supported_file_types'").Scan(&types)
+	if projects != 0 || types != `["pdf"]` {
+		t.Fatalf("seed overwrote admin changes: projects=%d types=%s", projects, types)
+	}
+}
+
+func TestOpenErrorDoesNotLeakPassword(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Open(ctx, &config.Config{DatabaseURL: "postgres://u:s3cr3t-pw@127.0.0.1:1/x?connect_timeout=1"})
+	if err == nil {
+		t.Fatal("expected an error")
+	}
+	if s := err.Error(); contains(s, "s3cr3t-pw") {
+		t.Fatalf("error leaks password: %s", s)
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
