@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Service names the program that loads the configuration; it decides which
@@ -352,4 +354,17 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// RedisOptions returns client options from REDIS_URL, with REDIS_PASSWORD
+// overriding the URL's password when set.
+func (c *Config) RedisOptions() (*redis.Options, error) {
+	opt, err := redis.ParseURL(c.RedisURL)
+	if err != nil {
+		return nil, errors.New("REDIS_URL is not a valid redis URL")
+	}
+	if c.RedisPassword != "" {
+		opt.Password = c.RedisPassword
+	}
+	return opt, nil
 }

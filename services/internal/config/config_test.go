@@ -121,3 +121,15 @@ func TestParseKeyAcceptsHexAndBase64(t *testing.T) {
 		t.Fatal("short key accepted")
 	}
 }
+
+func TestRedisPasswordOverridesURL(t *testing.T) {
+	c := &Config{RedisURL: "redis://:urlpw@redis:6379/2", RedisPassword: "envpw"}
+	opt, err := c.RedisOptions()
+	if err != nil || opt.Password != "envpw" || opt.Addr != "redis:6379" || opt.DB != 2 {
+		t.Fatalf("got %+v %v", opt, err)
+	}
+	c.RedisPassword = ""
+	if opt, _ := c.RedisOptions(); opt.Password != "urlpw" {
+		t.Fatalf("url password lost: %q", opt.Password)
+	}
+}
