@@ -184,6 +184,14 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 			c.EncryptionKey = key
 		}
 	}
+	if svc == Backend || svc == Migrate {
+		if c.InitialAdminPassword != "" {
+			l.secret(prod, "INITIAL_ADMIN_PASSWORD", c.InitialAdminPassword, 12)
+		}
+		if c.InitialAdminEmail != "" && c.InitialAdminPassword == "" {
+			l.fail("INITIAL_ADMIN_PASSWORD", "is required when INITIAL_ADMIN_EMAIL is set")
+		}
+	}
 	if svc == Backend {
 		for _, o := range c.CORSOrigins {
 			if strings.Contains(o, "*") {
@@ -191,12 +199,6 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 			} else if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" {
 				l.fail("CORS_ORIGINS", "%q is not an origin like https://app.example.com", o)
 			}
-		}
-		if c.InitialAdminPassword != "" {
-			l.secret(prod, "INITIAL_ADMIN_PASSWORD", c.InitialAdminPassword, 12)
-		}
-		if c.InitialAdminEmail != "" && c.InitialAdminPassword == "" {
-			l.fail("INITIAL_ADMIN_PASSWORD", "is required when INITIAL_ADMIN_EMAIL is set")
 		}
 	}
 	if svc == Frontend || svc == Backend {

@@ -1,0 +1,126 @@
+// Package storage keeps uploaded files and generated reports under
+// STORAGE_PATH with server-chosen names. Keys are relative slash paths;
+// client-supplied names are never used in a path.
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// Store is a directory tree rooted at STORAGE_PATH.
+type Store struct {
+	root string
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// New returns a store rooted at root, creating it if needed.
+func New(root string) (*Store, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("storage path: %w", err)
+	}
+	for _, d := range []string{abs, filepath.Join(abs, "tmp"), filepath.Join(abs, "documents"), filepath.Join(abs, "reports")} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, fmt.Errorf("create storage directory: %w", err)
+		}
+	}
+	return &Store{root: abs}, nil
+}
+
+// Root is the absolute storage directory.
+func (s *Store) Root() string { return s.root }
+
+// DocumentKey is the key of a document's original file.
+func DocumentKey(documentID string) string { return "documents/" + documentID + "/original" }
+
+// ReportKey is the key of a generated report ("html" or "pdf").
+func ReportKey(reportID, format string) string { return "reports/" + reportID + "." + format }
+
+// Path resolves a key to a file path, refusing anything that escapes the root.
+func (s *Store) Path(key string) (string, error) {
+	if key == "" || strings.HasPrefix(key, "/") || strings.Contains(key, "\\") {
+		return "", fmt.Errorf("invalid storage key %q", key)
+	}
+	clean := filepath.Clean(filepath.FromSlash(key))
+	if clean == "." || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("invalid storage key %q", key)
+	}
+	return filepath.Join(s.root, clean), nil
+}
+
+// TempFile creates a temporary file inside the store (same filesystem, so
+// Commit is an atomic rename).
+func (s *Store) TempFile() (*os.File, error) {
+	return os.CreateTemp(filepath.Join(s.root, "tmp"), "upload-*")
+}
+
+// Commit moves a finished temporary file to key.
+func (s *Store) Commit(tmpPath, key string) error {
+	dst, err := s.Path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+		return fmt.Errorf("create directory for %s: %w", key, err)
+	}
+	if err := os.Rename(tmpPath, dst); err != nil {
+		return fmt.Errorf("store %s: %w", key, err)
+	}
+	return nil
+}
+
+// Open opens the file at key.
+func (s *Store) Open(key string) (*os.File, error) {
+	p, err := s.Path(key)
+	if err != nil {
+		return nil, err
+	}
+	return os.Open(p)
+}
+
+// Write stores r at key (used for generated reports).
+func (s *Store) Write(key string, r io.Reader) error {
+	f, err := s.TempFile()
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return s.Commit(f.Name(), key)
+}
+
+// Remove deletes the file at key; a missing file is not an error.
+func (s *Store) Remove(key string) error {
+	p, err := s.Path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", key, err)
+	}
+	return nil
+}
+
+// RemoveDocument deletes a document's directory and everything in it.
+func (s *Store) RemoveDocument(documentID string) error {
+	if !uuidRE.MatchString(documentID) {
+		return fmt.Errorf("invalid document id %q", documentID)
+	}
+	if err := os.RemoveAll(filepath.Join(s.root, "documents", documentID)); err != nil {
+		return fmt.Errorf("remove document %s: %w", documentID, err)
+	}
+	return nil
+}
