@@ -1,0 +1,492 @@
+// One document: facts, clauses by category with risk, decisions, similar
+// clauses; and its reports with the risk chart.
+import { h, clear, field, button, announce, toast, select, id as uid } from '../dom.js';
+import { api, describeError, download } from '../api.js';
+import { navigate } from '../router.js';
+import { pageHeader, loading, errorPanel, emptyState, panel, tabLinks, replace, poll } from '../ui.js';
+import {
+  formatBytes, statusBadge, riskBadge, decisionBadge, timeEl, isTerminal, plural, humanize,
+  PIPELINE_STEPS, RISK_LEVELS, formatDate,
+} from '../format.js';
+import { riskChart, riskMeter } from '../chart.js';
+
+const DECISIONS = [
+  { value: 'accept', label: 'Accept', verb: 'accepted' },
+  { value: 'reject', label: 'Reject', verb: 'rejected' },
+  { value: 'negotiate', label: 'Negotiate', verb: 'marked for negotiation' },
+];
+
+async function loadDocument(ctx) {
+  const doc = await api('GET', `/api/documents/${encodeURIComponent(ctx.params.id)}`, null, { signal: ctx.signal });
+  let project = null;
+  try {
+    project = await api('GET', `/api/projects/${doc.project_id}`, null, { signal: ctx.signal });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+  }
+  const myRole = (project && project.my_role) || (ctx.user.role === 'admin' ? 'admin' : 'viewer');
+  return { doc, project, canEdit: myRole === 'editor' || myRole === 'admin' };
+}
+
+function docHeader(ctx, { doc, project, canEdit }, tab) {
+  const crumbs = [{ label: 'Projects', href: '/projects' }];
+  if (project) crumbs.push({ label: project.name, href: `/projects/${project.id}` });
+  crumbs.push({ label: doc.original_name });
+  ctx.setPage(tab === 'reports' ? `Reports · ${doc.original_name}` : doc.original_name, crumbs);
+  const dl = button('Download original', {
+    class: 'btn',
+    onclick: async () => {
+      try { await download(`/api/documents/${doc.id}/file`, doc.original_name); } catch (e) { toast(describeError(e, 'the file'), 'error'); }
+    },
+  });
+  const actions = [dl];
+  if (canEdit && isTerminal(doc.pipeline_status)) {
+    actions.push(button('Analyse again', {
+      class: 'btn btn-ghost',
+      onclick: async () => {
+        try {
+          await api('POST', `/api/documents/${doc.id}/reprocess`);
+          announce('The document is being analysed again.');
+          navigate(`/documents/${doc.id}`, { replace: true });
+        } catch (e) { toast(describeError(e, 'the document'), 'error'); }
+      },
+    }));
+  }
+  const meta = [
+    statusBadge(doc.pipeline_status),
+    h('span', (doc.file_type || '').toUpperCase()),
+    h('span', formatBytes(doc.size_bytes)),
+    doc.page_count ? h('span', plural(doc.page_count, 'page')) : null,
+    doc.pipeline_status === 'complete' ? h('span', plural(doc.clause_count || 0, 'clause')) : null,
+    h('span', 'Uploaded ', timeEl(doc.created_at)),
+  ];
+  return [
+    pageHeader(doc.original_name, { eyebrow: project ? project.name : 'Document', actions, meta }),
+    tabLinks('Document sections', [
+      { key: 'review', href: `/documents/${doc.id}`, label: 'Review' },
+      { key: 'reports', href: `/documents/${doc.id}/reports`, label: 'Reports' },
+    ], tab),
+  ];
+}
+
+function pipelinePanel(doc) {
+  const current = PIPELINE_STEPS.indexOf(doc.pipeline_status);
+  const steps = h('ol', { class: 'stepper' }, PIPELINE_STEPS.map((s, i) => h('li', {
+    class: ['step', i < current && 'done', i === current && 'current'],
+    'aria-current': i === current ? 'step' : null,
+  }, h('span', { class: 'step-dot', 'aria-hidden': 'true' }), h('span', { class: 'step-label' }, humanize(s)))));
+  return panel('Analysis in progress', h('div', { class: 'pipeline' },
+    h('p', { class: 'muted' }, 'The document is being read and analysed. This page updates by itself.'),
+    steps,
+    h('div', { class: 'progress-row' },
+      h('progress', { class: 'progress progress-large', max: 100, value: doc.progress || 0, 'aria-label': 'Analysis progress' }),
+      h('span', { class: 'progress-text' }, `${doc.progress || 0}%`))), { id: 'pipeline' });
+}
+
+export async function documentPage(ctx) {
+  ctx.main.append(loading('Loading document…'));
+  let info;
+  try {
+    info = await loadDocument(ctx);
+  } catch (e) {
+    if (e.name === 'AbortError') return;
+    replace(ctx.main, errorPanel(e, 'this document'));
+    return;
+  }
+  const { doc } = info;
+  replace(ctx.main, docHeader(ctx, info, 'review'));
+
+  if (!isTerminal(doc.pipeline_status)) {
+    const box = h('div', pipelinePanel(doc));
+    ctx.main.append(box);
+    let last = doc.pipeline_status;
+    poll(ctx.signal, 2000, async () => {
+      const d = await api('GET', `/api/documents/${doc.id}`, null, { signal: ctx.signal });
+      if (d.pipeline_status !== last) {
+        last = d.pipeline_status;
+        announce(`Status: ${humanize(d.pipeline_status)}.`);
+      }
+      if (isTerminal(d.pipeline_status)) {
+        navigate(`/documents/${doc.id}`, { replace: true });
+        return true;
+      }
+      replace(box, pipelinePanel(d));
+      return false;
+    });
+    return;
+  }
+  if (doc.pipeline_status === 'failed') {
+    ctx.main.append(h('div', { class: 'panel error-panel', role: 'alert' },
+      h('h2', { class: 'panel-title' }, 'The analysis failed'),
+      h('p', doc.error_message || 'No reason was recorded.'),
+      info.canEdit ? h('p', { class: 'muted' }, 'Use “Analyse again” to retry.') : null));
+    return;
+  }
+
+  const layout = h('div', { class: 'doc-layout' });
+  const mainCol = h('div', { class: 'doc-main' });
+  const side = h('aside', { class: 'doc-side', 'aria-label': 'Document facts' });
+  layout.append(mainCol, side);
+  ctx.main.append(layout);
+  side.append(factsPanel(doc));
+
+  let all;
+  try {
+    all = (await api('GET', `/api/documents/${doc.id}/clauses`, null, { signal: ctx.signal })).items || [];
+  } catch (e) {
+    if (e.name === 'AbortError') return;
+    mainCol.append(errorPanel(e, 'the clauses'));
+    return;
+  }
+  side.prepend(summaryPanel(all));
+  mainCol.append(await clausesPanel(ctx, doc, all, info.canEdit));
+}
+
+function factValue(v) {
+  if (v === null || v === undefined || v === '') return h('span', { class: 'muted' }, '—');
+  if (Array.isArray(v)) {
+    if (!v.length) return h('span', { class: 'muted' }, '—');
+    if (v.every((x) => typeof x !== 'object')) return h('ul', { class: 'fact-list' }, v.map((x) => h('li', String(x))));
+    return h('ul', { class: 'fact-list' }, v.map((x) => h('li', factValue(x))));
+  }
+  if (typeof v === 'object') {
+    return h('dl', { class: 'facts facts-nested' }, Object.entries(v).flatMap(([k, x]) => [h('dt', humanize(k)), h('dd', factValue(x))]));
+  }
+  if (typeof v === 'boolean') return h('span', v ? 'Yes' : 'No');
+  return h('span', String(v));
+}
+
+function factsPanel(doc) {
+  const entries = Object.entries(doc.facts || {});
+  const body = entries.length
+    ? h('dl', { class: 'facts' }, entries.flatMap(([k, v]) => [h('dt', humanize(k)), h('dd', factValue(v))]))
+    : h('p', { class: 'muted' }, 'No document facts were found.');
+  const analysed = h('p', { class: 'muted small' },
+    doc.analyzer ? `Analysed by ${doc.analyzer}` : 'Analysed', doc.completed_at ? ` · ${formatDate(doc.completed_at)}` : '',
+    doc.tokens_used ? ` · ${doc.tokens_used.toLocaleString()} AI tokens` : '');
+  return panel('Facts', [body, analysed], { id: 'facts' });
+}
+
+function summaryPanel(clauses) {
+  const totals = { high: 0, medium: 0, low: 0 };
+  const decided = { accept: 0, reject: 0, negotiate: 0 };
+  for (const c of clauses) {
+    totals[c.risk_level] = (totals[c.risk_level] || 0) + 1;
+    if (c.latest_decision) decided[c.latest_decision.decision] += 1;
+  }
+  const open = clauses.length - decided.accept - decided.reject - decided.negotiate;
+  return panel('Risk summary', [
+    h('div', { class: 'risk-totals' }, RISK_LEVELS.map((l) => h('div', { class: `risk-total risk-total-${l}` },
+      h('span', { class: 'risk-total-n' }, String(totals[l])), h('span', { class: 'risk-total-l' }, humanize(l))))),
+    riskMeter(totals),
+    h('p', { class: 'muted small' }, `${plural(clauses.length, 'clause')} · ${open} awaiting a decision`),
+  ], { id: 'summary' });
+}
+
+async function clausesPanel(ctx, doc, all, canEdit) {
+  const categories = [...new Set(all.map((c) => c.category))].sort();
+  const q = ctx.query;
+  const catSel = select([['', 'All categories'], ...categories.map((c) => [c, c])], q.get('category') || '', { name: 'category' });
+  const riskSel = select([['', 'Any risk'], ['high', 'High'], ['medium', 'Medium'], ['low', 'Low']], q.get('risk') || '', { name: 'risk' });
+  const decSel = select([['', 'Any decision'], ['open', 'Awaiting decision'], ['accept', 'Accepted'], ['reject', 'Rejected'], ['negotiate', 'To negotiate']],
+    q.get('decision') || '', { name: 'decision' });
+  const count = h('p', { class: 'filter-count', role: 'status' });
+  const list = h('div', { class: 'clause-groups' });
+  const filters = h('form', { class: 'filters', 'aria-label': 'Filter clauses', role: 'search' },
+    field('Category', catSel), field('Risk', riskSel), field('Decision', decSel),
+    h('div', { class: 'field field-button' }, button('Clear filters', {
+      class: 'btn btn-ghost',
+      onclick: () => { catSel.value = ''; riskSel.value = ''; decSel.value = ''; apply(); },
+    })));
+  filters.addEventListener('submit', (e) => e.preventDefault());
+
+  const apply = async () => {
+    const params = new URLSearchParams();
+    if (catSel.value) params.set('category', catSel.value);
+    if (riskSel.value) params.set('risk', riskSel.value);
+    if (decSel.value) params.set('decision', decSel.value);
+    const qs = params.toString();
+    history.replaceState(null, '', `${location.pathname}${qs ? `?${qs}` : ''}`);
+    let items = all;
+    if (catSel.value || riskSel.value) {
+      const api_params = new URLSearchParams();
+      if (catSel.value) api_params.set('category', catSel.value);
+      if (riskSel.value) api_params.set('risk', riskSel.value);
+      replace(list, loading('Filtering…'));
+      try {
+        items = (await api('GET', `/api/documents/${doc.id}/clauses?${api_params}`, null, { signal: ctx.signal })).items || [];
+      } catch (e) {
+        if (e.name === 'AbortError') return;
+        replace(list, errorPanel(e, 'the clauses'));
+        return;
+      }
+    }
+    if (decSel.value === 'open') items = items.filter((c) => !c.latest_decision);
+    else if (decSel.value) items = items.filter((c) => c.latest_decision && c.latest_decision.decision === decSel.value);
+    count.textContent = items.length === all.length ? `Showing all ${plural(all.length, 'clause')}`
+      : `Showing ${items.length} of ${plural(all.length, 'clause')}`;
+    renderGroups(list, items, { ctx, canEdit, all });
+  };
+  for (const s of [catSel, riskSel, decSel]) s.addEventListener('change', apply);
+  await apply();
+  return panel('Clauses', [filters, count, list], { id: 'clauses' });
+}
+
+const riskRank = { high: 0, medium: 1, low: 2 };
+
+function renderGroups(list, items, opts) {
+  clear(list);
+  if (!items.length) {
+    list.append(emptyState('No clauses match these filters', 'Change or clear the filters to see more.'));
+    return;
+  }
+  const groups = new Map();
+  for (const c of items) {
+    if (!groups.has(c.category)) groups.set(c.category, []);
+    groups.get(c.category).push(c);
+  }
+  const ordered = [...groups.entries()].sort(([a, ca], [b, cb]) => {
+    const ra = Math.min(...ca.map((c) => riskRank[c.risk_level] ?? 3));
+    const rb = Math.min(...cb.map((c) => riskRank[c.risk_level] ?? 3));
+    return ra - rb || a.localeCompare(b);
+  });
+  for (const [cat, clauses] of ordered) {
+    const hid = uid('cat');
+    clauses.sort((a, b) => a.ordinal - b.ordinal);
+    const counts = RISK_LEVELS.map((l) => [l, clauses.filter((c) => c.risk_level === l).length]).filter(([, n]) => n);
+    list.append(h('section', { class: 'clause-group', 'aria-labelledby': hid },
+      h('div', { class: 'group-head' },
+        h('h3', { id: hid, class: 'group-title' }, cat),
+        h('span', { class: 'group-count' }, plural(clauses.length, 'clause')),
+        h('span', { class: 'group-risks' }, counts.map(([l, n]) => h('span', { class: `dot-count dot-${l}` }, `${n} ${l}`)))),
+      h('ol', { class: 'clause-list' }, clauses.map((c) => h('li', clauseCard(c, opts))))));
+  }
+}
+
+function decisionLine(d) {
+  if (!d) return h('p', { class: 'decision-line muted' }, 'No decision yet.');
+  const who = d.decided_by ? (d.decided_by.name || d.decided_by.email) : 'someone';
+  return h('div', { class: 'decision-line' },
+    decisionBadge(d.decision),
+    h('span', { class: 'decision-meta' }, ' by ', h('strong', who), ' · ', timeEl(d.decided_at)),
+    d.comment ? h('blockquote', { class: 'decision-comment' }, d.comment) : null);
+}
+
+function clauseCard(c, { ctx, canEdit }) {
+  const card = h('article', { class: `clause clause-risk-${c.risk_level}`, dataset: { clauseId: c.id, risk: c.risk_level }, 'aria-labelledby': `cl-${c.id}` });
+  const render = () => {
+    clear(card);
+    const long = c.text.length > 700;
+    const text = h('p', { class: ['clause-text', long && 'clamped'] }, c.text);
+    const textId = uid('ct');
+    text.id = textId;
+    const more = long ? button('Show full clause', {
+      class: 'link-btn', 'aria-expanded': 'false', 'aria-controls': textId,
+      onclick: () => {
+        const open = text.classList.toggle('clamped') === false;
+        more.textContent = open ? 'Show less' : 'Show full clause';
+        more.setAttribute('aria-expanded', String(open));
+      },
+    }) : null;
+    const decisionBox = h('div', { class: 'decision' }, decisionLine(c.latest_decision));
+    const extra = h('div', { class: 'clause-extra' });
+    const tools = h('div', { class: 'clause-tools' });
+    if (canEdit) {
+      for (const d of DECISIONS) {
+        tools.append(button(d.label, {
+          class: `btn btn-small btn-decision btn-${d.value}`, 'aria-label': `${d.label} clause ${c.ordinal}`,
+          'aria-pressed': c.latest_decision && c.latest_decision.decision === d.value ? 'true' : 'false',
+          onclick: () => openDecisionForm(d),
+        }));
+      }
+    }
+    const simBtn = button('Similar clauses', { class: 'btn btn-small btn-ghost', 'aria-expanded': 'false' });
+    const histBtn = button('History', { class: 'btn btn-small btn-ghost', 'aria-expanded': 'false' });
+    tools.append(h('span', { class: 'spacer' }), simBtn, histBtn);
+    simBtn.addEventListener('click', () => toggleExtra(simBtn, () => similarList(c, ctx)));
+    histBtn.addEventListener('click', () => toggleExtra(histBtn, () => historyList(c, ctx)));
+
+    function toggleExtra(btn, build) {
+      const open = btn.getAttribute('aria-expanded') === 'true';
+      for (const b of [simBtn, histBtn]) b.setAttribute('aria-expanded', 'false');
+      clear(extra);
+      if (open) return;
+      btn.setAttribute('aria-expanded', 'true');
+      extra.append(loading());
+      build().then((node) => replace(extra, node));
+    }
+
+    function openDecisionForm(d) {
+      clear(extra);
+      for (const b of [simBtn, histBtn]) b.setAttribute('aria-expanded', 'false');
+      const comment = h('textarea', { rows: 2, name: 'comment', maxlength: 4000, placeholder: d.value === 'accept' ? 'Optional' : 'What should change, and why?' });
+      const save = h('button', { type: 'submit', class: `btn btn-small btn-primary` }, `Save: ${d.label}`);
+      const err = h('p', { class: 'error-text', role: 'alert', hidden: true });
+      const form = h('form', { class: 'decision-form', 'aria-label': `${d.label} clause ${c.ordinal}` },
+        field(`Comment (${d.label.toLowerCase()})`, comment), err,
+        h('div', { class: 'form-actions' }, button('Cancel', { class: 'btn btn-small btn-ghost', onclick: () => { clear(extra); } }), save));
+      form.addEventListener('submit', async (e) => {
+        e.preventDefault();
+        save.disabled = true;
+        try {
+          const dec = await api('POST', `/api/clauses/${c.id}/decisions`, { decision: d.value, comment: comment.value.trim() });
+          if (!dec.decided_by || typeof dec.decided_by !== 'object') {
+            dec.decided_by = { id: ctx.user.id, name: ctx.user.name, email: ctx.user.email };
+          }
+          c.latest_decision = dec;
+          render();
+          announce(`Clause ${c.ordinal} ${d.verb}.`);
+          const first = card.querySelector(`.btn-${d.value}`);
+          if (first) first.focus();
+        } catch (ex) {
+          err.textContent = describeError(ex, 'this clause');
+          err.hidden = false;
+          save.disabled = false;
+        }
+      });
+      extra.append(form);
+      comment.focus();
+    }
+
+    card.append(
+      h('header', { class: 'clause-head' },
+        h('h4', { class: 'clause-title', id: `cl-${c.id}` },
+          h('span', { class: 'clause-no' }, `§${c.ordinal}`), c.heading || c.category),
+        riskBadge(c.risk_level),
+        c.confidence ? h('span', { class: 'confidence', title: 'Classifier confidence' }, `${Math.round(c.confidence * 100)}% match`) : null),
+      text, more,
+      c.explanation ? h('div', { class: `explanation explanation-${c.risk_level}` }, h('span', { class: 'explanation-label' }, 'Why this rating: '), c.explanation) : null,
+      decisionBox, tools, extra);
+  };
+  render();
+  return card;
+}
+
+async function similarList(c, ctx) {
+  try {
+    const res = await api('GET', `/api/clauses/${c.id}/similar?limit=5`, null, { signal: ctx.signal });
+    const items = res.items || [];
+    if (!items.length) return h('p', { class: 'muted small' }, 'No similar clauses in other documents you can see.');
+    return h('div', { class: 'similar' }, h('h5', { class: 'extra-title' }, 'Similar clauses in other documents'),
+      h('ul', { class: 'similar-list' }, items.map((s) => h('li', { class: 'similar-item' },
+        h('div', { class: 'similar-head' },
+          h('a', { href: `/documents/${s.document_id}` }, s.document_name || 'Document'),
+          h('span', { class: 'muted small' }, `${s.category} · ${Math.round((s.score || 0) * 100)}% similar`),
+          s.risk_level ? riskBadge(s.risk_level) : null),
+        h('p', { class: 'similar-text' }, s.text.length > 320 ? `${s.text.slice(0, 320)}…` : s.text)))));
+  } catch (e) {
+    return errorPanel(e, 'similar clauses');
+  }
+}
+
+async function historyList(c, ctx) {
+  try {
+    const res = await api('GET', `/api/clauses/${c.id}/decisions`, null, { signal: ctx.signal });
+    const items = res.items || [];
+    if (!items.length) return h('p', { class: 'muted small' }, 'No decisions recorded for this clause.');
+    return h('div', { class: 'history' }, h('h5', { class: 'extra-title' }, 'Decision history'),
+      h('ol', { class: 'history-list' }, items.map((d) => h('li', decisionLine(d)))));
+  } catch (e) {
+    return errorPanel(e, 'the decision history');
+  }
+}
+
+// ---- reports -------------------------------------------------------------
+
+export async function reportsPage(ctx) {
+  ctx.main.append(loading('Loading reports…'));
+  let info;
+  try {
+    info = await loadDocument(ctx);
+  } catch (e) {
+    if (e.name === 'AbortError') return;
+    replace(ctx.main, errorPanel(e, 'this document'));
+    return;
+  }
+  const { doc } = info;
+  replace(ctx.main, docHeader(ctx, info, 'reports'));
+  if (doc.pipeline_status !== 'complete') {
+    ctx.main.append(emptyState('Reports are available once the analysis is complete',
+      'Follow the progress on the Review tab.', h('a', { href: `/documents/${doc.id}`, class: 'btn' }, 'Go to review')));
+    return;
+  }
+  const grid = h('div', { class: 'reports-layout' });
+  ctx.main.append(grid);
+  const chartBox = h('div', { class: 'chart-box' }, loading());
+  grid.append(panel('Risk by category', chartBox, { id: 'risk-chart' }));
+  const reportsBox = h('div', loading());
+  const genBtn = button('Generate report', { class: 'btn btn-primary', id: 'generate-report' });
+  grid.append(panel('Reports', reportsBox, { id: 'reports', actions: genBtn }));
+
+  api('GET', `/api/documents/${doc.id}/clauses`, null, { signal: ctx.signal }).then((res) => {
+    const items = res.items || [];
+    replace(chartBox, items.length ? riskChart(items) : emptyState('No clauses', 'The analysis found no clauses to chart.'));
+  }).catch((e) => { if (e.name !== 'AbortError') replace(chartBox, errorPanel(e, 'the clauses')); });
+
+  const statusOf = new Map();
+  let polling = false;
+  const load = async () => {
+    const res = await api('GET', `/api/documents/${doc.id}/reports`, null, { signal: ctx.signal });
+    const items = res.items || [];
+    for (const r of items) {
+      const prev = statusOf.get(r.id);
+      if (prev && prev !== r.status && isTerminal(r.status)) {
+        announce(r.status === 'complete' ? 'The report is ready to download.' : 'The report could not be generated.');
+      }
+      statusOf.set(r.id, r.status);
+    }
+    if (!items.length) {
+      replace(reportsBox, emptyState('No reports yet', 'Generate a report with the clauses, risks and decisions of this document.'));
+    } else {
+      replace(reportsBox, h('ul', { class: 'report-list' }, items.map((r) => reportItem(doc, r))));
+    }
+    return items.every((r) => isTerminal(r.status));
+  };
+  const startPolling = () => {
+    if (polling) return;
+    polling = true;
+    poll(ctx.signal, 1500, async () => { const done = await load(); if (done) polling = false; return done; });
+  };
+  genBtn.addEventListener('click', async () => {
+    genBtn.disabled = true;
+    try {
+      const r = await api('POST', `/api/documents/${doc.id}/reports`);
+      statusOf.set(r.id, r.status);
+      announce('Report requested. It will be ready in a moment.');
+      await load();
+      startPolling();
+    } catch (e) {
+      toast(describeError(e, 'the document'), 'error');
+    } finally { genBtn.disabled = false; }
+  });
+  try {
+    if (!await load()) startPolling();
+  } catch (e) {
+    if (e.name !== 'AbortError') replace(reportsBox, errorPanel(e, 'the reports'));
+  }
+}
+
+function reportItem(doc, r) {
+  const base = doc.original_name.replace(/\.[^.]+$/, '');
+  const by = r.requested_by && typeof r.requested_by === 'object' ? (r.requested_by.name || r.requested_by.email) : null;
+  const actions = h('div', { class: 'report-actions' });
+  if (r.status === 'complete') {
+    for (const fmt of ['pdf', 'html']) {
+      actions.append(button(`Download ${fmt.toUpperCase()}`, {
+        class: fmt === 'pdf' ? 'btn btn-small btn-primary' : 'btn btn-small',
+        dataset: { format: fmt },
+        onclick: async () => {
+          try { await download(`/api/reports/${r.id}/download?format=${fmt}`, `${base}-report.${fmt}`); } catch (e) { toast(describeError(e, 'the report'), 'error'); }
+        },
+      }));
+    }
+  }
+  return h('li', { class: 'report-item', dataset: { id: r.id, status: r.status } },
+    h('div', { class: 'report-info' },
+      h('span', { class: 'report-icon', 'aria-hidden': 'true' }),
+      h('div',
+        h('p', { class: 'strong' }, `Review report · ${formatDate(r.created_at)}`),
+        h('p', { class: 'muted small' }, by ? `Requested by ${by}` : '', r.completed_at ? `${by ? ' · ' : ''}ready ${formatDate(r.completed_at)}` : ''),
+        r.status === 'failed' && r.error_message ? h('p', { class: 'error-text' }, r.error_message) : null)),
+    statusBadge(r.status), actions);
+}
