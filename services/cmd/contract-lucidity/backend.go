@@ -2,10 +2,28 @@ package main
 
 import (
 	"context"
-	"errors"
+	"log/slog"
+	"os"
+
+	"github.com/contract-lucidity/contract-lucidity/services/backend"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 )
 
-// runBackend is replaced by the backend implementation.
+// runBackend applies migrations and the seed (under the advisory lock), then
+// serves the API on BACKEND_ADDR (:8000) until SIGINT/SIGTERM.
 func runBackend(ctx context.Context, args []string) error {
-	return errors.New("backend: not implemented yet")
+	cfg, err := config.Load(config.Backend)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if !cfg.Production() {
+		log.Warn("running in development mode: production safety checks are off")
+	}
+	srv, err := backend.New(ctx, cfg, backend.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	return srv.Run(ctx)
 }

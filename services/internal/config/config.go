@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -69,6 +70,10 @@ type Config struct {
 	EncryptionKey []byte // 32 bytes
 
 	CORSOrigins     []string
+	// TrustedProxies are the networks whose X-Forwarded-For is believed
+	// (the frontend's reverse proxy), so rate limits and audit see the
+	// client's address. TRUSTED_PROXIES, comma-separated CIDRs.
+	TrustedProxies []netip.Prefix
 	MaxUploadSizeMB int
 	StoragePath     string
 
@@ -121,6 +126,14 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 	c.BcryptCost = l.integer("BCRYPT_COST", 12, 4, 31)
 	rawKey := l.str("ENCRYPTION_KEY", "")
 	c.CORSOrigins = splitList(l.str("CORS_ORIGINS", "http://localhost:3000"))
+	for _, p := range splitList(l.str("TRUSTED_PROXIES", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7")) {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			l.fail("TRUSTED_PROXIES", "%q is not a CIDR", p)
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, pfx)
+	}
 	c.MaxUploadSizeMB = l.integer("MAX_UPLOAD_SIZE_MB", 100, 1, 10240)
 	c.StoragePath = l.str("STORAGE_PATH", "/data/storage")
 	c.RateLimitLoginPerMinute = l.integer("RATE_LIMIT_LOGIN_PER_MINUTE", 5, 1, 1_000_000)

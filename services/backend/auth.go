@@ -1,0 +1,432 @@
+package backend
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// principal is the authenticated caller, loaded from the database on every
+// request so that disabling a user or changing a role takes effect at once.
+type principal struct {
+	ID         string
+	Email      string
+	Name       string
+	Role       string
+	MustChange bool
+}
+
+func (p *principal) admin() bool { return p.Role == "admin" }
+
+type ctxKey struct{}
+
+func withPrincipal(ctx context.Context, p *principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// caller returns the authenticated principal (routes behind auth always have one).
+func caller(r *http.Request) *principal {
+	p, _ := r.Context().Value(ctxKey{}).(*principal)
+	return p
+}
+
+type accessClaims struct {
+	Role string `json:"role"`
+	jwt.RegisteredClaims
+}
+
+// issueAccess signs an HS256 access token with sub, role, iat and exp.
+func (s *Server) issueAccess(userID, role string, now time.Time) (string, error) {
+	claims := accessClaims{Role: role, RegisteredClaims: jwt.RegisteredClaims{
+		Subject:   userID,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(s.cfg.AccessTokenTTL)),
+	}}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(s.cfg.JWTSecret))
+}
+
+// tokenError classifies a rejected access token for the audit log.
+type tokenError struct {
+	event  string // token_expired | token_manipulation
+	reason string
+}
+
+func (e *tokenError) Error() string { return e.event + ": " + e.reason }
+
+// parseAccess verifies an access token: only HS256 with our key, exp
+// required, sub required.
+func (s *Server) parseAccess(raw string) (*accessClaims, error) {
+	claims := &accessClaims{}
+	_, err := jwt.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+		return []byte(s.cfg.JWTSecret), nil
+	}, jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
+		jwt.WithLeeway(5*time.Second))
+	switch {
+	case err == nil:
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return nil, &tokenError{event: "token_expired", reason: "expired"}
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return nil, &tokenError{event: "token_manipulation", reason: "bad signature or algorithm"}
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return nil, &tokenError{event: "token_manipulation", reason: "unacceptable algorithm"}
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return nil, &tokenError{event: "token_manipulation", reason: "malformed"}
+	default:
+		return nil, &tokenError{event: "token_manipulation", reason: "invalid claims"}
+	}
+	if !validUUID(claims.Subject) {
+		return nil, &tokenError{event: "token_manipulation", reason: "invalid subject"}
+	}
+	return claims, nil
+}
+
+// authenticate resolves the bearer token to a principal, auditing rejected
+// tokens.
+func (s *Server) authenticate(r *http.Request) (*principal, error) {
+	h := r.Header.Get("Authorization")
+	scheme, raw, ok := strings.Cut(h, " ")
+	if h == "" || !ok || !strings.EqualFold(scheme, "bearer") || strings.TrimSpace(raw) == "" {
+		return nil, errUnauthorized
+	}
+	claims, err := s.parseAccess(strings.TrimSpace(raw))
+	if err != nil {
+		var te *tokenError
+		if errors.As(err, &te) {
+			s.audit(r.Context(), auditEvent{Type: te.event, IP: s.clientIP(r),
+				Detail: map[string]any{"reason": te.reason, "method": r.Method, "path": r.URL.Path}})
+			if te.event == "token_expired" {
+				return nil, &apiError{Status: http.StatusUnauthorized, Detail: "token expired"}
+			}
+		}
+		return nil, &apiError{Status: http.StatusUnauthorized, Detail: "invalid token"}
+	}
+	p := &principal{}
+	var disabled bool
+	err = s.pool.QueryRow(r.Context(), `SELECT id, email, name, role, must_change_password, disabled
+		FROM users WHERE id = $1`, claims.Subject).Scan(&p.ID, &p.Email, &p.Name, &p.Role, &p.MustChange, &disabled)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && disabled) {
+		return nil, &apiError{Status: http.StatusUnauthorized, Detail: "invalid token"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load user: %w", err)
+	}
+	return p, nil
+}
+
+// Password rules: 12 to 72 bytes (bcrypt's limit), at least three of
+// lower case, upper case, digits and symbols, not the email address.
+func checkPassword(pw, email string) error {
+	if len([]rune(pw)) < 12 {
+		return unprocessable("password must be at least 12 characters")
+	}
+	if len(pw) > 72 {
+		return unprocessable("password must be at most 72 bytes")
+	}
+	var lower, upper, digit, other bool
+	for _, c := range pw {
+		switch {
+		case unicode.IsLower(c):
+			lower = true
+		case unicode.IsUpper(c):
+			upper = true
+		case unicode.IsDigit(c):
+			digit = true
+		default:
+			other = true
+		}
+	}
+	classes := 0
+	for _, b := range []bool{lower, upper, digit, other} {
+		if b {
+			classes++
+		}
+	}
+	if classes < 3 {
+		return unprocessable("password must mix at least three of: lower case, upper case, digits, symbols")
+	}
+	if email != "" && strings.EqualFold(pw, email) {
+		return unprocessable("password must not be the email address")
+	}
+	return nil
+}
+
+func (s *Server) hashPassword(pw string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), s.cfg.BcryptCost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// Refresh tokens are 32 random bytes, base64url; only their SHA-256 is stored.
+func newRefreshToken() (token, hash string) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, hashToken(token)
+}
+
+func hashToken(t string) string {
+	sum := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(sum[:])
+}
+
+func newUUID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	b[6] = (b[6] & 0x0f) | 0x40
+	b[8] = (b[8] & 0x3f) | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+type tokenResponse struct {
+	AccessToken  string   `json:"access_token"`
+	RefreshToken string   `json:"refresh_token"`
+	TokenType    string   `json:"token_type"`
+	ExpiresIn    int      `json:"expires_in"`
+	User         userJSON `json:"user"`
+}
+
+// issueTokens creates an access token and a refresh token in family (a new
+// family when empty) inside tx.
+func (s *Server) issueTokens(ctx context.Context, tx pgx.Tx, u userJSON, family string) (*tokenResponse, error) {
+	now := time.Now()
+	access, err := s.issueAccess(u.ID, u.Role, now)
+	if err != nil {
+		return nil, fmt.Errorf("sign access token: %w", err)
+	}
+	if family == "" {
+		family = newUUID()
+	}
+	refresh, hash := newRefreshToken()
+	if _, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)
+		VALUES ($1, $2, $3, $4)`, u.ID, family, hash, now.Add(s.cfg.RefreshTokenTTL)); err != nil {
+		return nil, fmt.Errorf("store refresh token: %w", err)
+	}
+	return &tokenResponse{AccessToken: access, RefreshToken: refresh, TokenType: "bearer",
+		ExpiresIn: int(s.cfg.AccessTokenTTL.Seconds()), User: u}, nil
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
+	ip := s.clientIP(r)
+	if err := s.rateLimit(r.Context(), "login:ip:"+ip, s.cfg.RateLimitLoginPerMinute); err != nil {
+		return err
+	}
+	var in struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	email := strings.TrimSpace(in.Email)
+	if email == "" || in.Password == "" {
+		return unprocessable("email and password are required")
+	}
+	ctx := r.Context()
+	var hash string
+	var disabled bool
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE lower(email) = lower($1)`, email), &hash)
+	found := err == nil
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	if found {
+		disabled = u.Disabled
+	} else {
+		hash = string(s.dummyHash)
+	}
+	// Always run one bcrypt comparison so timing does not reveal whether
+	// the email exists.
+	ok := bcrypt.CompareHashAndPassword([]byte(hash), []byte(in.Password)) == nil
+	if !found || !ok || disabled {
+		reason := "wrong password"
+		switch {
+		case !found:
+			reason = "unknown user"
+		case disabled && ok:
+			reason = "disabled"
+		}
+		var uid any
+		if found {
+			uid = u.ID
+		}
+		s.audit(ctx, auditEvent{Type: "login_failed", UserID: uid, Email: email, IP: ip, Detail: map[string]any{"reason": reason}})
+		return errBadCredentials
+	}
+	var resp *tokenResponse
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `UPDATE users SET last_login = now() WHERE id = $1 RETURNING last_login`, u.ID).Scan(&u.LastLogin); err != nil {
+			return err
+		}
+		resp, err = s.issueTokens(ctx, tx, u, "")
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.audit(ctx, auditEvent{Type: "login_succeeded", UserID: u.ID, Email: u.Email, IP: ip})
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if in.RefreshToken == "" {
+		return unprocessable("refresh_token is required")
+	}
+	ctx := r.Context()
+	invalid := &apiError{Status: http.StatusUnauthorized, Detail: "invalid refresh token"}
+	var resp *tokenResponse
+	var reused *auditEvent
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var id, userID, family string
+		var expires time.Time
+		var rotated, revoked *time.Time
+		err := tx.QueryRow(ctx, `SELECT id, user_id, family_id, expires_at, rotated_at, revoked_at
+			FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`, hashToken(in.RefreshToken)).
+			Scan(&id, &userID, &family, &expires, &rotated, &revoked)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return invalid
+		}
+		if err != nil {
+			return err
+		}
+		if rotated != nil || revoked != nil {
+			// A rotated (or revoked) token presented again: someone holds
+			// a copy. Revoke the whole family.
+			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now()
+				WHERE family_id = $1 AND revoked_at IS NULL`, family); err != nil {
+				return err
+			}
+			reused = &auditEvent{Type: "token_manipulation", UserID: userID, IP: s.clientIP(r),
+				Detail: map[string]any{"reason": "refresh token reuse", "family_id": family}}
+			return nil
+		}
+		if time.Now().After(expires) {
+			return invalid
+		}
+		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, userID))
+		if err != nil {
+			return err
+		}
+		if u.Disabled {
+			return invalid
+		}
+		if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET rotated_at = now() WHERE id = $1`, id); err != nil {
+			return err
+		}
+		resp, err = s.issueTokens(ctx, tx, u, family)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if reused != nil {
+		s.audit(ctx, *reused)
+		return invalid
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if in.RefreshToken != "" {
+		if _, err := s.pool.Exec(r.Context(), `UPDATE refresh_tokens SET revoked_at = now()
+			WHERE revoked_at IS NULL AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)`,
+			hashToken(in.RefreshToken)); err != nil {
+			return err
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) error {
+	p := caller(r)
+	var in struct {
+		CurrentPassword string `json:"current_password"`
+		NewPassword     string `json:"new_password"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	var hash string
+	if err := s.pool.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1`, p.ID).Scan(&hash); err != nil {
+		return err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(in.CurrentPassword)) != nil {
+		s.audit(ctx, auditEvent{Type: "password_change_failed", UserID: p.ID, Email: p.Email, IP: s.clientIP(r)})
+		return unprocessable("current password is wrong")
+	}
+	if err := checkPassword(in.NewPassword, p.Email); err != nil {
+		return err
+	}
+	if in.NewPassword == in.CurrentPassword {
+		return unprocessable("new password must differ from the current one")
+	}
+	newHash, err := s.hashPassword(in.NewPassword)
+	if err != nil {
+		return err
+	}
+	var resp *tokenResponse
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2, must_change_password = false, updated_at = now()
+			WHERE id = $1`, p.ID, newHash); err != nil {
+			return err
+		}
+		// Every other session ends with the old password.
+		if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, p.ID); err != nil {
+			return err
+		}
+		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, p.ID))
+		if err != nil {
+			return err
+		}
+		resp, err = s.issueTokens(ctx, tx, u, "")
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.audit(ctx, auditEvent{Type: "password_changed", UserID: p.ID, Email: p.Email, IP: s.clientIP(r)})
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
+	u, err := scanUser(s.pool.QueryRow(r.Context(), `SELECT `+userColumns+` FROM users WHERE id = $1`, caller(r).ID))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, u)
+	return nil
+}

@@ -1,0 +1,250 @@
+package backend_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
+)
+
+func TestSeededAdminMustChangePasswordBeforeAnythingElse(t *testing.T) {
+	cfg := testConfig(t)
+	_, hs, _ := startServer(t, cfg)
+	e := &env{t: t, cfg: cfg, http: hs}
+	tok := e.login(adminEmail, adminPassword)
+	if tok.User["must_change_password"] != true || tok.User["role"] != "admin" {
+		t.Fatalf("seeded admin: %v", tok.User)
+	}
+	for _, path := range []string{"/api/projects", "/api/users", "/api/settings", "/api/admin/audit"} {
+		r := e.do("GET", path, tok.Access, nil).want(403)
+		if r.detail() != "password change required" {
+			t.Fatalf("%s: detail %q", path, r.detail())
+		}
+	}
+	me := e.do("GET", "/api/auth/me", tok.Access, nil).want(200)
+	if me.json["last_login"] == nil || me.str("email") != adminEmail {
+		t.Fatalf("me: %s", me.body)
+	}
+	// Password rules apply to the new password.
+	e.do("POST", "/api/auth/change-password", tok.Access, map[string]string{"current_password": adminPassword, "new_password": "short"}).want(422)
+	e.do("POST", "/api/auth/change-password", tok.Access, map[string]string{"current_password": adminPassword, "new_password": "alllowercaseletters"}).want(422)
+	e.do("POST", "/api/auth/change-password", tok.Access, map[string]string{"current_password": "wrong", "new_password": newAdminPass}).want(422)
+	r := e.do("POST", "/api/auth/change-password", tok.Access, map[string]string{"current_password": adminPassword, "new_password": newAdminPass}).want(200)
+	fresh := r.str("access_token")
+	e.do("GET", "/api/projects", fresh, nil).want(200)
+	// The old refresh token was revoked with the password change.
+	e.do("POST", "/api/auth/refresh", "", map[string]string{"refresh_token": tok.Refresh}).want(401)
+	// Logout is allowed and revokes the family.
+	e.do("POST", "/api/auth/logout", "", map[string]string{"refresh_token": r.str("refresh_token")}).want(204)
+	e.do("POST", "/api/auth/refresh", "", map[string]string{"refresh_token": r.str("refresh_token")}).want(401)
+}
+
+func TestUnknownUserAndWrongPasswordLookTheSameAndAreAudited(t *testing.T) {
+	e := newEnv(t)
+	unknown := e.do("POST", "/api/auth/login", "", map[string]string{"email": "nobody@example.com", "password": "Whatever-Passw0rd"},
+		"X-Forwarded-For", "203.0.113.7").want(401)
+	wrong := e.do("POST", "/api/auth/login", "", map[string]string{"email": adminEmail, "password": "Wrong-Passw0rd!!"},
+		"X-Forwarded-For", "203.0.113.7").want(401)
+	if string(unknown.body) != string(wrong.body) {
+		t.Fatalf("responses differ: %s vs %s", unknown.body, wrong.body)
+	}
+	r := e.do("GET", "/api/admin/audit?event_type=login_failed", e.admin, nil).want(200)
+	items := r.items()
+	if len(items) != 2 {
+		t.Fatalf("want 2 login_failed events, got %s", r.body)
+	}
+	for _, it := range items {
+		if it["ip"] != "203.0.113.7" {
+			t.Fatalf("failed login without client IP: %v", it)
+		}
+	}
+	if strings.Contains(string(r.body), "Wrong-Passw0rd") || strings.Contains(e.logs.String(), "Wrong-Passw0rd") {
+		t.Fatal("attempted password recorded")
+	}
+}
+
+func TestAccessTokenRejections(t *testing.T) {
+	e := newEnv(t)
+	me := e.do("GET", "/api/auth/me", e.admin, nil).want(200)
+	sub := me.str("id")
+	now := time.Now()
+	sign := func(m jwt.SigningMethod, key any, claims jwt.MapClaims) string {
+		s, err := jwt.NewWithClaims(m, claims).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	valid := jwt.MapClaims{"sub": sub, "role": "admin", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	cases := []struct {
+		name, token, event string
+	}{
+		{"alg none", sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid), "token_manipulation"},
+		{"other algorithm", sign(jwt.SigningMethodHS512, []byte(e.cfg.JWTSecret), valid), "token_manipulation"},
+		{"bad signature", sign(jwt.SigningMethodHS256, []byte("another-secret-another-secret-xx"), valid), "token_manipulation"},
+		{"tampered payload", tamper(t, e.admin), "token_manipulation"},
+		{"no expiry", sign(jwt.SigningMethodHS256, []byte(e.cfg.JWTSecret), jwt.MapClaims{"sub": sub, "role": "admin", "iat": now.Unix()}), "token_manipulation"},
+		{"expired", sign(jwt.SigningMethodHS256, []byte(e.cfg.JWTSecret), jwt.MapClaims{"sub": sub, "role": "admin",
+			"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()}), "token_expired"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.auditCount(tc.event)
+			e.do("GET", "/api/projects", tc.token, nil).want(401)
+			if after := e.auditCount(tc.event); after != before+1 {
+				t.Fatalf("%s events: %d -> %d", tc.event, before, after)
+			}
+		})
+	}
+	// The genuine token still works, and so does one we sign the same way.
+	e.do("GET", "/api/projects", e.admin, nil).want(200)
+	e.do("GET", "/api/projects", sign(jwt.SigningMethodHS256, []byte(e.cfg.JWTSecret), valid), nil).want(200)
+	e.do("GET", "/api/projects", "", nil).want(401)
+}
+
+// tamper flips the role claim without re-signing.
+func tamper(t *testing.T, token string) string {
+	parts := strings.Split(token, ".")
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(token, claims); err != nil {
+		t.Fatal(err)
+	}
+	claims["role"] = "superuser"
+	forged, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte("x"))
+	return parts[0] + "." + strings.Split(forged, ".")[1] + "." + parts[2]
+}
+
+func TestRefreshRotationAndReuseRevokesFamily(t *testing.T) {
+	e := newEnv(t)
+	e.createUser("rot@example.com")
+	first := e.login("rot@example.com", userPassword+"2")
+	r := e.do("POST", "/api/auth/refresh", "", map[string]string{"refresh_token": first.Refresh}).want(200)
+	second := r.str("refresh_token")
+	if second == first.Refresh || r.str("access_token") == "" || r.str("token_type") != "bearer" || r.json["expires_in"].(float64) != 1800 {
+		t.Fatalf("refresh did not rotate: %s", r.body)
+	}
+	third := e.do("POST", "/api/auth/refresh", "", map[string]string{"refresh_token": second}).want(200).str("refresh_token")
+	before := e.auditCount("token_manipulation")
+	// Replaying the first (rotated) token revokes the whole family ...
+	e.do("POST", "/api/auth/refresh", "", map[string]string{"refresh_token": first.Refresh}).want(401)
+	if e.auditCount("token_manipulation") != before+1 {
+		t.Fatal("refresh reuse not audited as token_manipulation")
+	}
+	// ... including the newest token of that family.
+	e.do("POST", "/api/auth/refresh", "", map[string]string{"refresh_token": third}).want(401)
+	// Tokens are stored hashed.
+	var n int
+	if err := e.db.QueryRow(context.Background(), `SELECT count(*) FROM refresh_tokens WHERE token_hash IN ($1, $2, $3)`,
+		first.Refresh, second, third).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("plaintext refresh tokens stored: %d %v", n, err)
+	}
+	// Another session of the same user is unaffected.
+	other := e.login("rot@example.com", userPassword+"2")
+	e.do("POST", "/api/auth/refresh", "", map[string]string{"refresh_token": other.Refresh}).want(200)
+}
+
+func TestDisabledUserLosesAccess(t *testing.T) {
+	e := newEnv(t)
+	u := e.createUser("gone@example.com")
+	id := u.User["id"].(string)
+	e.do("PATCH", "/api/users/"+id, e.admin, map[string]any{"disabled": true}).want(200)
+	e.do("GET", "/api/projects", u.Access, nil).want(401)
+	e.do("POST", "/api/auth/refresh", "", map[string]string{"refresh_token": u.Refresh}).want(401)
+	e.do("POST", "/api/auth/login", "", map[string]string{"email": "gone@example.com", "password": userPassword + "2"}).want(401)
+}
+
+func TestAdminUserManagement(t *testing.T) {
+	e := newEnv(t)
+	u := e.createUser("pat@example.com")
+	id := u.User["id"].(string)
+	e.do("POST", "/api/users", e.admin, map[string]string{"email": "PAT@example.com", "password": userPassword}).want(409)
+	e.do("POST", "/api/users", e.admin, map[string]string{"email": "weak@example.com", "password": "weak"}).want(422)
+	e.do("POST", "/api/users", e.admin, map[string]string{"email": "not-an-email", "password": userPassword}).want(422)
+	// Non-admins cannot manage users, and the denial is audited.
+	before := e.auditCount("permission_denied")
+	e.do("GET", "/api/users", u.Access, nil).want(403)
+	if e.auditCount("permission_denied") != before+1 {
+		t.Fatal("permission denial not audited")
+	}
+	list := e.do("GET", "/api/users", e.admin, nil).want(200)
+	if list.json["total"].(float64) != 2 {
+		t.Fatalf("users: %s", list.body)
+	}
+	r := e.do("PATCH", "/api/users/"+id, e.admin, map[string]any{"name": "Pat", "role": "admin"}).want(200)
+	if r.str("name") != "Pat" || r.str("role") != "admin" {
+		t.Fatalf("patch: %s", r.body)
+	}
+	// The last active admin cannot be removed.
+	adminID := e.do("GET", "/api/auth/me", e.admin, nil).want(200).str("id")
+	e.do("PATCH", "/api/users/"+id, e.admin, map[string]any{"role": "user"}).want(200)
+	e.do("PATCH", "/api/users/"+adminID, e.admin, map[string]any{"disabled": true}).want(422)
+	// Reset password forces a change.
+	e.do("POST", "/api/users/"+id+"/reset-password", e.admin, map[string]string{"password": "Reset-Passw0rd-123"}).want(204)
+	tok := e.login("pat@example.com", "Reset-Passw0rd-123")
+	e.do("GET", "/api/projects", tok.Access, nil).want(403)
+	lk := e.do("GET", "/api/users/lookup?email=PAT@example.com", e.admin, nil).want(200)
+	if lk.str("id") != id || lk.json["password_hash"] != nil {
+		t.Fatalf("lookup: %s", lk.body)
+	}
+	e.do("GET", "/api/users/lookup?email=nobody@example.com", e.admin, nil).want(404)
+}
+
+func TestRateLimitIsSharedAcrossReplicas(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.RateLimitLoginPerMinute = 3 })
+	// A second replica on the same database and Redis.
+	_, hs2, _ := startServer(t, e.cfg)
+	replicas := []*env{e, {t: t, cfg: e.cfg, http: hs2}}
+	body := map[string]string{"email": adminEmail, "password": "Wrong-Passw0rd!!"}
+	for i := range 3 {
+		replicas[i%2].do("POST", "/api/auth/login", "", body, "X-Forwarded-For", "198.51.100.9").want(401)
+	}
+	r := replicas[1].do("POST", "/api/auth/login", "", body, "X-Forwarded-For", "198.51.100.9").want(429)
+	if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Fatalf("429 without Retry-After: %v", r.header)
+	}
+	replicas[0].do("POST", "/api/auth/login", "", body, "X-Forwarded-For", "198.51.100.9").want(429)
+	// Another client address has its own budget.
+	replicas[0].do("POST", "/api/auth/login", "", map[string]string{"email": adminEmail, "password": newAdminPass},
+		"X-Forwarded-For", "198.51.100.10").want(200)
+}
+
+func TestAPIRateLimitPerUser(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.RateLimitAPIPerMinute = 5 })
+	u := e.createUser("busy@example.com") // createUser spends 1 call (change-password)
+	for range 4 {
+		e.do("GET", "/api/projects", u.Access, nil).want(200)
+	}
+	r := e.do("GET", "/api/projects", u.Access, nil).want(429)
+	if r.header.Get("Retry-After") == "" {
+		t.Fatal("no Retry-After")
+	}
+	// The admin has a separate budget.
+	e.do("GET", "/api/projects", e.admin, nil).want(200)
+}
+
+func TestCORSOnlyForConfiguredOrigins(t *testing.T) {
+	e := newEnv(t)
+	ok := e.do("GET", "/api/auth/me", e.admin, nil, "Origin", "http://localhost:3000").want(200)
+	if ok.header.Get("Access-Control-Allow-Origin") != "http://localhost:3000" || ok.header.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Fatalf("allowed origin headers: %v", ok.header)
+	}
+	bad := e.do("GET", "/api/auth/me", e.admin, nil, "Origin", "https://evil.example").want(200)
+	if v := bad.header.Get("Access-Control-Allow-Origin"); v != "" {
+		t.Fatalf("reflected unknown origin: %q", v)
+	}
+	if bad.header.Get("Access-Control-Allow-Credentials") != "" {
+		t.Fatal("credentials allowed for unknown origin")
+	}
+	pre := e.do("OPTIONS", "/api/projects", "", nil, "Origin", "https://evil.example", "Access-Control-Request-Method", "POST")
+	if pre.status != 403 || pre.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("preflight from unknown origin: %d %v", pre.status, pre.header)
+	}
+	pre = e.do("OPTIONS", "/api/projects", "", nil, "Origin", "http://localhost:3000", "Access-Control-Request-Method", "POST").want(204)
+	if pre.header.Get("Access-Control-Allow-Origin") != "http://localhost:3000" || !strings.Contains(pre.header.Get("Access-Control-Allow-Headers"), "Authorization") {
+		t.Fatalf("preflight: %v", pre.header)
+	}
+}

@@ -1,0 +1,439 @@
+package backend
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"path"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/filetype"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/queue"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/storage"
+)
+
+type documentJSON struct {
+	ID             string          `json:"id"`
+	ProjectID      string          `json:"project_id"`
+	OriginalName   string          `json:"original_name"`
+	FileType       string          `json:"file_type"`
+	SizeBytes      int64           `json:"size_bytes"`
+	SHA256         string          `json:"sha256"`
+	PipelineStatus string          `json:"pipeline_status"`
+	Progress       int             `json:"progress"`
+	ErrorMessage   *string         `json:"error_message"`
+	Facts          json.RawMessage `json:"facts"`
+	PageCount      *int            `json:"page_count"`
+	ClauseCount    int64           `json:"clause_count"`
+	TokensUsed     int             `json:"tokens_used"`
+	Analyzer       string          `json:"analyzer"`
+	UploadedBy     *string         `json:"uploaded_by"`
+	CreatedAt      time.Time       `json:"created_at"`
+	CompletedAt    *time.Time      `json:"completed_at"`
+}
+
+const documentColumns = `d.id, d.project_id, d.original_name, d.file_type, d.size_bytes, d.sha256, d.pipeline_status,
+	d.progress, d.error_message, d.facts, d.page_count,
+	(SELECT count(*) FROM clauses c WHERE c.document_id = d.id), d.tokens_used, d.analyzer, d.uploaded_by,
+	d.created_at, d.completed_at`
+
+func scanDocument(row pgx.Row) (documentJSON, error) {
+	var d documentJSON
+	err := row.Scan(&d.ID, &d.ProjectID, &d.OriginalName, &d.FileType, &d.SizeBytes, &d.SHA256, &d.PipelineStatus,
+		&d.Progress, &d.ErrorMessage, &d.Facts, &d.PageCount, &d.ClauseCount, &d.TokensUsed, &d.Analyzer, &d.UploadedBy,
+		&d.CreatedAt, &d.CompletedAt)
+	return d, err
+}
+
+// documentAccess returns a document's project and the caller's role there;
+// a document the caller cannot see is errNotFound.
+func (s *Server) documentAccess(ctx context.Context, p *principal, documentID string) (projectID, role string, err error) {
+	var member *string
+	err = s.pool.QueryRow(ctx, `SELECT d.project_id, pm.role FROM documents d
+		LEFT JOIN project_members pm ON pm.project_id = d.project_id AND pm.user_id = $2
+		WHERE d.id = $1`, documentID, p.ID).Scan(&projectID, &member)
+	if err != nil {
+		return "", "", err // ErrNoRows becomes 404
+	}
+	switch {
+	case p.admin():
+		return projectID, "admin", nil
+	case member == nil:
+		return "", "", errNotFound
+	}
+	return projectID, *member, nil
+}
+
+func (s *Server) handleListDocuments(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	limit, offset, err := pagination(r, 50, 200)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if _, err := s.projectRole(ctx, caller(r), id); err != nil {
+		return err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+documentColumns+`, count(*) OVER () FROM documents d
+		WHERE d.project_id = $1 ORDER BY d.created_at DESC, d.id LIMIT $2 OFFSET $3`, id, limit, offset)
+	if err != nil {
+		return err
+	}
+	var total int64
+	items := []documentJSON{}
+	for rows.Next() {
+		var d documentJSON
+		if err := rows.Scan(&d.ID, &d.ProjectID, &d.OriginalName, &d.FileType, &d.SizeBytes, &d.SHA256, &d.PipelineStatus,
+			&d.Progress, &d.ErrorMessage, &d.Facts, &d.PageCount, &d.ClauseCount, &d.TokensUsed, &d.Analyzer, &d.UploadedBy,
+			&d.CreatedAt, &d.CompletedAt, &total); err != nil {
+			rows.Close()
+			return err
+		}
+		items = append(items, d)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(items) == 0 && offset > 0 {
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM documents WHERE project_id = $1`, id).Scan(&total); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, page{Items: items, Total: total})
+	return nil
+}
+
+func (s *Server) handleGetDocument(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if _, _, err := s.documentAccess(ctx, caller(r), id); err != nil {
+		return err
+	}
+	d, err := scanDocument(s.pool.QueryRow(ctx, `SELECT `+documentColumns+` FROM documents d WHERE d.id = $1`, id))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+// handleUpload streams a multipart upload to a temporary file under
+// STORAGE_PATH: the form's project_id part must come first (the caller's
+// right to upload is checked before any file byte is read), then the file
+// part, copied with a size limit, hashed on the way, and typed by content.
+func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) error {
+	p := caller(r)
+	ctx := r.Context()
+	if err := s.rateLimit(ctx, "upload:user:"+p.ID, s.cfg.RateLimitUploadPerMinute); err != nil {
+		return err
+	}
+	settings, err := s.loadSettings(ctx)
+	if err != nil {
+		return err
+	}
+	limit := min(int64(settings.MaxUploadSizeMB)<<20, s.cfg.MaxUploadBytes())
+	if r.ContentLength > limit+1<<20 {
+		return errStatus(http.StatusRequestEntityTooLarge, "file exceeds the upload limit of %d MB", limit>>20)
+	}
+	// The whole body may not exceed the limit plus room for the form.
+	r.Body = http.MaxBytesReader(w, r.Body, limit+1<<20)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return unprocessable("multipart/form-data body required")
+	}
+	var projectID string
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return unprocessable("file part is required")
+		}
+		if err != nil {
+			return uploadError(err)
+		}
+		switch part.FormName() {
+		case "project_id":
+			b, err := io.ReadAll(io.LimitReader(part, 100))
+			if err != nil {
+				return uploadError(err)
+			}
+			projectID = strings.ToLower(strings.TrimSpace(string(b)))
+			if !validUUID(projectID) {
+				return errNotFound
+			}
+			role, err := s.projectRole(ctx, p, projectID)
+			if err != nil {
+				return err
+			}
+			if err := s.require(r, role, "editor", "upload document"); err != nil {
+				return err
+			}
+		case "file":
+			if projectID == "" {
+				return unprocessable("project_id must come before file in the form")
+			}
+			return s.storeUpload(w, r, part, projectID, part.FileName(), limit, settings.SupportedFileTypes)
+		}
+		part.Close()
+	}
+}
+
+func uploadError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return errStatus(http.StatusRequestEntityTooLarge, "upload exceeds the size limit")
+	}
+	return unprocessable("malformed multipart body")
+}
+
+// limitedWriter fails once more than n bytes were written.
+type limitedWriter struct {
+	w io.Writer
+	n int64
+}
+
+var errTooLarge = errors.New("upload too large")
+
+func (l *limitedWriter) Write(b []byte) (int, error) {
+	if int64(len(b)) > l.n {
+		return 0, errTooLarge
+	}
+	l.n -= int64(len(b))
+	return l.w.Write(b)
+}
+
+func (s *Server) storeUpload(w http.ResponseWriter, r *http.Request, part io.Reader, projectID, clientName string,
+	limit int64, supported []string) error {
+	ctx := r.Context()
+	p := caller(r)
+	tmp, err := s.store.TempFile()
+	if err != nil {
+		return fmt.Errorf("create temp file: %w", err)
+	}
+	committed := false
+	defer func() {
+		tmp.Close()
+		if !committed {
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	lw := &limitedWriter{w: io.MultiWriter(tmp, h), n: limit}
+	size, err := io.CopyBuffer(lw, part, make([]byte, 64<<10))
+	if errors.Is(err, errTooLarge) {
+		return errStatus(http.StatusRequestEntityTooLarge, "file exceeds the upload limit of %d MB", limit>>20)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return uploadError(err)
+	}
+	if size == 0 {
+		return unprocessable("the file is empty")
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close temp file: %w", err)
+	}
+	ftype, err := filetype.DetectFile(tmp.Name())
+	if err != nil || !filetype.Allowed(ftype, supported) {
+		s.log.Info("upload refused", "reason", "unsupported type", "detected", ftype, "user_id", p.ID)
+		return errStatus(http.StatusUnsupportedMediaType, "unsupported file type; allowed: %s", strings.Join(supported, ", "))
+	}
+	if !extensionMatches(clientName, ftype) {
+		s.log.Info("upload refused", "reason", "extension does not match content", "detected", ftype, "user_id", p.ID)
+		return errStatus(http.StatusUnsupportedMediaType, "file content (%s) does not match its name", ftype)
+	}
+	name := displayName(clientName, ftype)
+	id := newUUID()
+	key := storage.DocumentKey(id)
+	if err := s.store.Commit(tmp.Name(), key); err != nil {
+		return err
+	}
+	committed = true
+	d, err := scanDocument(s.pool.QueryRow(ctx, `WITH d AS (
+		INSERT INTO documents (id, project_id, original_name, file_type, mime_type, size_bytes, sha256, storage_key, uploaded_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *)
+		SELECT `+strings.ReplaceAll(documentColumns, "(SELECT count(*) FROM clauses c WHERE c.document_id = d.id)", "0::bigint")+` FROM d`,
+		id, projectID, name, ftype, filetype.MIME(ftype), size, hex.EncodeToString(h.Sum(nil)), key, p.ID))
+	if err != nil {
+		_ = s.store.RemoveDocument(id)
+		return err
+	}
+	s.enqueue(ctx, queue.Job{Kind: queue.KindDocument, ID: id})
+	writeJSON(w, http.StatusAccepted, d)
+	return nil
+}
+
+// enqueue puts a job on the queue. A failure is logged, not returned: the
+// row is committed as queued and the worker's sweep re-enqueues it.
+func (s *Server) enqueue(ctx context.Context, job queue.Job) {
+	if err := s.queue.Enqueue(context.WithoutCancel(ctx), job); err != nil {
+		s.log.Warn("enqueue failed; the sweep will retry", "kind", job.Kind, "id", job.ID, "error", err)
+	}
+}
+
+// extensionMatches reports whether the client's file name agrees with the
+// detected content: an extension naming a document type must name this one
+// (a PNG called contract.pdf is refused).
+func extensionMatches(name, ftype string) bool {
+	ext := strings.ToLower(strings.TrimPrefix(path.Ext(strings.ReplaceAll(name, "\\", "/")), "."))
+	switch ext {
+	case "pdf", "docx", "doc", "png", "jpg", "jpeg", "tif", "tiff", "zip":
+		return filetype.Allowed(ftype, []string{ext})
+	}
+	return true // no or unrelated extension: the content decides
+}
+
+// displayName keeps the client's file name as display data only: base name,
+// valid UTF-8, no control characters, bounded length.
+func displayName(name, ftype string) string {
+	name = strings.ReplaceAll(name, "\\", "/")
+	name = path.Base(name)
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, name)
+	name = strings.TrimSpace(name)
+	if name == "" || name == "." || name == "/" {
+		name = "document." + ftype
+	}
+	if utf8.RuneCountInString(name) > 255 {
+		name = string([]rune(name)[:255])
+	}
+	return name
+}
+
+func (s *Server) handleDownloadDocument(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if _, _, err := s.documentAccess(ctx, caller(r), id); err != nil {
+		return err
+	}
+	var name, key, mimeType string
+	if err := s.pool.QueryRow(ctx, `SELECT original_name, storage_key, mime_type FROM documents WHERE id = $1`, id).
+		Scan(&name, &key, &mimeType); err != nil {
+		return err
+	}
+	return s.serveFile(w, r, key, name, mimeType)
+}
+
+// serveFile sends a stored file as an attachment.
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, key, name, mimeType string) error {
+	f, err := s.store.Open(key)
+	if errors.Is(err, os.ErrNotExist) {
+		return errStatus(http.StatusNotFound, "file not found")
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if mimeType == "" {
+		mimeType = "application/octet-stream"
+	}
+	w.Header().Set("Content-Type", mimeType)
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	http.ServeContent(w, r, "", st.ModTime(), f)
+	return nil
+}
+
+func (s *Server) handleDeleteDocument(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	_, role, err := s.documentAccess(ctx, caller(r), id)
+	if err != nil {
+		return err
+	}
+	if err := s.require(r, role, "editor", "delete document"); err != nil {
+		return err
+	}
+	var reports []string
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id::text FROM document_reports WHERE document_id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if reports, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM documents WHERE id = $1`, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.removeDocumentFiles(ctx, id)
+	s.removeReportFiles(ctx, reports)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) removeDocumentFiles(ctx context.Context, id string) {
+	if err := s.store.RemoveDocument(id); err != nil {
+		s.log.WarnContext(ctx, "remove document files", "document_id", id, "error", err)
+	}
+}
+
+func (s *Server) removeReportFiles(ctx context.Context, ids []string) {
+	for _, id := range ids {
+		for _, f := range []string{"html", "pdf"} {
+			if err := s.store.Remove(storage.ReportKey(id, f)); err != nil {
+				s.log.WarnContext(ctx, "remove report file", "report_id", id, "error", err)
+			}
+		}
+	}
+}
+
+func (s *Server) handleReprocess(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	_, role, err := s.documentAccess(ctx, caller(r), id)
+	if err != nil {
+		return err
+	}
+	if err := s.require(r, role, "editor", "reprocess document"); err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE documents SET pipeline_status = 'queued', progress = 0, error_message = NULL,
+		completed_at = NULL, attempts = 0, enqueued_at = now(), updated_at = now() WHERE id = $1`, id); err != nil {
+		return err
+	}
+	s.enqueue(ctx, queue.Job{Kind: queue.KindDocument, ID: id})
+	d, err := scanDocument(s.pool.QueryRow(ctx, `SELECT `+documentColumns+` FROM documents d WHERE d.id = $1`, id))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, d)
+	return nil
+}

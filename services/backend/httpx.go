@@ -1,0 +1,144 @@
+package backend
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// apiError is an error with a status and a message safe to show the client.
+type apiError struct {
+	Status int
+	Detail string
+	// RetryAfter, when set, is sent as the Retry-After header (seconds).
+	RetryAfter int
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("%d: %s", e.Status, e.Detail) }
+
+func errStatus(status int, format string, args ...any) error {
+	return &apiError{Status: status, Detail: fmt.Sprintf(format, args...)}
+}
+
+var (
+	errNotFound       = &apiError{Status: http.StatusNotFound, Detail: "not found"}
+	errUnauthorized   = &apiError{Status: http.StatusUnauthorized, Detail: "not authenticated"}
+	errForbidden      = &apiError{Status: http.StatusForbidden, Detail: "forbidden"}
+	errMustChange     = &apiError{Status: http.StatusForbidden, Detail: "password change required"}
+	errBadCredentials = &apiError{Status: http.StatusUnauthorized, Detail: "invalid email or password"}
+)
+
+func unprocessable(format string, args ...any) error {
+	return errStatus(http.StatusUnprocessableEntity, format, args...)
+}
+
+// handlerFunc is an HTTP handler that returns an error; errors become
+// {"detail": ...} responses without internals.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) adapt(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+	case errors.As(err, &mbe):
+		ae = &apiError{Status: http.StatusRequestEntityTooLarge, Detail: "request body too large"}
+	case errors.Is(err, pgx.ErrNoRows):
+		ae = errNotFound
+	case isUniqueViolation(err):
+		ae = &apiError{Status: http.StatusConflict, Detail: "already exists"}
+	default:
+		if r.Context().Err() == nil {
+			s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", r.Pattern, "error", err)
+		}
+		ae = &apiError{Status: http.StatusInternalServerError, Detail: "internal error"}
+	}
+	if ae.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+	}
+	writeJSON(w, ae.Status, map[string]string{"detail": ae.Detail})
+}
+
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v)
+}
+
+// decodeJSON reads a JSON body of at most 1 MiB into v.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return unprocessable("request body required")
+		}
+		return unprocessable("invalid JSON body")
+	}
+	return nil
+}
+
+type page struct {
+	Items any   `json:"items"`
+	Total int64 `json:"total"`
+}
+
+// pagination reads ?limit=&offset= (limit 1..max, default def).
+func pagination(r *http.Request, def, max int) (limit, offset int, err error) {
+	limit, offset = def, 0
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, e := strconv.Atoi(v)
+		if e != nil || n < 1 {
+			return 0, 0, unprocessable("limit must be a positive integer")
+		}
+		limit = min(n, max)
+	}
+	if v := r.URL.Query().Get("offset"); v != "" {
+		n, e := strconv.Atoi(v)
+		if e != nil || n < 0 {
+			return 0, 0, unprocessable("offset must be a non-negative integer")
+		}
+		offset = n
+	}
+	return limit, offset, nil
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// pathID returns a UUID path parameter; anything else is 404.
+func pathID(r *http.Request, name string) (string, error) {
+	v := r.PathValue(name)
+	if !uuidRE.MatchString(v) {
+		return "", errNotFound
+	}
+	return strings.ToLower(v), nil
+}
+
+func validUUID(s string) bool { return uuidRE.MatchString(s) }

@@ -1,0 +1,355 @@
+package backend
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/db"
+)
+
+// providerJSON never carries the key: only whether one is stored.
+type providerJSON struct {
+	ID             string    `json:"id"`
+	Name           string    `json:"name"`
+	Kind           string    `json:"kind"`
+	BaseURL        string    `json:"base_url"`
+	Model          string    `json:"model"`
+	EmbeddingModel string    `json:"embedding_model"`
+	Active         bool      `json:"active"`
+	HasAPIKey      bool      `json:"has_api_key"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+const providerColumns = `id, name, kind, base_url, model, embedding_model, active, api_key_encrypted IS NOT NULL, created_at`
+
+func scanProvider(row pgx.Row) (providerJSON, error) {
+	var p providerJSON
+	err := row.Scan(&p.ID, &p.Name, &p.Kind, &p.BaseURL, &p.Model, &p.EmbeddingModel, &p.Active, &p.HasAPIKey, &p.CreatedAt)
+	return p, err
+}
+
+type providerInput struct {
+	Name           *string `json:"name"`
+	Kind           *string `json:"kind"`
+	BaseURL        *string `json:"base_url"`
+	Model          *string `json:"model"`
+	EmbeddingModel *string `json:"embedding_model"`
+	Active         *bool   `json:"active"`
+	APIKey         *string `json:"api_key"` // write-only; "" removes the key
+}
+
+func (in *providerInput) validate(create bool) error {
+	if create && (in.Name == nil || in.Kind == nil || in.BaseURL == nil) {
+		return unprocessable("name, kind and base_url are required")
+	}
+	if in.Name != nil {
+		v := strings.TrimSpace(*in.Name)
+		if v == "" || len(v) > 100 {
+			return unprocessable("name must be 1 to 100 characters")
+		}
+		in.Name = &v
+	}
+	if in.Kind != nil && *in.Kind != "openai" && *in.Kind != "anthropic" {
+		return unprocessable("kind must be openai or anthropic")
+	}
+	if in.BaseURL != nil {
+		v := strings.TrimRight(strings.TrimSpace(*in.BaseURL), "/")
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			return unprocessable("base_url must be an http(s) URL without credentials")
+		}
+		in.BaseURL = &v
+	}
+	if in.APIKey != nil && len(*in.APIKey) > 4096 {
+		return unprocessable("api_key is too long")
+	}
+	return nil
+}
+
+// sealKey encrypts an API key; nil means "no key".
+func (s *Server) sealKey(k *string) ([]byte, error) {
+	if k == nil || strings.TrimSpace(*k) == "" {
+		return nil, nil
+	}
+	return s.box.SealString(strings.TrimSpace(*k))
+}
+
+func (s *Server) handleListProviders(w http.ResponseWriter, r *http.Request) error {
+	rows, err := s.pool.Query(r.Context(), `SELECT `+providerColumns+` FROM ai_providers ORDER BY lower(name)`)
+	if err != nil {
+		return err
+	}
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (providerJSON, error) { return scanProvider(row) })
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, page{Items: items, Total: int64(len(items))})
+	return nil
+}
+
+func (s *Server) handleCreateProvider(w http.ResponseWriter, r *http.Request) error {
+	var in providerInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if err := in.validate(true); err != nil {
+		return err
+	}
+	sealed, err := s.sealKey(in.APIKey)
+	if err != nil {
+		return err
+	}
+	active := in.Active == nil || *in.Active
+	ctx := r.Context()
+	pr, err := scanProvider(s.pool.QueryRow(ctx, `INSERT INTO ai_providers (name, kind, base_url, model, embedding_model, api_key_encrypted, active)
+		VALUES ($1, $2, $3, COALESCE($4, ''), COALESCE($5, ''), $6, $7) RETURNING `+providerColumns,
+		*in.Name, *in.Kind, *in.BaseURL, in.Model, in.EmbeddingModel, sealed, active))
+	if isUniqueViolation(err) {
+		return errStatus(http.StatusConflict, "a provider with this name exists")
+	}
+	if err != nil {
+		return err
+	}
+	p := caller(r)
+	s.audit(ctx, auditEvent{Type: "ai_provider_created", UserID: p.ID, Email: p.Email, IP: s.clientIP(r),
+		Detail: map[string]any{"provider_id": pr.ID, "kind": pr.Kind, "has_api_key": pr.HasAPIKey}})
+	writeJSON(w, http.StatusCreated, pr)
+	return nil
+}
+
+func (s *Server) handleUpdateProvider(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	var in providerInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if err := in.validate(false); err != nil {
+		return err
+	}
+	sealed, err := s.sealKey(in.APIKey)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	pr, err := scanProvider(s.pool.QueryRow(ctx, `UPDATE ai_providers SET
+		name = COALESCE($2, name), kind = COALESCE($3, kind), base_url = COALESCE($4, base_url),
+		model = COALESCE($5, model), embedding_model = COALESCE($6, embedding_model), active = COALESCE($7, active),
+		api_key_encrypted = CASE WHEN $8 THEN $9 ELSE api_key_encrypted END, updated_at = now()
+		WHERE id = $1 RETURNING `+providerColumns,
+		id, in.Name, in.Kind, in.BaseURL, in.Model, in.EmbeddingModel, in.Active, in.APIKey != nil, sealed))
+	if isUniqueViolation(err) {
+		return errStatus(http.StatusConflict, "a provider with this name exists")
+	}
+	if err != nil {
+		return err
+	}
+	p := caller(r)
+	s.audit(ctx, auditEvent{Type: "ai_provider_updated", UserID: p.ID, Email: p.Email, IP: s.clientIP(r),
+		Detail: map[string]any{"provider_id": pr.ID, "key_changed": in.APIKey != nil}})
+	writeJSON(w, http.StatusOK, pr)
+	return nil
+}
+
+func (s *Server) handleDeleteProvider(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	tag, err := s.pool.Exec(ctx, `DELETE FROM ai_providers WHERE id = $1`, id)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return errNotFound
+	}
+	p := caller(r)
+	s.audit(ctx, auditEvent{Type: "ai_provider_deleted", UserID: p.ID, Email: p.Email, IP: s.clientIP(r),
+		Detail: map[string]any{"provider_id": id}})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleTestProvider checks that the provider answers with the stored key:
+// GET <base_url>/models for OpenAI-compatible APIs, a one-token
+// POST <base_url>/messages for Anthropic (base_url includes /v1 in both).
+func (s *Server) handleTestProvider(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	var kind, baseURL, model string
+	var sealed []byte
+	if err := s.pool.QueryRow(ctx, `SELECT kind, base_url, model, api_key_encrypted FROM ai_providers WHERE id = $1`, id).
+		Scan(&kind, &baseURL, &model, &sealed); err != nil {
+		return err
+	}
+	key := ""
+	if sealed != nil {
+		if key, err = s.box.OpenString(sealed); err != nil {
+			writeJSON(w, http.StatusOK, map[string]any{"ok": false, "detail": "stored API key cannot be decrypted (ENCRYPTION_KEY changed?)"})
+			return nil
+		}
+	}
+	ok, detail := s.probeProvider(ctx, kind, baseURL, model, key)
+	writeJSON(w, http.StatusOK, map[string]any{"ok": ok, "detail": detail})
+	return nil
+}
+
+func (s *Server) probeProvider(ctx context.Context, kind, baseURL, model, key string) (bool, string) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var req *http.Request
+	var err error
+	if kind == "anthropic" {
+		if model == "" {
+			model = "claude-3-5-haiku-latest"
+		}
+		body, _ := json.Marshal(map[string]any{"model": model, "max_tokens": 1,
+			"messages": []map[string]string{{"role": "user", "content": "ping"}}})
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/messages", bytes.NewReader(body))
+		if err == nil {
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("anthropic-version", "2023-06-01")
+			if key != "" {
+				req.Header.Set("x-api-key", key)
+			}
+		}
+	} else {
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/models", nil)
+		if err == nil && key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+	}
+	if err != nil {
+		return false, "invalid base_url"
+	}
+	resp, err := s.httpClient.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, "connection timed out"
+		}
+		return false, "connection failed: " + redactKey(transportError(err), key)
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return true, fmt.Sprintf("connected (HTTP %d)", resp.StatusCode)
+	}
+	msg := fmt.Sprintf("HTTP %d", resp.StatusCode)
+	if t := strings.TrimSpace(string(snippet)); t != "" {
+		msg += ": " + t
+	}
+	return false, redactKey(msg, key)
+}
+
+// transportError keeps the useful end of a transport error without the URL.
+func transportError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// redactKey removes the key (and any long fragment of it) from provider text.
+func redactKey(s, key string) string {
+	if key == "" {
+		return s
+	}
+	s = strings.ReplaceAll(s, key, "[redacted]")
+	for n := 8; n <= len(key); n++ {
+		for i := 0; i+n <= len(key); i += n {
+			s = strings.ReplaceAll(s, key[i:i+n], "[redacted]")
+		}
+	}
+	return s
+}
+
+type capabilityJSON struct {
+	Capability string  `json:"capability"`
+	ProviderID *string `json:"provider_id"`
+	Model      string  `json:"model"`
+}
+
+func (s *Server) writeCapabilities(w http.ResponseWriter, r *http.Request) error {
+	rows, err := s.pool.Query(r.Context(), `SELECT capability, provider_id, model FROM ai_capability_mappings ORDER BY capability`)
+	if err != nil {
+		return err
+	}
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (capabilityJSON, error) {
+		var c capabilityJSON
+		err := row.Scan(&c.Capability, &c.ProviderID, &c.Model)
+		return c, err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	return nil
+}
+
+func (s *Server) handleGetCapabilities(w http.ResponseWriter, r *http.Request) error {
+	return s.writeCapabilities(w, r)
+}
+
+func (s *Server) handlePutCapabilities(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Items []capabilityJSON `json:"items"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	for _, c := range in.Items {
+		if !slices.Contains(db.Capabilities, c.Capability) {
+			return unprocessable("unknown capability %q", c.Capability)
+		}
+		if c.ProviderID != nil && *c.ProviderID != "" && !validUUID(*c.ProviderID) {
+			return unprocessable("provider_id must be a provider id or null")
+		}
+	}
+	ctx := r.Context()
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for _, c := range in.Items {
+			var pid any
+			if c.ProviderID != nil && *c.ProviderID != "" {
+				pid = *c.ProviderID
+				var exists bool
+				if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ai_providers WHERE id = $1)`, pid).Scan(&exists); err != nil {
+					return err
+				}
+				if !exists {
+					return unprocessable("provider %s does not exist", *c.ProviderID)
+				}
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO ai_capability_mappings (capability, provider_id, model, updated_at)
+				VALUES ($1, $2, $3, now()) ON CONFLICT (capability) DO UPDATE
+				SET provider_id = EXCLUDED.provider_id, model = EXCLUDED.model, updated_at = now()`,
+				c.Capability, pid, strings.TrimSpace(c.Model)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	p := caller(r)
+	s.audit(ctx, auditEvent{Type: "ai_capabilities_changed", UserID: p.ID, Email: p.Email, IP: s.clientIP(r)})
+	return s.writeCapabilities(w, r)
+}

@@ -1,0 +1,127 @@
+package backend
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/queue"
+)
+
+type reportJSON struct {
+	ID           string     `json:"id"`
+	DocumentID   string     `json:"document_id"`
+	Status       string     `json:"status"`
+	ErrorMessage *string    `json:"error_message"`
+	CreatedAt    time.Time  `json:"created_at"`
+	CompletedAt  *time.Time `json:"completed_at"`
+	RequestedBy  *string    `json:"requested_by"`
+}
+
+const reportColumns = `id, document_id, status, error_message, created_at, completed_at, requested_by`
+
+func scanReport(row pgx.Row, extra ...any) (reportJSON, error) {
+	var rp reportJSON
+	err := row.Scan(append([]any{&rp.ID, &rp.DocumentID, &rp.Status, &rp.ErrorMessage, &rp.CreatedAt, &rp.CompletedAt, &rp.RequestedBy}, extra...)...)
+	return rp, err
+}
+
+func (s *Server) handleCreateReport(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	p := caller(r)
+	_, role, err := s.documentAccess(ctx, p, id)
+	if err != nil {
+		return err
+	}
+	if err := s.require(r, role, "editor", "request report"); err != nil {
+		return err
+	}
+	rp, err := scanReport(s.pool.QueryRow(ctx, `INSERT INTO document_reports (document_id, requested_by) VALUES ($1, $2)
+		RETURNING `+reportColumns, id, p.ID))
+	if err != nil {
+		return err
+	}
+	s.enqueue(ctx, queue.Job{Kind: queue.KindReport, ID: rp.ID})
+	writeJSON(w, http.StatusAccepted, rp)
+	return nil
+}
+
+func (s *Server) handleListReports(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if _, _, err := s.documentAccess(ctx, caller(r), id); err != nil {
+		return err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+reportColumns+` FROM document_reports WHERE document_id = $1
+		ORDER BY created_at DESC, id`, id)
+	if err != nil {
+		return err
+	}
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (reportJSON, error) { return scanReport(row) })
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, page{Items: items, Total: int64(len(items))})
+	return nil
+}
+
+// reportAccess loads a report the caller may see, with its file keys.
+func (s *Server) reportAccess(r *http.Request, id string) (rp reportJSON, htmlKey, pdfKey *string, err error) {
+	ctx := r.Context()
+	rp, err = scanReport(s.pool.QueryRow(ctx, `SELECT `+reportColumns+`, html_key, pdf_key FROM document_reports WHERE id = $1`, id),
+		&htmlKey, &pdfKey)
+	if err != nil {
+		return rp, nil, nil, err
+	}
+	if _, _, err := s.documentAccess(ctx, caller(r), rp.DocumentID); err != nil {
+		return rp, nil, nil, err
+	}
+	return rp, htmlKey, pdfKey, nil
+}
+
+func (s *Server) handleGetReport(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	rp, _, _, err := s.reportAccess(r, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rp)
+	return nil
+}
+
+func (s *Server) handleDownloadReport(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = "html"
+	}
+	if format != "html" && format != "pdf" {
+		return unprocessable("format must be html or pdf")
+	}
+	rp, htmlKey, pdfKey, err := s.reportAccess(r, id)
+	if err != nil {
+		return err
+	}
+	key, mimeType := htmlKey, "text/html; charset=utf-8"
+	if format == "pdf" {
+		key, mimeType = pdfKey, "application/pdf"
+	}
+	if rp.Status != "complete" || key == nil || *key == "" {
+		return errStatus(http.StatusConflict, "report is not ready")
+	}
+	return s.serveFile(w, r, *key, "report-"+rp.ID+"."+format, mimeType)
+}

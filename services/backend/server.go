@@ -1,0 +1,182 @@
+// Package backend is the REST API of Contract Lucidity (api.md): accounts,
+// projects, documents, clauses, decisions, reports, search and
+// administration, on PostgreSQL and Redis.
+//
+// New builds a Server from a config.Config; Handler is the complete HTTP
+// wiring (what tests and the frontend's browser tests mount), Run serves it
+// with graceful shutdown.
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/db"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/queue"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/secretbox"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/storage"
+)
+
+// Server holds the backend's dependencies. Create it with New.
+type Server struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	pool    *pgxpool.Pool
+	rdb     *redis.Client
+	queue   *queue.Queue
+	limiter *redis_rate.Limiter
+	box     *secretbox.Box
+	store   *storage.Store
+	metrics *metrics
+	routes  []route
+	handler http.Handler
+	openapi []byte // the generated OpenAPI document
+	// dummyHash is compared against when the email is unknown, so an
+	// unknown user and a wrong password take the same time.
+	dummyHash []byte
+	// httpClient performs AI provider connection tests.
+	httpClient *http.Client
+}
+
+// Options adjust New for tests and embedding.
+type Options struct {
+	// Logger receives structured logs (default: JSON on stderr at cfg.LogLevel).
+	Logger *slog.Logger
+	// SkipSetup skips migrations and seed (when the caller ran db.Setup).
+	SkipSetup bool
+}
+
+// New connects to PostgreSQL and Redis, applies the migrations and the seed
+// under the advisory lock, and wires the HTTP handler.
+func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, error) {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	}
+	s := &Server{cfg: cfg, log: log, httpClient: &http.Client{Timeout: 15 * time.Second}}
+	var err error
+	if s.box, err = secretbox.New(cfg.EncryptionKey); err != nil {
+		return nil, err
+	}
+	if s.store, err = storage.New(cfg.StoragePath); err != nil {
+		return nil, err
+	}
+	if s.dummyHash, err = bcrypt.GenerateFromPassword([]byte("dummy password for timing equality"), cfg.BcryptCost); err != nil {
+		return nil, fmt.Errorf("dummy hash: %w", err)
+	}
+	if s.pool, err = db.Open(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if !o.SkipSetup {
+		applied, err := db.Setup(ctx, s.pool, cfg)
+		if err != nil {
+			s.pool.Close()
+			return nil, err
+		}
+		if len(applied) > 0 {
+			log.Info("migrations applied", "applied", applied)
+		}
+	}
+	ropt, err := cfg.RedisOptions()
+	if err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	s.rdb = redis.NewClient(ropt)
+	pingCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := waitRedis(pingCtx, s.rdb); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("connect to redis: %w", err)
+	}
+	s.queue = queue.New(s.rdb, queue.Options{VisibilityTimeout: cfg.WorkerVisibilityTimeout})
+	s.limiter = redis_rate.NewLimiter(s.rdb)
+	s.metrics = newMetrics(s)
+	s.handler = s.buildHandler()
+	return s, nil
+}
+
+func waitRedis(ctx context.Context, rdb *redis.Client) error {
+	for {
+		err := rdb.Ping(ctx).Err()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// Handler is the complete HTTP handler (API, health, metrics).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Registry exposes the Prometheus registry (for tests).
+func (s *Server) Registry() *prometheus.Registry { return s.metrics.registry }
+
+// Close releases the database pool and the Redis client.
+func (s *Server) Close() {
+	if s.rdb != nil {
+		s.rdb.Close()
+	}
+	if s.pool != nil {
+		s.pool.Close()
+	}
+}
+
+// Run serves on cfg.BackendAddr until ctx ends, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.BackendAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.cfg.BackendAddr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx ends.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("backend listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
