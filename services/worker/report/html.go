@@ -1,0 +1,126 @@
+package report
+
+import (
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+)
+
+// chartBar is one bar of the risk chart.
+type chartBar struct {
+	Label  string
+	Count  int
+	Color  string
+	Y      int
+	Width  int
+	TextX  int
+	LabelY int
+}
+
+// chart lays out a horizontal bar chart of the risk distribution.
+func chart(d *Data) []chartBar {
+	dist := d.Distribution()
+	maxN := 1
+	for _, n := range dist {
+		maxN = max(maxN, n)
+	}
+	const barMax = 300
+	var out []chartBar
+	for i, r := range Risks {
+		w := dist[r] * barMax / maxN
+		if dist[r] > 0 {
+			w = max(w, 2)
+		}
+		out = append(out, chartBar{Label: strings.ToUpper(r[:1]) + r[1:], Count: dist[r], Color: RiskColor[r],
+			Y: 10 + i*34, Width: w, TextX: 90 + w + 8, LabelY: 10 + i*34 + 17})
+	}
+	return out
+}
+
+var funcs = template.FuncMap{
+	"date":      fmtDate,
+	"pct":       func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+	"riskColor": func(r string) string { return RiskColor[r] },
+	"excerpt":   func(s string) string { return excerpt(s, 400) },
+}
+
+func excerpt(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && (s[cut]&0xC0) == 0x80 {
+		cut--
+	}
+	if i := strings.LastIndexByte(s[:cut], ' '); i > n/2 {
+		cut = i
+	}
+	return s[:cut] + " …"
+}
+
+var page = template.Must(template.New("report").Funcs(funcs).Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Contract report: {{.D.DocumentName}}</title>
+<style>
+body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;color:#1c2833;margin:2rem auto;max-width:60rem;line-height:1.4;padding:0 1rem}
+h1{font-size:1.6rem;margin-bottom:.2rem} h2{font-size:1.2rem;border-bottom:2px solid #d5d8dc;padding-bottom:.2rem;margin-top:2rem}
+.meta{color:#566573;font-size:.9rem} table{border-collapse:collapse;width:100%;font-size:.9rem} th,td{border:1px solid #d5d8dc;padding:.35rem .5rem;text-align:left;vertical-align:top}
+th{background:#f4f6f7} .risk{font-weight:bold;text-transform:uppercase;font-size:.8rem} .num{text-align:right}
+.excerpt{color:#424949;font-size:.85rem} dl{display:grid;grid-template-columns:12rem 1fr;gap:.25rem 1rem} dt{font-weight:bold}
+</style>
+</head>
+<body>
+<h1>{{.D.DocumentName}}</h1>
+<p class="meta">Project {{.D.ProjectName}} · {{.D.FileType}}{{if .D.Pages}} · {{.D.Pages}} pages{{end}} · uploaded {{date .D.UploadedAt}}{{if .D.UploadedBy}} by {{.D.UploadedBy}}{{end}} · analysis {{.D.Status}}{{if .D.Analyzer}} ({{.D.Analyzer}}){{end}}<br>
+Report generated {{date .D.GeneratedAt}}{{if .D.RequestedBy}} for {{.D.RequestedBy}}{{end}}</p>
+
+<h2>Document facts</h2>
+{{if .D.Facts}}<dl>{{range .D.Facts}}<dt>{{.Label}}</dt><dd>{{.Value}}</dd>{{end}}</dl>{{else}}<p>No facts were found.</p>{{end}}
+
+<h2>Risk distribution</h2>
+<svg xmlns="http://www.w3.org/2000/svg" width="480" height="{{.ChartHeight}}" role="img" aria-label="Clauses by risk level">
+{{range .Chart}}<text x="0" y="{{.LabelY}}" font-size="14" font-family="Helvetica,Arial,sans-serif">{{.Label}}</text>
+<rect x="90" y="{{.Y}}" width="{{.Width}}" height="24" fill="{{.Color}}"><title>{{.Label}}: {{.Count}}</title></rect>
+<text x="{{.TextX}}" y="{{.LabelY}}" font-size="14" font-family="Helvetica,Arial,sans-serif">{{.Count}}</text>
+{{end}}</svg>
+
+<h2>Clauses by category</h2>
+<table><thead><tr><th>Category</th><th class="num">Clauses</th><th class="num">High</th><th class="num">Medium</th><th class="num">Low</th></tr></thead>
+<tbody>{{range .Categories}}<tr><td>{{.Category}}</td><td class="num">{{.Count}}</td><td class="num">{{.High}}</td><td class="num">{{.Medium}}</td><td class="num">{{.Low}}</td></tr>
+{{end}}</tbody></table>
+
+<h2>Clauses</h2>
+<table><thead><tr><th>#</th><th>Category</th><th>Risk</th><th>Assessment</th><th>Decision</th></tr></thead>
+<tbody>{{range .Clauses}}<tr><td class="num">{{.Ordinal}}</td><td>{{.Category}}<br><span class="meta">{{pct .Confidence}}</span></td>
+<td class="risk" style="color:{{riskColor .Risk}}">{{.Risk}}</td>
+<td>{{if .Heading}}<strong>{{.Heading}}</strong><br>{{end}}{{.Explanation}}<div class="excerpt">{{excerpt .Text}}</div></td><td>{{.Decision}}</td></tr>
+{{else}}<tr><td colspan="5">No clauses.</td></tr>{{end}}</tbody></table>
+
+<h2>Review decisions</h2>
+{{if .D.Decisions}}<table><thead><tr><th>Clause</th><th>Decision</th><th>Comment</th><th>By</th><th>When</th></tr></thead>
+<tbody>{{range .D.Decisions}}<tr><td>#{{.ClauseOrdinal}} {{.Category}}</td><td>{{.Decision}}</td><td>{{.Comment}}</td><td>{{.By}}</td><td>{{date .At}}</td></tr>
+{{end}}</tbody></table>{{else}}<p>No decisions have been recorded.</p>{{end}}
+</body>
+</html>
+`))
+
+// RenderHTML writes the report as a self-contained HTML page.
+func RenderHTML(w io.Writer, d *Data) error {
+	bars := chart(d)
+	return page.Execute(w, map[string]any{
+		"D": d, "Chart": bars, "ChartHeight": 20 + len(bars)*34,
+		"Categories": d.Categories(), "Clauses": d.ClausesByRisk(),
+	})
+}
+
+func fmtDate(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}

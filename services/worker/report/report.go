@@ -1,0 +1,139 @@
+// Package report renders the per-document report: the document's facts, its
+// clauses by category and risk, the review decisions with who and when, and
+// a chart of the risk distribution — as HTML (html/template, inline SVG
+// chart, no external resources) and as PDF (go-pdf/fpdf, core fonts).
+package report
+
+import (
+	"sort"
+	"time"
+)
+
+// Data is everything a report shows.
+type Data struct {
+	DocumentName string
+	ProjectName  string
+	FileType     string
+	Pages        int
+	Status       string
+	Analyzer     string
+	UploadedBy   string
+	UploadedAt   time.Time
+	CompletedAt  *time.Time
+	GeneratedAt  time.Time
+	RequestedBy  string
+	Facts        []Fact
+	Clauses      []Clause
+	Decisions    []Decision
+}
+
+// Fact is one document-level fact.
+type Fact struct{ Label, Value string }
+
+// Clause is one analysed clause.
+type Clause struct {
+	Ordinal     int
+	Heading     string
+	Category    string
+	Confidence  float64
+	Risk        string
+	Explanation string
+	Text        string
+	Decision    string // latest decision, or ""
+}
+
+// Decision is one review decision on a clause.
+type Decision struct {
+	ClauseOrdinal int
+	Category      string
+	Decision      string // accept | reject | negotiate
+	Comment       string
+	By            string // "Name <email>"
+	At            time.Time
+}
+
+// Risks are the risk levels in display order.
+var Risks = []string{"high", "medium", "low"}
+
+// RiskColor is the colour of a risk level in the chart and the tables.
+var RiskColor = map[string]string{"high": "#c0392b", "medium": "#d68910", "low": "#1e8449"}
+
+// CategoryRow is a line of the category summary.
+type CategoryRow struct {
+	Category string
+	Count    int
+	High     int
+	Medium   int
+	Low      int
+}
+
+// Distribution counts clauses per risk level.
+func (d *Data) Distribution() map[string]int {
+	out := map[string]int{"high": 0, "medium": 0, "low": 0}
+	for _, c := range d.Clauses {
+		out[c.Risk]++
+	}
+	return out
+}
+
+// Categories summarises clauses by category: riskiest first, then by count.
+func (d *Data) Categories() []CategoryRow {
+	idx := map[string]*CategoryRow{}
+	var rows []*CategoryRow
+	for _, c := range d.Clauses {
+		r := idx[c.Category]
+		if r == nil {
+			r = &CategoryRow{Category: c.Category}
+			idx[c.Category] = r
+			rows = append(rows, r)
+		}
+		r.Count++
+		switch c.Risk {
+		case "high":
+			r.High++
+		case "medium":
+			r.Medium++
+		default:
+			r.Low++
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if a.High != b.High {
+			return a.High > b.High
+		}
+		if a.Medium != b.Medium {
+			return a.Medium > b.Medium
+		}
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		return a.Category < b.Category
+	})
+	out := make([]CategoryRow, len(rows))
+	for i, r := range rows {
+		out[i] = *r
+	}
+	return out
+}
+
+// ClausesByRisk returns the clauses, high risk first, then by position;
+// "Other" clauses of low risk are left out of the detailed table (they are
+// counted in the summary).
+func (d *Data) ClausesByRisk() []Clause {
+	rank := map[string]int{"high": 0, "medium": 1, "low": 2}
+	var out []Clause
+	for _, c := range d.Clauses {
+		if c.Category == "Other" && c.Risk == "low" {
+			continue
+		}
+		out = append(out, c)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if rank[out[i].Risk] != rank[out[j].Risk] {
+			return rank[out[i].Risk] < rank[out[j].Risk]
+		}
+		return out[i].Ordinal < out[j].Ordinal
+	})
+	return out
+}
