@@ -29,7 +29,7 @@ help: ## Show the targets.
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate the CRD and RBAC from markers.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." output:crd:artifacts:config=config/crd/bases
-	@if [ -d charts/contract-lucidity/files ]; then cp config/crd/bases/*.yaml charts/contract-lucidity/files/crds/ && cp config/rbac/role.yaml charts/contract-lucidity/files/rbac/role.yaml; fi
+	@if [ -d charts/contract-lucidity/files ]; then cp config/crd/bases/*.yaml charts/contract-lucidity/files/crds/ && { [ ! -f config/rbac/role.yaml ] || cp config/rbac/role.yaml charts/contract-lucidity/files/rbac/; }; fi
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods.
