@@ -115,12 +115,12 @@ type ContractLuciditySpec struct {
 	// Database is PostgreSQL: managed by the operator (default) or external.
 	// +kubebuilder:default={managed:{}}
 	// +optional
-	Database DatabaseSpec `json:"database,omitempty"`
+	Database *DatabaseSpec `json:"database,omitempty"`
 
 	// Redis is the job queue and rate-limit store: managed (default) or external.
 	// +kubebuilder:default={managed:{}}
 	// +optional
-	Redis RedisSpec `json:"redis,omitempty"`
+	Redis *RedisSpec `json:"redis,omitempty"`
 
 	// +kubebuilder:default={}
 	// +optional
@@ -489,6 +489,11 @@ type MonitoringSpec struct {
 	// +kubebuilder:default=false
 	// +optional
 	ServiceMonitor bool `json:"serviceMonitor,omitempty"`
+	// PrometheusNamespaceSelector selects the namespace(s) Prometheus scrapes
+	// from; with serviceMonitor a NetworkPolicy admits it to the metrics ports.
+	// +kubebuilder:default={matchLabels:{"kubernetes.io/metadata.name":"monitoring"}}
+	// +optional
+	PrometheusNamespaceSelector *metav1.LabelSelector `json:"prometheusNamespaceSelector,omitempty"`
 }
 
 // DeletionPolicySpec opts into deleting data with the resource.

@@ -1,0 +1,123 @@
+/*
+Copyright 2026 The Contract Lucidity Authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// apply server-side applies obj (built with TypeMeta set) with our single
+// field manager, sending only the fields the builder set, unless the live
+// object already carries the hash of exactly this desired object: then it
+// sends nothing, so a steady-state reconcile issues no write request.
+// The trade-off: a change another writer makes to one of our fields is
+// corrected on the next change of the desired object, not immediately.
+func (r *ContractLucidityReconciler) apply(ctx context.Context, obj client.Object) error {
+	u, err := toApplyUnstructured(obj)
+	if err != nil {
+		return err
+	}
+	hash := hashObject(u)
+	ann := u.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[AnnotationSpecHash] = hash
+	u.SetAnnotations(ann)
+
+	live := &unstructured.Unstructured{}
+	live.SetGroupVersionKind(u.GroupVersionKind())
+	err = r.getLive(ctx, client.ObjectKeyFromObject(obj), obj, live)
+	switch {
+	case err == nil && live.GetAnnotations()[AnnotationSpecHash] == hash:
+		return nil
+	case err != nil && !apierrors.IsNotFound(err):
+		return fmt.Errorf("get %s %s: %w", u.GetKind(), u.GetName(), err)
+	}
+	if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
+		client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return fmt.Errorf("apply %s %s: %w", u.GetKind(), u.GetName(), err)
+	}
+	return nil
+}
+
+// getLive reads the live object: typed kinds from the label-filtered cache,
+// unstructured kinds (ServiceMonitor) from the API server.
+func (r *ContractLucidityReconciler) getLive(ctx context.Context, key client.ObjectKey, typed client.Object, u *unstructured.Unstructured) error {
+	if _, ok := typed.(*unstructured.Unstructured); ok {
+		return r.Client.Get(ctx, key, u)
+	}
+	live, ok := typed.DeepCopyObject().(client.Object)
+	if !ok {
+		return fmt.Errorf("%T is not a client.Object", typed)
+	}
+	if err := r.Client.Get(ctx, key, live); err != nil {
+		return err
+	}
+	u.SetAnnotations(live.GetAnnotations())
+	return nil
+}
+
+// toApplyUnstructured converts a typed object to the unstructured apply
+// request: JSON (omitempty drops unset fields), minus status and nulls such
+// as metadata.creationTimestamp.
+func toApplyUnstructured(obj client.Object) (*unstructured.Unstructured, error) {
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		return u.DeepCopy(), nil
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encode %T: %w", obj, err)
+	}
+	m := map[string]any{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	delete(m, "status")
+	pruneNulls(m)
+	u := &unstructured.Unstructured{Object: m}
+	if u.GetAPIVersion() == "" || u.GetKind() == "" {
+		return nil, fmt.Errorf("%T %s: builder did not set apiVersion/kind", obj, obj.GetName())
+	}
+	return u, nil
+}
+
+// pruneNulls removes null values and the empty objects they leave behind.
+func pruneNulls(m map[string]any) {
+	for k, v := range m {
+		switch t := v.(type) {
+		case nil:
+			delete(m, k)
+		case map[string]any:
+			pruneNulls(t)
+			if len(t) == 0 && (k == "metadata" || k == "status" || k == "creationTimestamp") {
+				delete(m, k)
+			}
+		case []any:
+			for _, e := range t {
+				if em, ok := e.(map[string]any); ok {
+					pruneNulls(em)
+				}
+			}
+		}
+	}
+}
+
+// hashObject hashes the apply request (json.Marshal sorts map keys).
+func hashObject(u *unstructured.Unstructured) string {
+	b, _ := json.Marshal(u.Object)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])[:20]
+}

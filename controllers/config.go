@@ -1,0 +1,169 @@
+/*
+Copyright 2026 The Contract Lucidity Authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
+package controllers
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	clv1 "github.com/contract-lucidity/contract-lucidity/api/v1alpha1"
+)
+
+// StoragePath is where the storage PVC is mounted in backend and worker.
+const StoragePath = "/data/storage"
+
+// BaseURL is the instance's public URL (https with TLS, http without), or
+// "" without a host.
+func BaseURL(cl *clv1.ContractLucidity) string {
+	if cl.Spec.Host == "" {
+		return ""
+	}
+	if cl.Spec.Ingress.TLS != nil {
+		return "https://" + cl.Spec.Host
+	}
+	return "http://" + cl.Spec.Host
+}
+
+// corsOrigins is spec.cors.origins, or the instance's own origin.
+func corsOrigins(cl *clv1.ContractLucidity) string {
+	if len(cl.Spec.CORS.Origins) > 0 {
+		return strings.Join(cl.Spec.CORS.Origins, ",")
+	}
+	if u := BaseURL(cl); u != "" {
+		return u
+	}
+	return "http://localhost:3000"
+}
+
+// ConfigData is the non-secret configuration contract (design.md §5) as
+// environment variables.
+func ConfigData(cl *clv1.ContractLucidity) map[string]string {
+	s := cl.Spec
+	d := map[string]string{
+		"ENVIRONMENT":                     string(s.Environment),
+		"LOG_LEVEL":                       "info",
+		"JWT_ALGORITHM":                   "HS256",
+		"JWT_ACCESS_TOKEN_EXPIRE_MINUTES": strconv.Itoa(int(s.Auth.AccessTokenTTL.Duration / time.Minute)),
+		"JWT_REFRESH_TOKEN_EXPIRE_DAYS":   strconv.Itoa(int(s.Auth.RefreshTokenTTL.Duration / (24 * time.Hour))),
+		"CORS_ORIGINS":                    corsOrigins(cl),
+		"MAX_UPLOAD_SIZE_MB":              strconv.Itoa(int(s.Uploads.MaxSizeMB)),
+		"SUPPORTED_FILE_TYPES":            strings.Join(s.Uploads.FileTypes, ","),
+		"STORAGE_PATH":                    StoragePath,
+		"RATE_LIMIT_LOGIN_PER_MINUTE":     strconv.Itoa(int(s.RateLimits.LoginPerMinutePerIP)),
+		"RATE_LIMIT_UPLOAD_PER_MINUTE":    strconv.Itoa(int(s.RateLimits.UploadsPerMinutePerUser)),
+		"RATE_LIMIT_API_PER_MINUTE":       strconv.Itoa(int(s.RateLimits.APIPerMinutePerUser)),
+		"BACKEND_ADDR":                    fmt.Sprintf(":%d", PortBackend),
+		"FRONTEND_ADDR":                   fmt.Sprintf(":%d", PortFrontend),
+		"WORKER_METRICS_ADDR":             fmt.Sprintf(":%d", PortWorker),
+		"BACKEND_INTERNAL_URL":            fmt.Sprintf("http://%s:%d", Name(cl, ComponentBackend), PortBackend),
+		"WORKER_CONCURRENCY":              strconv.Itoa(int(s.Worker.Concurrency)),
+		"INITIAL_ADMIN_EMAIL":             s.Auth.InitialAdminEmail,
+	}
+	if u := BaseURL(cl); u != "" {
+		d["API_BASE_URL"] = u
+	}
+	if s.Database.Managed != nil {
+		d["POSTGRES_HOST"] = Name(cl, ComponentPostgres)
+		d["POSTGRES_PORT"] = strconv.Itoa(PortPostgres)
+		d["POSTGRES_USER"] = PostgresAppUser
+		d["POSTGRES_DB"] = PostgresAppDB
+		// In-cluster traffic to the managed database, fenced by NetworkPolicy.
+		d["POSTGRES_SSLMODE"] = "disable"
+	}
+	if s.Redis.Managed != nil {
+		d["REDIS_URL"] = fmt.Sprintf("redis://%s:%d/0", Name(cl, ComponentRedis), PortRedis)
+	}
+	return d
+}
+
+// BuildConfigMap is <name>-config, consumed with envFrom by every application pod.
+func BuildConfigMap(cl *clv1.ContractLucidity) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		TypeMeta:   typeMeta("v1", "ConfigMap"),
+		ObjectMeta: objectMeta(cl, Name(cl, "config"), ComponentConfig, true),
+		Data:       ConfigData(cl),
+	}
+}
+
+// secretEnvFor is the secret part of a component's environment: generated
+// or user-provided Secret references, per the configuration contract.
+func secretEnvFor(cl *clv1.ContractLucidity, component string) []corev1.EnvVar {
+	var env []corev1.EnvVar
+	db := func() {
+		if e := cl.Spec.Database.External; e != nil {
+			n := e.SecretRef.Name
+			env = append(env,
+				secretEnv("POSTGRES_HOST", SecretKey{n, ExternalDBHost}, false),
+				secretEnv("POSTGRES_PORT", SecretKey{n, ExternalDBPort}, true),
+				secretEnv("POSTGRES_USER", SecretKey{n, ExternalDBUser}, false),
+				secretEnv("POSTGRES_PASSWORD", SecretKey{n, ExternalDBPassword}, false),
+				secretEnv("POSTGRES_DB", SecretKey{n, ExternalDBName}, false),
+				secretEnv("POSTGRES_SSLMODE", SecretKey{n, ExternalDBSSLMode}, true),
+			)
+			return
+		}
+		env = append(env, secretEnv("POSTGRES_PASSWORD", SecretKey{Name(cl, "postgres"), SecretKeyPGPassword}, false))
+	}
+	redis := func() {
+		if e := cl.Spec.Redis.External; e != nil {
+			env = append(env,
+				secretEnv("REDIS_URL", SecretKey{e.SecretRef.Name, ExternalRedisURL}, false),
+				secretEnv("REDIS_PASSWORD", SecretKey{e.SecretRef.Name, ExternalRedisPass}, true))
+			return
+		}
+		env = append(env, secretEnv("REDIS_PASSWORD", SecretKey{Name(cl, "redis"), SecretKeyRedisPassword}, false))
+	}
+	switch component {
+	case ComponentBackend:
+		db()
+		redis()
+		env = append(env,
+			secretEnv("JWT_SECRET_KEY", jwtKey(cl), false),
+			secretEnv("ENCRYPTION_KEY", encryptionKey(cl), false),
+			secretEnv("INITIAL_ADMIN_PASSWORD", adminPasswordKey(cl), false))
+	case ComponentWorker:
+		db()
+		redis()
+		env = append(env, secretEnv("ENCRYPTION_KEY", encryptionKey(cl), false))
+	case ComponentMigrate:
+		db()
+	}
+	return env
+}
+
+// ConsumedSecretKeys lists the Secret keys a component's pods read, for the config hash.
+func ConsumedSecretKeys(cl *clv1.ContractLucidity, component string) []SecretKey {
+	var out []SecretKey
+	for _, e := range secretEnvFor(cl, component) {
+		r := e.ValueFrom.SecretKeyRef
+		out = append(out, SecretKey{r.Name, r.Key})
+	}
+	return out
+}
+
+// ConfigHash hashes the configuration and the secret values a component
+// consumes; values maps "secret/key" to the value ("" when absent).
+func ConfigHash(config map[string]string, values map[string]string) string {
+	var parts []string
+	for _, m := range []map[string]string{config, values} {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			parts = append(parts, k, m[k])
+		}
+		parts = append(parts, "|")
+	}
+	return hashStrings(parts...)
+}

@@ -1,0 +1,78 @@
+/*
+Copyright 2026 The Contract Lucidity Authors.
+
+Licensed under the Apache License, Version 2.0.
+*/
+
+package controllers
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	clv1 "github.com/contract-lucidity/contract-lucidity/api/v1alpha1"
+)
+
+// BuildRedisDeployment is the managed Redis: one replica, a password
+// (requirepass from the generated Secret), reachable only through its
+// ClusterIP Service and only by backend and worker (NetworkPolicy). The job
+// stream is kept in an append-only file on an emptyDir; the documents table
+// is the source of truth and the worker's sweep re-enqueues lost jobs.
+func BuildRedisDeployment(cl *clv1.ContractLucidity, configHash string) *appsv1.Deployment {
+	m := cl.Spec.Redis.Managed
+	pw := SecretKey{Name(cl, "redis"), SecretKeyRedisPassword}
+	ping := corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"redis-cli", "ping"}}}
+	c := corev1.Container{
+		Name:            "redis",
+		Image:           m.Image,
+		ImagePullPolicy: corev1.PullIfNotPresent,
+		Args: []string{"redis-server", "--requirepass", "$(REDIS_PASSWORD)", "--appendonly", "yes",
+			"--dir", "/data", "--save", ""},
+		Ports: []corev1.ContainerPort{{Name: "redis", ContainerPort: PortRedis, Protocol: corev1.ProtocolTCP}},
+		Env: []corev1.EnvVar{
+			secretEnv("REDIS_PASSWORD", pw, false),
+			// redis-cli (the probes) reads the password from REDISCLI_AUTH.
+			secretEnv("REDISCLI_AUTH", pw, false),
+		},
+		Resources:       m.Resources,
+		SecurityContext: containerSecurity(),
+		LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("redis")}},
+			PeriodSeconds: 10, FailureThreshold: 3, TimeoutSeconds: 3},
+		ReadinessProbe: &corev1.Probe{ProbeHandler: ping, PeriodSeconds: 5, FailureThreshold: 3, TimeoutSeconds: 3},
+		VolumeMounts:   []corev1.VolumeMount{{Name: "data", MountPath: "/data"}, {Name: "tmp", MountPath: "/tmp"}},
+	}
+	return &appsv1.Deployment{
+		TypeMeta:   typeMeta("apps/v1", "Deployment"),
+		ObjectMeta: objectMeta(cl, Name(cl, ComponentRedis), ComponentRedis, true),
+		Spec: appsv1.DeploymentSpec{
+			Replicas:             ptr.To[int32](1),
+			RevisionHistoryLimit: ptr.To[int32](3),
+			Strategy:             appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+			Selector:             &metav1.LabelSelector{MatchLabels: SelectorLabels(cl, ComponentRedis)},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: Labels(cl, ComponentRedis), Annotations: map[string]string{AnnotationConfigHash: configHash}},
+				Spec: corev1.PodSpec{
+					ServiceAccountName:           Name(cl, ComponentRedis),
+					AutomountServiceAccountToken: ptr.To(false),
+					EnableServiceLinks:           ptr.To(false),
+					SecurityContext:              podSecurity(RedisUID),
+					Containers:                   []corev1.Container{c},
+					Volumes:                      []corev1.Volume{emptyDir("data"), emptyDir("tmp")},
+				},
+			},
+		},
+	}
+}
+
+// BuildRedisService is the ClusterIP Service of the managed Redis.
+func BuildRedisService(cl *clv1.ContractLucidity) *corev1.Service {
+	return &corev1.Service{
+		TypeMeta:   typeMeta("v1", "Service"),
+		ObjectMeta: objectMeta(cl, Name(cl, ComponentRedis), ComponentRedis, true),
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: SelectorLabels(cl, ComponentRedis),
+			Ports: []corev1.ServicePort{{Name: "redis", Port: PortRedis, TargetPort: intstr.FromString("redis"), Protocol: corev1.ProtocolTCP}}},
+	}
+}
