@@ -56,8 +56,8 @@ type ContractLucidityList struct {
 //
 // +kubebuilder:validation:XValidation:rule="self.environment != 'production' || (self.ingress.enabled && has(self.ingress.tls))",message="spec.environment is production, which requires TLS at the ingress: set spec.ingress.enabled: true and spec.ingress.tls.secretName (add spec.ingress.tls.issuerRef to have cert-manager issue the certificate)"
 // +kubebuilder:validation:XValidation:rule="self.environment != 'production' || !has(self.cors.origins) || self.cors.origins.all(o, !o.contains('*'))",message="spec.cors.origins must not contain '*' when spec.environment is production: list the exact origins, e.g. https://contracts.example.com"
-// +kubebuilder:validation:XValidation:rule="!self.ingress.enabled || self.host != ''",message="spec.host is required when spec.ingress.enabled is true: set spec.host to the public DNS name, e.g. contracts.example.com"
-// +kubebuilder:validation:XValidation:rule="self.environment != 'production' || self.host != ''",message="spec.host is required when spec.environment is production: set spec.host to the public DNS name, e.g. contracts.example.com"
+// +kubebuilder:validation:XValidation:rule="!self.ingress.enabled || size(self.host) > 0",message="spec.host is required when spec.ingress.enabled is true: set spec.host to the public DNS name, e.g. contracts.example.com"
+// +kubebuilder:validation:XValidation:rule="self.environment != 'production' || size(self.host) > 0",message="spec.host is required when spec.environment is production: set spec.host to the public DNS name, e.g. contracts.example.com"
 type ContractLuciditySpec struct {
 	// Environment: production enables the services' strict checks.
 	// +kubebuilder:default=development
