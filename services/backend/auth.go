@@ -95,6 +95,36 @@ func (s *Server) parseAccess(raw string) (*accessClaims, error) {
 // authenticate resolves the bearer token to a principal, auditing rejected
 // tokens.
 func (s *Server) authenticate(r *http.Request) (*principal, error) {
+	p, _, err := s.authenticateAndLimit(r, 0)
+	return p, err
+}
+
+// authenticateAndLimit resolves the bearer token and, when perMinute > 0,
+// consumes the user's API rate limit in Redis concurrently with the user
+// lookup in PostgreSQL (the token's signature is verified first, so the
+// key is a genuine user id).
+func (s *Server) authenticateAndLimit(r *http.Request, perMinute int) (*principal, error, error) {
+	claims, err := s.verifyBearer(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	var limitErr error
+	done := make(chan struct{})
+	if perMinute > 0 {
+		go func() {
+			defer close(done)
+			limitErr = s.rateLimit(r.Context(), "api:user:"+claims.Subject, perMinute)
+		}()
+	} else {
+		close(done)
+	}
+	p, err := s.loadPrincipal(r.Context(), claims.Subject)
+	<-done
+	return p, limitErr, err
+}
+
+// verifyBearer checks the Authorization header's token, auditing rejections.
+func (s *Server) verifyBearer(r *http.Request) (*accessClaims, error) {
 	h := r.Header.Get("Authorization")
 	scheme, raw, ok := strings.Cut(h, " ")
 	if h == "" || !ok || !strings.EqualFold(scheme, "bearer") || strings.TrimSpace(raw) == "" {
@@ -112,10 +142,16 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 		}
 		return nil, &apiError{Status: http.StatusUnauthorized, Detail: "invalid token"}
 	}
+	return claims, nil
+}
+
+// loadPrincipal reads the user behind a verified token; a deleted or
+// disabled user is 401.
+func (s *Server) loadPrincipal(ctx context.Context, userID string) (*principal, error) {
 	p := &principal{}
 	var disabled bool
-	err = s.pool.QueryRow(r.Context(), `SELECT id, email, name, role, must_change_password, disabled
-		FROM users WHERE id = $1`, claims.Subject).Scan(&p.ID, &p.Email, &p.Name, &p.Role, &p.MustChange, &disabled)
+	err := s.pool.QueryRow(ctx, `SELECT id, email, name, role, must_change_password, disabled
+		FROM users WHERE id = $1`, userID).Scan(&p.ID, &p.Email, &p.Name, &p.Role, &p.MustChange, &disabled)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && disabled) {
 		return nil, &apiError{Status: http.StatusUnauthorized, Detail: "invalid token"}
 	}

@@ -124,14 +124,14 @@ func (s *Server) guard(rt route) http.Handler {
 		return h
 	}
 	return s.adapt(func(w http.ResponseWriter, r *http.Request) error {
-		p, err := s.authenticate(r)
+		p, limitErr, err := s.authenticateAndLimit(r, s.cfg.RateLimitAPIPerMinute)
 		if err != nil {
 			return err
 		}
 		ctx := r.Context()
 		noteUser(ctx, p.ID)
-		if err := s.rateLimit(ctx, "api:user:"+p.ID, s.cfg.RateLimitAPIPerMinute); err != nil {
-			return err
+		if limitErr != nil {
+			return limitErr
 		}
 		if p.MustChange && rt.Access != authAny {
 			return errMustChange

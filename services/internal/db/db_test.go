@@ -133,3 +133,45 @@ func TestOpenErrorDoesNotLeakPassword(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestClauseCountFollowsClauseWrites(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(pg.NewDatabase(t))
+	pool, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := Setup(ctx, pool, cfg); err != nil {
+		t.Fatal(err)
+	}
+	var doc string
+	err = pool.QueryRow(ctx, `WITH p AS (INSERT INTO projects (name) VALUES ('p') RETURNING id)
+		INSERT INTO documents (project_id, original_name, file_type, size_bytes, sha256, storage_key)
+		SELECT id, 'a.pdf', 'pdf', 1, 'x', 'k' FROM p RETURNING id`).Scan(&doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT clause_count FROM documents WHERE id = $1`, doc).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	insert := `INSERT INTO clauses (document_id, ordinal, category, text, risk_level)
+		SELECT $1, g, 'Other', 'text', 'low' FROM generate_series(1, $2::int) g`
+	if _, err := pool.Exec(ctx, insert, doc, 7); err != nil || count() != 7 {
+		t.Fatalf("after insert: %d %v", count(), err)
+	}
+	// The worker's idempotent rewrite: delete + insert in one transaction.
+	tx, _ := pool.Begin(ctx)
+	tx.Exec(ctx, `DELETE FROM clauses WHERE document_id = $1`, doc)
+	tx.Exec(ctx, insert, doc, 3)
+	if err := tx.Commit(ctx); err != nil || count() != 3 {
+		t.Fatalf("after rewrite: %d %v", count(), err)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM clauses WHERE document_id = $1 AND ordinal = 1`, doc); err != nil || count() != 2 {
+		t.Fatalf("after delete: %d %v", count(), err)
+	}
+}

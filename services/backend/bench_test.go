@@ -1,0 +1,394 @@
+package backend_test
+
+// Benchmarks (numbers, not assertions). Run with hack/bench/backend.sh or
+//
+//	go test ./services/backend -run '^$' -bench . -benchtime 1x
+//
+// BenchmarkDocumentPage: authenticated GET of a 50-document page through the
+// real handler against real PostgreSQL and Redis, compared in the same run
+// with a bare net/http handler serving the same JSON from memory.
+// BenchmarkUploadRSS: peak RSS growth of the real binary (a subprocess) while
+// it receives a 100 MB upload, from /proc/<pid>/status VmHWM after resetting
+// the peak through /proc/<pid>/clear_refs.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/contract-lucidity/contract-lucidity/services/backend"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv"
+)
+
+var (
+	benchDuration    = flag.Duration("bench-duration", 10*time.Second, "load duration per target (BenchmarkDocumentPage)")
+	benchConcurrency = flag.Int("bench-concurrency", 8, "concurrent clients (BenchmarkDocumentPage)")
+	benchUploadMB    = flag.Int("bench-upload-mb", 100, "upload size (BenchmarkUploadRSS)")
+)
+
+func BenchmarkDocumentPage(b *testing.B) {
+	for range b.N {
+		if err := benchPage(b, *benchDuration, *benchConcurrency); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkUploadRSS(b *testing.B) {
+	for range b.N {
+		if err := benchUploadRSS(b, *benchUploadMB); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+const (
+	benchAdmin = "bench-admin@example.com"
+	benchPass  = "Bench-Admin-Passw0rd"
+	benchNew   = "Bench-Admin-Passw0rd-2"
+)
+
+func baseConfig(dbURL, redisURL, storage string) *config.Config {
+	key := make([]byte, 32)
+	rand.Read(key)
+	return &config.Config{
+		Environment: "development", DatabaseURL: dbURL, RedisURL: redisURL, JWTSecret: randHex(24), JWTAlgorithm: "HS256",
+		AccessTokenTTL: 30 * time.Minute, RefreshTokenTTL: 24 * time.Hour, BcryptCost: 4, EncryptionKey: key,
+		CORSOrigins: []string{"http://localhost:3000"}, MaxUploadSizeMB: 200, StoragePath: storage,
+		RateLimitLoginPerMinute: 1000, RateLimitUploadPerMinute: 1000, RateLimitAPIPerMinute: 100_000_000,
+		BackendAddr: "127.0.0.1:0", WorkerVisibilityTimeout: 5 * time.Minute,
+		InitialAdminEmail: benchAdmin, InitialAdminPassword: benchPass,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+	}
+}
+
+func postJSON(url, token string, body any) (map[string]any, error) {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		return nil, fmt.Errorf("POST %s: %d %s", url, resp.StatusCode, raw)
+	}
+	_ = json.Unmarshal(raw, &out)
+	return out, nil
+}
+
+// settle logs the seeded admin in, changes the password and returns a token.
+func settle(base string) (string, error) {
+	tok, err := postJSON(base+"/api/auth/login", "", map[string]string{"email": benchAdmin, "password": benchPass})
+	if err != nil {
+		return "", err
+	}
+	out, err := postJSON(base+"/api/auth/change-password", tok["access_token"].(string),
+		map[string]string{"current_password": benchPass, "new_password": benchNew})
+	if err != nil {
+		return "", err
+	}
+	return out["access_token"].(string), nil
+}
+
+func benchPage(b *testing.B, duration time.Duration, concurrency int) error {
+	ctx := context.Background()
+	dbURL, err := pg.CreateDatabase("bench_page_" + randHex(4))
+	if err != nil {
+		return err
+	}
+	storage, _ := os.MkdirTemp("", "cl-bench-")
+	defer os.RemoveAll(storage)
+	cfg := baseConfig(dbURL, rs.URL(1), storage)
+	srv, err := backend.New(ctx, cfg, backend.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	api := httptest.NewServer(srv.Handler())
+	defer api.Close()
+	token, err := settle(api.URL)
+	if err != nil {
+		return err
+	}
+	proj, err := postJSON(api.URL+"/api/projects", token, map[string]string{"name": "Bench"})
+	if err != nil {
+		return err
+	}
+	pid := proj["id"].(string)
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	// 200 documents with 20 clauses each; the page shows 50 of them.
+	if _, err := pool.Exec(ctx, `INSERT INTO documents (project_id, original_name, file_type, size_bytes, sha256, storage_key,
+		pipeline_status, progress, facts, page_count, analyzer)
+		SELECT $1, 'contract-' || g || '.pdf', 'pdf', 100000 + g, md5(g::text) || md5(g::text), 'documents/x/original',
+		'complete', 100, '{"parties":["Acme Corp","Beta LLC"],"governing_law":"Delaware"}', 12, 'offline/v1'
+		FROM generate_series(1, 200) g`, pid); err != nil {
+		return err
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO clauses (document_id, ordinal, category, text, risk_level)
+		SELECT d.id, g, 'Other', 'Clause text ' || g, 'low' FROM documents d, generate_series(1, 20) g`); err != nil {
+		return err
+	}
+	path := "/api/projects/" + pid + "/documents?limit=50&offset=0"
+	body, err := fetch(api.URL+path, token)
+	if err != nil {
+		return err
+	}
+	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+	defer bare.Close()
+	fmt.Printf("page: %d bytes JSON, 50 of 200 documents, %d clients, %s per target\n", len(body), concurrency, duration)
+	// Warm both, then measure alternately.
+	load(bare.URL+path, token, time.Second, concurrency)
+	load(api.URL+path, token, time.Second, concurrency)
+	bb := load(bare.URL+path, token, duration, concurrency)
+	a := load(api.URL+path, token, duration, concurrency)
+	fmt.Printf("bare handler : %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d\n", bb.rps, ms(bb.p50), ms(bb.p99), bb.errors)
+	fmt.Printf("backend      : %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d\n", a.rps, ms(a.p50), ms(a.p99), a.errors)
+	fmt.Printf("ratio backend/bare throughput: %.2f (goal >= 0.5)\n", a.rps/bb.rps)
+	b.ReportMetric(a.rps, "backend-req/s")
+	b.ReportMetric(bb.rps, "bare-req/s")
+	b.ReportMetric(ms(a.p99), "backend-p99-ms")
+	b.ReportMetric(ms(bb.p99), "bare-p99-ms")
+	b.ReportMetric(a.rps/bb.rps, "ratio")
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func fetch(url, token string) ([]byte, error) {
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return b, err
+}
+
+type result struct {
+	rps      float64
+	p50, p99 time.Duration
+	errors   int
+}
+
+func load(url, token string, d time.Duration, concurrency int) result {
+	tr := &http.Transport{MaxIdleConnsPerHost: concurrency * 2}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	var mu sync.Mutex
+	var lat []time.Duration
+	errs := 0
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			bad := 0
+			for time.Now().Before(deadline) {
+				req, _ := http.NewRequest("GET", url, nil)
+				req.Header.Set("Authorization", "Bearer "+token)
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					bad++
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					bad++
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			errs += bad
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	r := result{rps: float64(len(lat)) / elapsed.Seconds(), errors: errs}
+	if len(lat) > 0 {
+		r.p50 = lat[len(lat)/2]
+		r.p99 = lat[len(lat)*99/100]
+	}
+	return r
+}
+
+// benchUploadRSS runs the real binary and measures its peak RSS growth
+// while it receives one upload of sizeMB.
+func benchUploadRSS(b *testing.B, sizeMB int) error {
+	dbURL, err := pg.CreateDatabase("bench_upload_" + randHex(4))
+	if err != nil {
+		return err
+	}
+	dir, _ := os.MkdirTemp("", "cl-bench-up-")
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "contract-lucidity")
+	build := exec.Command("go", "build", "-o", bin, "../cmd/contract-lucidity")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("build binary: %w", err)
+	}
+	port, err := testenv.FreePort()
+	if err != nil {
+		return err
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	cmd := exec.Command(bin, "backend")
+	cmd.Env = append(os.Environ(),
+		"DATABASE_URL="+dbURL, "REDIS_URL="+rs.URL(2), "STORAGE_PATH="+filepath.Join(dir, "storage"),
+		"BACKEND_ADDR="+fmt.Sprintf("127.0.0.1:%d", port), "BCRYPT_COST=4", "LOG_LEVEL=warn",
+		"MAX_UPLOAD_SIZE_MB="+strconv.Itoa(sizeMB+10), "INITIAL_ADMIN_EMAIL="+benchAdmin, "INITIAL_ADMIN_PASSWORD="+benchPass,
+		"JWT_SECRET_KEY="+randHex(24), "ENCRYPTION_KEY="+randHex(32))
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("backend did not become ready")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	token, err := settle(base)
+	if err != nil {
+		return err
+	}
+	proj, err := postJSON(base+"/api/projects", token, map[string]string{"name": "Upload bench"})
+	if err != nil {
+		return err
+	}
+	pid := cmd.Process.Pid
+	// Warm up with a small upload, then reset the peak.
+	if err := streamUpload(base, token, proj["id"].(string), 1); err != nil {
+		return err
+	}
+	before := status(pid, "VmRSS")
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0); err != nil {
+		return fmt.Errorf("reset VmHWM: %w", err)
+	}
+	start := time.Now()
+	if err := streamUpload(base, token, proj["id"].(string), sizeMB); err != nil {
+		return err
+	}
+	took := time.Since(start)
+	peak := status(pid, "VmHWM")
+	fmt.Printf("upload %d MB: %.1f s (%.0f MB/s); backend RSS before %.1f MiB, peak during upload %.1f MiB, growth %.1f MiB (goal < 32 MiB)\n",
+		sizeMB, took.Seconds(), float64(sizeMB)/took.Seconds(), kib(before), kib(peak), kib(peak-before))
+	b.ReportMetric(kib(peak-before), "rss-growth-MiB")
+	b.ReportMetric(float64(sizeMB)/took.Seconds(), "MB/s")
+	return nil
+}
+
+func kib(v int64) float64 { return float64(v) / 1024 }
+
+// status reads a kB field of /proc/<pid>/status.
+func status(pid int, field string) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// streamUpload sends a PDF of sizeMB generated on the fly (chunked).
+func streamUpload(base, token, projectID string, sizeMB int) error {
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		mw.WriteField("project_id", projectID)
+		fw, _ := mw.CreateFormFile("file", "big.pdf")
+		fw.Write([]byte("%PDF-1.4\n"))
+		chunk := bytes.Repeat([]byte("0123456789abcdef"), 64<<10/16)
+		total := sizeMB<<20 - 9
+		for total > 0 {
+			n := min(total, len(chunk))
+			if _, err := fw.Write(chunk[:n]); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			total -= n
+		}
+		mw.Close()
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("POST", base+"/api/documents", pr)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("upload: %d %s", resp.StatusCode, b)
+	}
+	return nil
+}
