@@ -132,7 +132,7 @@ async function renderRoute(url, signal) {
     navigate('/projects', { replace: true });
     return;
   }
-  if (m && session && !m.opts.bare) startSessionKeeper();
+  if (session) startSessionKeeper();
 
   const ctx = {
     params: m ? m.params : {}, query: url.searchParams, signal, user, tab: m && m.opts.tab,

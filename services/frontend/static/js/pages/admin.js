@@ -328,8 +328,9 @@ function capabilityForm(providers, mappings, reload) {
 
 // ---- audit log -----------------------------------------------------------------
 
-const EVENT_TYPES = ['login_failed', 'login_succeeded', 'token_manipulation', 'token_expired', 'permission_denied',
-  'password_changed', 'user_created', 'user_updated', 'password_reset', 'settings_updated', 'logout'];
+const EVENT_TYPES = ['login_succeeded', 'login_failed', 'token_manipulation', 'token_expired', 'permission_denied',
+  'password_changed', 'password_change_failed', 'password_reset', 'user_created', 'user_updated', 'project_deleted',
+  'settings_changed', 'ai_provider_created', 'ai_provider_updated', 'ai_provider_deleted', 'ai_capabilities_changed'];
 const PAGE = 50;
 
 export async function auditPage(ctx) {
@@ -352,7 +353,7 @@ export async function auditPage(ctx) {
       return;
     }
     const items = res.items || [];
-    const danger = new Set(['login_failed', 'token_manipulation', 'permission_denied']);
+    const danger = new Set(['login_failed', 'token_manipulation', 'permission_denied', 'password_change_failed']);
     replace(box, items.length ? table('Audit events', [{ label: 'When' }, { label: 'Event' }, { label: 'User' }, { label: 'IP address' }, { label: 'Details' }],
       items.map((ev) => h('tr',
         h('td', timeEl(ev.created_at)),

@@ -90,7 +90,8 @@ export function changePasswordPage(ctx) {
       await changePassword(current.value, next.value);
       navigate('/projects', { replace: true });
     } catch (err) {
-      if (err instanceof ApiError && (err.status === 400 || err.status === 403) && !/password change required/i.test(err.detail)) {
+      if (err instanceof ApiError && ((err.status === 400 || err.status === 403) && !/password change required/i.test(err.detail)
+        || (err.status === 422 && /current password/i.test(err.detail)))) {
         msg.set('The current password is not correct.');
       } else if (err instanceof ApiError && err.status === 401) {
         return; // the session ended; the app shows the sign-in page
