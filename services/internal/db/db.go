@@ -13,8 +13,8 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -81,12 +81,15 @@ func redact(err error) error {
 	return err
 }
 
-// Migration is one embedded schema step.
+// Migration is one embedded schema step. Migrations are identified by
+// their file name (without .sql) and applied in lexical order, so two
+// engineers choosing the same number (0002_a, 0002_b) do not collide.
 type Migration struct {
-	Version int64
-	Name    string
-	SQL     string
+	Name string
+	SQL  string
 }
+
+var migrationName = regexp.MustCompile(`^[0-9]{4}_[a-z0-9_]+\.sql$`)
 
 // Migrations lists the embedded migrations in order.
 func Migrations() ([]Migration, error) {
@@ -100,26 +103,16 @@ func Migrations() ([]Migration, error) {
 		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
 			continue
 		}
-		num, _, ok := strings.Cut(name, "_")
-		if !ok {
-			return nil, fmt.Errorf("migration %s: name must be NNNN_description.sql", name)
-		}
-		v, err := strconv.ParseInt(num, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: bad version: %w", name, err)
+		if !migrationName.MatchString(name) {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_description.sql (lower case)", name)
 		}
 		b, err := migrationFS.ReadFile("migrations/" + name)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Migration{Version: v, Name: strings.TrimSuffix(name, ".sql"), SQL: string(b)})
+		out = append(out, Migration{Name: strings.TrimSuffix(name, ".sql"), SQL: string(b)})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
-	for i := 1; i < len(out); i++ {
-		if out[i].Version == out[i-1].Version {
-			return nil, fmt.Errorf("migrations %s and %s share version %d", out[i-1].Name, out[i].Name, out[i].Version)
-		}
-	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
@@ -159,17 +152,16 @@ func withLock(ctx context.Context, pool *pgxpool.Pool, fn func(conn *pgx.Conn) e
 
 func migrate(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    bigint PRIMARY KEY,
-		name       text NOT NULL,
+		name       text PRIMARY KEY,
 		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
-	done := map[int64]bool{}
-	rows, err := conn.Query(ctx, "SELECT version FROM schema_migrations")
+	done := map[string]bool{}
+	rows, err := conn.Query(ctx, "SELECT name FROM schema_migrations")
 	if err != nil {
 		return nil, fmt.Errorf("read schema_migrations: %w", err)
 	}
-	versions, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return nil, fmt.Errorf("read schema_migrations: %w", err)
 	}
@@ -182,14 +174,14 @@ func migrate(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 	}
 	var applied []string
 	for _, m := range all {
-		if done[m.Version] {
+		if done[m.Name] {
 			continue
 		}
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name)
+			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (name) VALUES ($1)", m.Name)
 			return err
 		})
 		if err != nil {
