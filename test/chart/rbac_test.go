@@ -20,4 +20,3 @@ func TestClusterRoleMatchesConfigRBAC(t *testing.T) {
 		t.Errorf("ClusterRole rules differ from config/rbac/role.yaml (run `make manifests`):\ngot:\n%s\nwant:\n%s", got, exp)
 	}
 }
-
