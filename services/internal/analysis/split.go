@@ -385,22 +385,27 @@ func splitLong(c Clause) []Clause {
 	if len(c.Text) <= maxClauseLen {
 		return []Clause{c}
 	}
+	// Source offsets of the pieces are interpolated: the text is normalised,
+	// so positions map back to the source only approximately.
+	total := len(c.Text)
+	at := func(off int) int { return c.Start + int(int64(off)*int64(c.End-c.Start)/int64(total)) }
 	var out []Clause
-	text := c.Text
-	first := true
+	text, off := c.Text, 0
 	for len(text) > maxClauseLen {
 		cut := bestCut(text)
-		piece := Clause{Text: strings.TrimSpace(text[:cut]), Start: c.Start, End: c.End}
-		if first {
+		piece := Clause{Text: strings.TrimSpace(text[:cut]), Start: at(off), End: at(off + cut)}
+		if off == 0 {
 			piece.Heading = c.Heading
-			first = false
 		} else {
 			piece.Heading = pieceHeading(piece.Text, c.Heading)
 		}
 		out = append(out, piece)
-		text = strings.TrimSpace(text[cut:])
+		rest := text[cut:]
+		trimmed := strings.TrimLeft(rest, " ")
+		off += cut + len(rest) - len(trimmed)
+		text = trimmed
 	}
-	return append(out, Clause{Text: text, Start: c.Start, End: c.End, Heading: pieceHeading(text, c.Heading)})
+	return append(out, Clause{Text: text, Start: at(off), End: c.End, Heading: pieceHeading(text, c.Heading)})
 }
 
 // pieceHeading is the heading of a piece cut from a long clause: its own

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"math"
+	"math/rand/v2"
+	"sort"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/analysis"
+)
+
+// trainConfig holds the hyper-parameters; all randomness comes from Seed.
+type trainConfig struct {
+	Dim       uint32
+	Epochs    int
+	Rate      float64
+	Seed      uint64
+	MaxPosW   float64 // cap of the positive-class weight sqrt(neg/pos)
+	KeepPerC  int     // largest weights kept per category in the artifact
+	Version   string
+	MinThresh float64
+}
+
+func defaultConfig() trainConfig {
+	return trainConfig{Dim: 1 << 18, Epochs: 12, Rate: 0.5, Seed: 20260101, MaxPosW: 8, KeepPerC: 24000, Version: "cuad-lr-v1", MinThresh: 0.05}
+}
+
+type example struct {
+	feats  []analysis.Feature
+	labels uint64
+}
+
+func featurize(cls []labelledClause, dim uint32) []example {
+	out := make([]example, len(cls))
+	for i, c := range cls {
+		out[i] = example{feats: analysis.ClauseFeatures(c.in, dim), labels: c.labels}
+	}
+	return out
+}
+
+// trainLR fits one-vs-rest logistic regression by averaged SGD (Polyak
+// averaging via the accumulated-update trick) and returns the averaged
+// weights (dim x C, row-major by feature) and biases.
+func trainLR(cfg trainConfig, ex []example, C int) ([]float32, []float32) {
+	D := int(cfg.Dim)
+	w := make([]float32, D*C)
+	u := make([]float32, D*C) // sum of t * update
+	b := make([]float64, C)
+	ub := make([]float64, C)
+	posW := make([]float64, C)
+	for c := 0; c < C; c++ {
+		pos := 0
+		for _, e := range ex {
+			if e.labels&(1<<c) != 0 {
+				pos++
+			}
+		}
+		neg := len(ex) - pos
+		posW[c] = 1
+		if pos > 0 {
+			posW[c] = math.Min(cfg.MaxPosW, math.Max(1, math.Sqrt(float64(neg)/float64(pos))))
+			b[c] = math.Log(float64(pos) / float64(neg))
+		} else {
+			b[c] = -8
+		}
+	}
+	order := make([]int, len(ex))
+	for i := range order {
+		order[i] = i
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
+	scores := make([]float64, C)
+	t := 1.0
+	for epoch := 0; epoch < cfg.Epochs; epoch++ {
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		rate := cfg.Rate / (1 + 0.3*float64(epoch))
+		for _, k := range order {
+			e := ex[k]
+			for c := range scores {
+				scores[c] = b[c]
+			}
+			for _, f := range e.feats {
+				row := w[int(f.Index)*C : int(f.Index)*C+C]
+				for c, v := range row {
+					scores[c] += float64(f.Value * v)
+				}
+			}
+			for c := 0; c < C; c++ {
+				y, wt := 0.0, 1.0
+				if e.labels&(1<<c) != 0 {
+					y, wt = 1, posW[c]
+				}
+				g := wt * (y - 1/(1+math.Exp(-scores[c]))) // gradient of the log-likelihood wrt the score
+				if math.Abs(g) < 1e-4 {
+					continue
+				}
+				step := rate * g
+				b[c] += step * 0.1
+				ub[c] += t * step * 0.1
+				for _, f := range e.feats {
+					d := float32(step) * f.Value
+					i := int(f.Index)*C + c
+					w[i] += d
+					u[i] += float32(t) * d
+				}
+			}
+			t++
+		}
+	}
+	avg := make([]float32, D*C)
+	for i := range w {
+		avg[i] = w[i] - u[i]/float32(t)
+	}
+	bias := make([]float32, C)
+	for c := range b {
+		bias[c] = float32(b[c] - ub[c]/t)
+	}
+	return avg, bias
+}
+
+// toModelData keeps the KeepPerC largest weights of each category.
+func toModelData(cfg trainConfig, cats []string, w, bias []float32, thresholds []float32) analysis.ModelData {
+	C := len(cats)
+	d := analysis.ModelData{Version: cfg.Version, Dim: cfg.Dim, Categories: cats, Bias: bias, Threshold: thresholds, Weights: make([][]analysis.Feature, C)}
+	for c := 0; c < C; c++ {
+		var fs []analysis.Feature
+		for i := 0; i < int(cfg.Dim); i++ {
+			if v := w[i*C+c]; v != 0 {
+				fs = append(fs, analysis.Feature{Index: uint32(i), Value: v})
+			}
+		}
+		sort.SliceStable(fs, func(i, j int) bool {
+			ai, aj := math.Abs(float64(fs[i].Value)), math.Abs(float64(fs[j].Value))
+			if ai != aj {
+				return ai > aj
+			}
+			return fs[i].Index < fs[j].Index
+		})
+		if len(fs) > cfg.KeepPerC {
+			fs = fs[:cfg.KeepPerC]
+		}
+		sort.Slice(fs, func(i, j int) bool { return fs[i].Index < fs[j].Index })
+		d.Weights[c] = fs
+	}
+	return d
+}
+
+// predictRaw scores examples with float weights (used for threshold tuning).
+func predictRaw(ex []example, w, bias []float32, C int) [][]float64 {
+	out := make([][]float64, len(ex))
+	for k, e := range ex {
+		s := make([]float64, C)
+		for c := range s {
+			s[c] = float64(bias[c])
+		}
+		for _, f := range e.feats {
+			row := w[int(f.Index)*C : int(f.Index)*C+C]
+			for c, v := range row {
+				s[c] += float64(f.Value * v)
+			}
+		}
+		for c := range s {
+			s[c] = 1 / (1 + math.Exp(-s[c]))
+		}
+		out[k] = s
+	}
+	return out
+}
+
+// tuneThresholds picks, per category, the probability threshold maximising
+// F1 on the validation examples (0.5 where validation has no positives).
+func tuneThresholds(cfg trainConfig, ex []example, probs [][]float64, C int) []float32 {
+	th := make([]float32, C)
+	for c := 0; c < C; c++ {
+		type pair struct {
+			p   float64
+			pos bool
+		}
+		ps := make([]pair, len(ex))
+		total := 0
+		for k, e := range ex {
+			ps[k] = pair{probs[k][c], e.labels&(1<<c) != 0}
+			if ps[k].pos {
+				total++
+			}
+		}
+		th[c] = 0.5
+		if total == 0 {
+			continue
+		}
+		sort.SliceStable(ps, func(i, j int) bool { return ps[i].p > ps[j].p })
+		bestF, tp := -1.0, 0
+		for i, p := range ps {
+			if p.pos {
+				tp++
+			}
+			if i+1 < len(ps) && ps[i+1].p == p.p {
+				continue
+			}
+			f := 2 * float64(tp) / float64(i+1+total)
+			if f > bestF {
+				bestF = f
+				next := 0.0
+				if i+1 < len(ps) {
+					next = ps[i+1].p
+				}
+				th[c] = float32(math.Max(cfg.MinThresh, (p.p+next)/2))
+			}
+		}
+	}
+	return th
+}

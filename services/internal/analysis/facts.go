@@ -1,0 +1,413 @@
+package analysis
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Facts are document-level facts, stored as documents.facts (JSON). Dates
+// are ISO 8601 (YYYY-MM-DD) when a full date is known; empty when not found.
+type Facts struct {
+	DocumentName   string   `json:"document_name"`
+	DocumentType   string   `json:"document_type"`
+	Parties        []string `json:"parties"`
+	AgreementDate  string   `json:"agreement_date"`
+	EffectiveDate  string   `json:"effective_date"`
+	ExpirationDate string   `json:"expiration_date"`
+	RenewalTerm    string   `json:"renewal_term"`
+	NoticePeriod   string   `json:"notice_period"`
+	GoverningLaw   string   `json:"governing_law"`
+}
+
+const ordinal = `(?:\s?s\s?t|\s?n\s?d|\s?r\s?d|\s?t\s?h)?` // "1st", "14t h" (PDF-extraction gaps)
+
+const month = `(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?`
+
+var (
+	dateRes = []*regexp.Regexp{
+		regexp.MustCompile(`(?i)\b(` + month + `)\s+(\d{1,2})(?:st|nd|rd|th)?\s*,?\s*(\d{4})\b`),                                    // January 13, 2005
+		regexp.MustCompile(`(?i)\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:day\s+of\s+)?(` + month + `)\s*,?\s*(?:in the year\s+)?(\d{4})\b`), // 13th day of January, 2005
+		regexp.MustCompile(`\b(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})\b`),                                                                 // 1/13/2005
+	}
+	docTitleRe  = regexp.MustCompile(`(?i)\b(agreement|contract|licen[cs]e|lease|amendment|addendum|memorandum|terms and conditions|arrangement)\b`)
+	exhibitRe   = regexp.MustCompile(`(?i)^(exhibit|ex-)\s*[\d.a-z()\-]*\s*`)
+	thisAgrRe   = regexp.MustCompile(`\b[Tt]his\s+((?:[A-Z][A-Za-z\-/&]*\s+){0,6}(?:Agreement|AGREEMENT|Contract|CONTRACT))`)
+	partiesRe   = regexp.MustCompile(`(?is)\b(?:by\s+and\s+(?:between|among)|between|among)\s+(.{10,1000}?)(?:\.\s+(?:[A-Z]|$)|\bWHEREAS\b|\bRECITALS\b|\bWITNESSETH\b|\bBACKGROUND\b|$)`)
+	aliasRe     = regexp.MustCompile(`\(\s*(?:the\s+|each\s+a\s+|individually\s+)?(?:hereinafter\s+(?:referred\s+to\s+as\s+|called\s+)?)?["“]([^"”]{2,40})["”]`)
+	effectiveRe = regexp.MustCompile(`(?i)effective\s+(?:as\s+of\s+|on\s+|from\s+)?(?:the\s+)?|["“]effective\s+date["”]|effective\s+date`)
+	govLawRe    = regexp.MustCompile(`(?i)(?:governed|construed|interpreted|enforced)[^.;]{0,160}?\blaws?\s+of\s+(?:the\s+)?((?:state|commonwealth|province|republic|kingdom|people'?s republic)\s+of\s+)?([A-Z][A-Za-z.]+(?:\s+(?:of\s+)?[A-Z][A-Za-z.]+){0,3})`)
+	renewalRe   = regexp.MustCompile(`(?i)\b(?:renew(?:ed|al)?|extend(?:ed)?)\b[^.;]{0,80}?\bfor\s+(?:an?\s+)?((?:additional|successive|further|consecutive|subsequent|like)\s+)?((?:[a-z\-]+\s+)?\(?\d*\)?\s*-?\s*(?:year|month|day)s?\b[^.;,]{0,30}?(?:period|term|renewal term)?s?)`)
+	noticeRe    = regexp.MustCompile(`(?i)\b(?:at\s+least|not\s+less\s+than|no\s+(?:less|later|fewer)\s+than|minimum\s+of|within)?\s*((?:[a-z\-]+\s+)?\(?\d+\)?\s*(?:calendar\s+|business\s+)?(?:days|months|years)|(?:[a-z\-]+)\s+(?:calendar\s+|business\s+)?(?:days|months))\s*(?:'|’)?\s*(?:prior|before|advance|written|notice|in advance)`)
+	termRe      = regexp.MustCompile(`(?i)\b(?:term|period)\s+of\s+((?:[a-z\-]+\s+)?\(?(\d+)\)?|([a-z\-]+))\s*(years?|months?)\b`)
+	perpetualRe = regexp.MustCompile(`(?i)\bperpetu(al|ity)|\bindefinite(ly)?\b`)
+	corpSuffix  = regexp.MustCompile(`^(?i)(inc|ltd|llc|l\.l\.c|corp|co|n\.a|l\.p|lp|llp|plc|s\.a|gmbh|ag|b\.v|limited|incorporated|pty|s\.r\.l|sa)\.?\b`)
+	datedRe     = regexp.MustCompile(`(?i)\b(dated|as of|made|entered into|effective|executed|date[d]? of)\b`)
+)
+
+var numberWords = map[string]int{"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+	"eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "sixty": 60, "ninety": 90}
+
+// ExtractFacts finds document-level facts with rules over the text (the first
+// pages for names, parties and dates; the whole text for law and terms).
+func ExtractFacts(text string) Facts {
+	var f Facts
+	head := text
+	if len(head) > 6000 {
+		head = head[:6000]
+	}
+	f.DocumentName = documentName(head)
+	f.DocumentType = documentType(f.DocumentName)
+	f.Parties = parties(head)
+	f.AgreementDate, f.EffectiveDate = agreementDates(head, text)
+	f.GoverningLaw = governingLaw(text)
+	f.RenewalTerm = renewalTerm(text)
+	f.NoticePeriod = noticePeriod(text)
+	f.ExpirationDate = expiration(text, f.EffectiveDate)
+	return f
+}
+
+func documentName(head string) string {
+	lines := strings.Split(head, "\n")
+	for i, l := range lines {
+		if i > 60 {
+			break
+		}
+		t := normSpace(l)
+		t = strings.TrimSpace(exhibitRe.ReplaceAllString(t, ""))
+		if len(t) < 6 || len(t) > 120 || !docTitleRe.MatchString(t) {
+			continue
+		}
+		if isHeadingLine(t) {
+			return strings.Trim(t, " .:")
+		}
+	}
+	if m := thisAgrRe.FindStringSubmatch(head); m != nil {
+		return normSpace(m[1])
+	}
+	return ""
+}
+
+var docTypes = []string{
+	"strategic alliance", "joint venture", "co-branding", "distribution", "distributor", "reseller", "franchise", "license", "licence",
+	"supply", "manufacturing", "development", "endorsement", "sponsorship", "promotion", "marketing", "maintenance", "hosting",
+	"outsourcing", "consulting", "services", "service", "agency", "transportation", "collaboration", "cooperation", "non-compete",
+	"affiliate", "employment", "lease", "loan", "purchase", "sales", "security", "escrow", "settlement", "amendment", "joint filing",
+}
+
+func documentType(name string) string {
+	l := strings.ToLower(name)
+	for _, t := range docTypes {
+		if strings.Contains(l, t) {
+			t = strings.ReplaceAll(t, "licence", "license")
+			if t == "amendment" {
+				return "Amendment"
+			}
+			return titleCase(t) + " Agreement"
+		}
+	}
+	if name != "" {
+		return "Agreement"
+	}
+	return ""
+}
+
+func titleCase(s string) string {
+	words := strings.Fields(s)
+	for i, w := range words {
+		parts := strings.Split(w, "-")
+		for j, p := range parts {
+			if p != "" {
+				parts[j] = strings.ToUpper(p[:1]) + p[1:]
+			}
+		}
+		words[i] = strings.Join(parts, "-")
+	}
+	return strings.Join(words, " ")
+}
+
+// parties reads the preamble "... between A, a Delaware corporation
+// ("A"), and B ("B")." and returns the names and their defined aliases.
+func parties(head string) []string {
+	m := partiesRe.FindStringSubmatch(normSpace(head))
+	if m == nil {
+		return nil
+	}
+	body := m[1]
+	var out []string
+	seen := map[string]bool{}
+	add := func(s string) {
+		s = strings.Trim(strings.TrimSpace(s), ` ,;:"“”'`)
+		s = strings.TrimPrefix(s, "and ")
+		if len(s) < 2 || len(s) > 120 || seen[strings.ToLower(s)] {
+			return
+		}
+		switch strings.ToLower(s) {
+		case "the", "party", "parties", "each", "agreement", "collectively", "together":
+			return
+		}
+		seen[strings.ToLower(s)] = true
+		out = append(out, s)
+	}
+	// Split at top-level " and " / ";" separators between parties.
+	segs := regexp.MustCompile(`(?i);\s*(?:and\s+)?|\)\s*,?\s+and\s+|,\s+and\s+|\s+and\s+(?:[A-Z][A-Za-z]*\s+){0,1}(?:[A-Z]{2,}|[A-Z][a-z]+\s+(?:Inc|LLC|Ltd|Corp|Corporation|Company|Limited))`).Split(body, -1)
+	if len(segs) < 2 {
+		segs = regexp.MustCompile(`\s+and\s+`).Split(body, 2)
+	}
+	for _, seg := range segs {
+		seg = strings.TrimSpace(seg)
+		name := leadingName(seg)
+		add(name)
+		for _, a := range aliasRe.FindAllStringSubmatch(seg, -1) {
+			add(a[1])
+		}
+		if len(out) >= 8 {
+			break
+		}
+	}
+	return out
+}
+
+// leadingName returns the entity name at the start of a party description:
+// words up to the first comma or parenthesis, keeping corporate suffixes
+// ("Adams Golf, Ltd.").
+func leadingName(seg string) string {
+	end := len(seg)
+	for i := 0; i < len(seg); i++ {
+		c := seg[i]
+		if c == '(' {
+			end = i
+			break
+		}
+		if c == ',' {
+			rest := strings.TrimSpace(seg[i+1:])
+			if corpSuffix.MatchString(rest) {
+				continue
+			}
+			end = i
+			break
+		}
+	}
+	name := strings.TrimSpace(seg[:end])
+	for _, p := range []string{"by and between ", "between ", "among ", "the undersigned "} {
+		if strings.HasPrefix(strings.ToLower(name), p) {
+			name = name[len(p):]
+		}
+	}
+	if len(strings.Fields(name)) > 10 {
+		return ""
+	}
+	return name
+}
+
+type foundDate struct {
+	iso   string
+	start int
+}
+
+func findDates(s string) []foundDate {
+	var out []foundDate
+	for i, re := range dateRes {
+		for _, m := range re.FindAllStringSubmatchIndex(s, -1) {
+			g := func(k int) string { return s[m[2*k]:m[2*k+1]] }
+			var mon, day, year int
+			switch i {
+			case 0:
+				mon, day, year = monthNum(g(1)), atoi(g(2)), atoi(g(3))
+			case 1:
+				day, mon, year = atoi(g(1)), monthNum(g(2)), atoi(g(3))
+			case 2:
+				mon, day, year = atoi(g(1)), atoi(g(2)), atoi(g(3))
+				if year < 100 {
+					year += 1900
+					if year < 1950 {
+						year += 100
+					}
+				}
+			}
+			if mon > 12 && day <= 12 { // day-first numeric date: 18/9/2008
+				mon, day = day, mon
+			}
+			if mon < 1 || mon > 12 || day < 1 || day > 31 || year < 1900 || year > 2100 {
+				continue
+			}
+			out = append(out, foundDate{fmt.Sprintf("%04d-%02d-%02d", year, mon, day), m[0]})
+		}
+	}
+	// order by position
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].start < out[j-1].start; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// ParseDate returns the ISO form of the first date in s, or "".
+func ParseDate(s string) string {
+	if d := findDates(s); len(d) > 0 {
+		return d[0].iso
+	}
+	return ""
+}
+
+func monthNum(s string) int {
+	s = strings.ToLower(strings.TrimSuffix(s, "."))
+	for i, m := range []string{"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"} {
+		if strings.HasPrefix(s, m) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+func agreementDates(head, text string) (agreement, effective string) {
+	// Prefer a date introduced as the contract's date ("dated as of", "made
+	// and entered into on", "effective as of"); else the first date.
+	ds := findDates(head)
+	for _, d := range ds {
+		lo := max(0, d.start-100)
+		if datedRe.MatchString(head[lo:d.start]) {
+			agreement = d.iso
+			break
+		}
+	}
+	if agreement == "" && len(ds) > 0 {
+		agreement = ds[0].iso
+	}
+	// An "Effective Date" definition near a date.
+	for _, m := range effectiveRe.FindAllStringIndex(text, 20) {
+		lo, hi := max(0, m[0]-120), min(len(text), m[1]+120)
+		if near := findDates(text[lo:hi]); len(near) > 0 {
+			best, dist := near[0].iso, 1<<30
+			for _, d := range near {
+				if dd := abs(lo + d.start - m[0]); dd < dist {
+					best, dist = d.iso, dd
+				}
+			}
+			effective = best
+			break
+		}
+	}
+	if effective == "" {
+		effective = agreement
+	}
+	return agreement, effective
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func governingLaw(text string) string {
+	m := govLawRe.FindStringSubmatch(text)
+	if m == nil {
+		return ""
+	}
+	place := strings.TrimRight(m[2], ".")
+	// Stop at words that end the place name.
+	words := strings.Fields(place)
+	for i, w := range words {
+		switch strings.ToLower(w) {
+		case "without", "and", "applicable", "excluding", "in", "as", "except", "that", "which", "to":
+			words = words[:i]
+		}
+		if i >= len(words) {
+			break
+		}
+	}
+	return strings.Join(words, " ")
+}
+
+func renewalTerm(text string) string {
+	m := renewalRe.FindStringSubmatch(text)
+	if m == nil {
+		return ""
+	}
+	return normSpace(m[1] + m[2])
+}
+
+func noticePeriod(text string) string {
+	for _, s := range sentencesWith(text, "renew") {
+		if m := noticeRe.FindStringSubmatch(s); m != nil {
+			return normSpace(m[1])
+		}
+	}
+	return ""
+}
+
+func sentencesWith(text, word string) []string {
+	var out []string
+	lower := strings.ToLower(text)
+	off := 0
+	for len(out) < 10 {
+		i := strings.Index(lower[off:], word)
+		if i < 0 {
+			break
+		}
+		p := off + i
+		lo := strings.LastIndexAny(text[:p], ".;\n") + 1
+		if lo < p-600 {
+			lo = p - 600
+		}
+		hi := p + 600
+		if j := strings.IndexAny(text[p:min(len(text), p+600)], ".;"); j >= 0 {
+			hi = p + j
+		}
+		hi = min(hi, len(text))
+		out = append(out, text[lo:hi])
+		off = p + len(word)
+	}
+	return out
+}
+
+// expiration returns the end of the initial term: an explicit date after
+// "expire"/"until", else effective date plus "a term of N years", else
+// "perpetual".
+func expiration(text, effective string) string {
+	for _, kw := range []string{"expire", "until", "terminat"} {
+		for _, s := range sentencesWith(text, kw) {
+			if !strings.Contains(strings.ToLower(s), "term") {
+				continue
+			}
+			if ds := findDates(s); len(ds) > 0 {
+				return ds[len(ds)-1].iso
+			}
+		}
+	}
+	for _, s := range sentencesWith(text, "term") {
+		if m := termRe.FindStringSubmatch(s); m != nil {
+			n := atoi(m[2])
+			if n == 0 {
+				n = numberWords[strings.ToLower(strings.Fields(m[1])[0])]
+			}
+			if n == 0 {
+				continue
+			}
+			unit := strings.ToLower(m[4])
+			if eff, err := time.Parse("2006-01-02", effective); err == nil {
+				if strings.HasPrefix(unit, "year") {
+					return eff.AddDate(n, 0, 0).Format("2006-01-02")
+				}
+				return eff.AddDate(0, n, 0).Format("2006-01-02")
+			}
+			return fmt.Sprintf("%d %s after the effective date", n, unit)
+		}
+	}
+	for _, s := range sentencesWith(text, "term") {
+		if perpetualRe.MatchString(s) {
+			return "perpetual"
+		}
+	}
+	return ""
+}
