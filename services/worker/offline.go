@@ -1,0 +1,161 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/analysis"
+)
+
+// PlaybookSource returns the risk playbook to apply (the worker reads the
+// playbook_rules table, which admins edit).
+type PlaybookSource func(ctx context.Context) (*analysis.Playbook, error)
+
+// offlineAnalyzer adapts services/internal/analysis (the built-in
+// classifier, facts extractor, risk playbook and embedder) to Analyzer.
+type offlineAnalyzer struct {
+	once     sync.Once
+	model    *analysis.Model
+	err      error
+	playbook PlaybookSource
+}
+
+// NewOfflineAnalyzer returns the built-in analyzer. The classifier model is
+// loaded on first use; playbook nil means the default playbook.
+func NewOfflineAnalyzer(playbook PlaybookSource) Analyzer {
+	if playbook == nil {
+		playbook = func(context.Context) (*analysis.Playbook, error) { return analysis.DefaultPlaybook(), nil }
+	}
+	return &offlineAnalyzer{playbook: playbook}
+}
+
+func (o *offlineAnalyzer) load() (*analysis.Model, error) {
+	o.once.Do(func() {
+		o.model, o.err = analysis.DefaultModel()
+		if o.err != nil {
+			o.err = fmt.Errorf("load offline classifier: %w", o.err)
+		}
+	})
+	return o.model, o.err
+}
+
+func (o *offlineAnalyzer) Name() string {
+	if m, err := o.load(); err == nil {
+		return "offline/" + m.Version()
+	}
+	return "offline"
+}
+
+func (o *offlineAnalyzer) Facts(ctx context.Context, text string) (Facts, error) {
+	b, err := json.Marshal(analysis.ExtractFacts(text))
+	if err != nil {
+		return nil, err
+	}
+	var all map[string]any
+	if err := json.Unmarshal(b, &all); err != nil {
+		return nil, err
+	}
+	out := Facts{}
+	for k, v := range all { // keep only what was found
+		switch x := v.(type) {
+		case nil:
+		case string:
+			if x != "" {
+				out[k] = x
+			}
+		case []any:
+			if len(x) > 0 {
+				out[k] = x
+			}
+		default:
+			out[k] = x
+		}
+	}
+	return out, nil
+}
+
+func (o *offlineAnalyzer) Split(text string) []Segment {
+	cs := analysis.SplitClauses(text)
+	out := make([]Segment, len(cs))
+	for i, c := range cs {
+		out[i] = Segment{Ordinal: i + 1, Heading: c.Heading, Text: c.Text}
+	}
+	return out
+}
+
+func toClauses(segs []Segment) []analysis.Clause {
+	cs := make([]analysis.Clause, len(segs))
+	for i, s := range segs {
+		cs[i] = analysis.Clause{Ordinal: s.Ordinal, Heading: s.Heading, Text: s.Text}
+	}
+	return cs
+}
+
+func (o *offlineAnalyzer) Classify(ctx context.Context, segs []Segment) ([]Classification, error) {
+	m, err := o.load()
+	if err != nil {
+		return nil, err
+	}
+	preds := m.Classify(toClauses(segs))
+	out := make([]Classification, len(segs))
+	for i, p := range preds {
+		out[i] = Classification{Category: p.Category, Confidence: p.Confidence}
+	}
+	return out, nil
+}
+
+func (o *offlineAnalyzer) Assess(ctx context.Context, segs []Segment, cls []Classification) ([]Assessment, error) {
+	pb, err := o.playbook(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Assessment, len(segs))
+	for i, s := range segs {
+		out[i].Risk, out[i].Explanation = pb.Assess(cls[i].Category, s.Text)
+	}
+	return out, nil
+}
+
+func (o *offlineAnalyzer) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	out := make([][]float32, len(texts))
+	for i, t := range texts {
+		out[i] = analysis.Embed(t)
+	}
+	return out, nil
+}
+
+// clauseCategories are the category names a clause may take (CUAD's 41).
+func clauseCategories() []string { return analysis.Categories() }
+
+// loadPlaybook reads the enabled playbook_rules; an empty table means the
+// default playbook. Invalid rules (a bad regular expression typed by an
+// admin) are skipped with a warning rather than failing documents.
+func (w *Worker) loadPlaybook(ctx context.Context) (*analysis.Playbook, error) {
+	rows, err := w.pool.Query(ctx, `SELECT category, pattern, risk_level, explanation, priority
+		FROM playbook_rules WHERE enabled ORDER BY priority, category`)
+	if err != nil {
+		return nil, fmt.Errorf("read playbook: %w", err)
+	}
+	defer rows.Close()
+	var rules []analysis.Rule
+	for rows.Next() {
+		var r analysis.Rule
+		if err := rows.Scan(&r.Category, &r.Pattern, &r.Risk, &r.Explanation, &r.Priority); err != nil {
+			return nil, fmt.Errorf("read playbook: %w", err)
+		}
+		if _, err := analysis.NewPlaybook([]analysis.Rule{r}); err != nil {
+			w.log.Warn("invalid playbook rule skipped", "category", r.Category, "error", err)
+			continue
+		}
+		rules = append(rules, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read playbook: %w", err)
+	}
+	if len(rules) == 0 {
+		return analysis.DefaultPlaybook(), nil
+	}
+	return analysis.NewPlaybook(rules)
+}

@@ -1,0 +1,416 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/queue"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/search"
+	"github.com/contract-lucidity/contract-lucidity/services/worker/extract"
+)
+
+// Pipeline statuses (documents.pipeline_status).
+const (
+	StatusQueued      = "queued"
+	StatusExtracting  = "extracting"
+	StatusClassifying = "classifying"
+	StatusAnalyzing   = "analyzing"
+	StatusEmbedding   = "embedding"
+	StatusComplete    = "complete"
+	StatusFailed      = "failed"
+)
+
+// Progress written when a stage starts.
+var stageProgress = map[string]int{
+	StatusExtracting: 5, StatusClassifying: 35, StatusAnalyzing: 50, StatusEmbedding: 80, StatusComplete: 100,
+}
+
+type jobResult string
+
+const (
+	resultDone     jobResult = "complete"
+	resultFailed   jobResult = "failed"
+	resultRetry    jobResult = "retry"
+	resultHandBack jobResult = "handed_back"
+	resultSkipped  jobResult = "skipped"
+)
+
+// stageError is a failure of the pipeline with a user-facing message.
+type stageError struct {
+	stage     string
+	permanent bool
+	message   string
+	err       error
+}
+
+func (e *stageError) Error() string { return fmt.Sprintf("%s: %s: %v", e.stage, e.message, e.err) }
+func (e *stageError) Unwrap() error { return e.err }
+
+// classify turns a stage's error into a stageError.
+func classify(stage string, err error) *stageError {
+	var se *stageError
+	if errors.As(err, &se) {
+		return se
+	}
+	var xe *extract.Error
+	if errors.As(err, &xe) {
+		return &stageError{stage: stage, permanent: xe.Permanent, message: xe.Message, err: err}
+	}
+	return &stageError{stage: stage, message: "processing failed unexpectedly", err: err}
+}
+
+// lockKey is the advisory lock of a document or report job.
+const lockSQL = `SELECT pg_try_advisory_lock(hashtextextended($1, 7240))`
+
+// withJobLock runs fn while holding the advisory lock named key on a
+// dedicated connection. It reports false without running fn when another
+// worker holds the lock.
+func (w *Worker) withJobLock(ctx context.Context, key string, fn func() (jobResult, error)) (jobResult, bool, error) {
+	conn, err := w.pool.Acquire(ctx)
+	if err != nil {
+		return "", false, fmt.Errorf("acquire connection: %w", err)
+	}
+	defer conn.Release()
+	var got bool
+	if err := conn.QueryRow(ctx, lockSQL, key).Scan(&got); err != nil {
+		return "", false, fmt.Errorf("take job lock: %w", err)
+	}
+	if !got {
+		return resultSkipped, false, nil
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, `SELECT pg_advisory_unlock(hashtextextended($1, 7240))`, key); err != nil {
+			// The lock dies with the session: drop the connection.
+			_ = conn.Conn().Close(uctx)
+		}
+	}()
+	res, err := fn()
+	return res, true, err
+}
+
+// document is the row the pipeline works on.
+type document struct {
+	id, fileType, storageKey string
+	attempts                 int
+}
+
+// processDocument runs the pipeline for one document.
+func (w *Worker) processDocument(ctx context.Context, id string) (jobResult, error) {
+	res, locked, err := w.withJobLock(ctx, "document:"+id, func() (res jobResult, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				w.log.Error("pipeline panic", "document_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				res, err = w.failDocument(ctx, id, &stageError{stage: "pipeline", permanent: true,
+					message: "the document could not be processed (internal error)", err: fmt.Errorf("panic: %v", p)})
+			}
+		}()
+		return w.runPipeline(ctx, id)
+	})
+	if err == nil && !locked && res == resultSkipped {
+		w.log.Info("document is being processed by another worker; duplicate job dropped", "document_id", id)
+	}
+	return res, err
+}
+
+func (w *Worker) runPipeline(ctx context.Context, id string) (jobResult, error) {
+	log := w.log.With("document_id", id)
+	var doc document
+	doc.id = id
+	err := w.pool.QueryRow(ctx, `UPDATE documents SET attempts = attempts + 1, pipeline_status = 'extracting',
+			progress = $2, error_message = NULL, enqueued_at = now(), updated_at = now()
+		WHERE id = $1 AND pipeline_status NOT IN ('complete', 'failed')
+		RETURNING file_type, storage_key, attempts`, id, stageProgress[StatusExtracting]).
+		Scan(&doc.fileType, &doc.storageKey, &doc.attempts)
+	if errors.Is(err, pgx.ErrNoRows) {
+		log.Info("document gone or already finished; job dropped")
+		return resultSkipped, nil
+	}
+	if err != nil {
+		return w.handBackOnCancel(ctx, id, fmt.Errorf("claim document: %w", err))
+	}
+	log = log.With("attempt", doc.attempts)
+	if doc.attempts > w.opts.MaxAttempts {
+		return w.failDocument(ctx, id, &stageError{stage: "pipeline", permanent: true,
+			message: fmt.Sprintf("processing failed %d times; giving up", doc.attempts-1), err: errors.New("too many attempts")})
+	}
+	log.Info("pipeline started", "file_type", doc.fileType)
+	start := time.Now()
+	an := w.analyzerFor(ctx)
+	if err := w.pipelineStages(ctx, &doc, an); err != nil {
+		if ctx.Err() != nil {
+			return w.handBackOnCancel(ctx, id, err)
+		}
+		se := classify("pipeline", err)
+		if se.permanent || doc.attempts >= w.opts.MaxAttempts {
+			if !se.permanent {
+				se.message = fmt.Sprintf("%s (gave up after %d attempts)", se.message, doc.attempts)
+			}
+			return w.failDocument(ctx, id, se)
+		}
+		return w.retryDocument(ctx, doc, se)
+	}
+	w.metrics.observe("total", start)
+	log.Info("pipeline complete", "seconds", time.Since(start).Seconds())
+	return resultDone, nil
+}
+
+// pipelineStages runs extracting -> classifying -> analyzing -> embedding
+// and stores the result.
+func (w *Worker) pipelineStages(ctx context.Context, doc *document, an *docAnalyzer) error {
+	// Extracting.
+	t := time.Now()
+	path, err := w.store.Path(doc.storageKey)
+	if err != nil {
+		return &stageError{stage: StatusExtracting, permanent: true, message: "the stored file is missing", err: err}
+	}
+	text, err := w.extractor.Extract(ctx, path, doc.fileType)
+	if err != nil {
+		return classify(StatusExtracting, err)
+	}
+	w.metrics.observe(StatusExtracting, t)
+	if err := w.setStage(ctx, doc.id, StatusClassifying,
+		`, extracted_text = $3, page_count = $4`, text.Text, text.Pages); err != nil {
+		return err
+	}
+	w.hook(ctx, doc.id, StatusExtracting)
+
+	// Classifying: document-level facts.
+	t = time.Now()
+	facts, err := an.Facts(ctx, text.Text)
+	if err != nil {
+		return classify(StatusClassifying, err)
+	}
+	if facts == nil {
+		facts = Facts{}
+	}
+	if err := w.setStage(ctx, doc.id, StatusAnalyzing, `, facts = $3`, facts); err != nil {
+		return err
+	}
+	w.metrics.observe(StatusClassifying, t)
+	w.hook(ctx, doc.id, StatusClassifying)
+
+	// Analyzing: clauses, categories, risk.
+	t = time.Now()
+	segs := an.Split(text.Text)
+	cls, err := an.Classify(ctx, segs)
+	if err != nil {
+		return classify(StatusAnalyzing, err)
+	}
+	risks, err := an.Assess(ctx, segs, cls)
+	if err != nil {
+		return classify(StatusAnalyzing, err)
+	}
+	if len(cls) != len(segs) || len(risks) != len(segs) {
+		return &stageError{stage: StatusAnalyzing, message: "analysis failed", err: errors.New("analyzer returned mismatched results")}
+	}
+	w.metrics.observe(StatusAnalyzing, t)
+	if err := w.setStage(ctx, doc.id, StatusEmbedding, ""); err != nil {
+		return err
+	}
+	w.hook(ctx, doc.id, StatusAnalyzing)
+
+	// Embedding, then one transaction replacing the clauses and completing.
+	t = time.Now()
+	texts := make([]string, len(segs))
+	for i, s := range segs {
+		texts[i] = s.Text
+	}
+	vecs, err := an.Embed(ctx, texts)
+	if err != nil {
+		return classify(StatusEmbedding, err)
+	}
+	if len(vecs) != len(segs) {
+		return &stageError{stage: StatusEmbedding, message: "embedding failed", err: errors.New("embedder returned mismatched results")}
+	}
+	clauses := make([]Clause, len(segs))
+	for i, s := range segs {
+		clauses[i] = Clause{Ordinal: i + 1, Heading: s.Heading, Text: s.Text, Category: cls[i].Category,
+			Confidence: cls[i].Confidence, Risk: risks[i].Risk, Explanation: risks[i].Explanation, Embedding: vecs[i]}
+	}
+	if err := w.storeClauses(ctx, doc.id, clauses, an); err != nil {
+		return err
+	}
+	w.metrics.observe(StatusEmbedding, t)
+	w.metrics.tokens.Add(float64(an.Tokens()))
+	return nil
+}
+
+func (w *Worker) hook(ctx context.Context, id, stage string) {
+	if w.hooks.AfterStage != nil {
+		w.hooks.AfterStage(ctx, id, stage)
+	}
+}
+
+// setStage records that the document entered status, with extra SET
+// clauses using parameters $3...
+func (w *Worker) setStage(ctx context.Context, id, status, extraSet string, extra ...any) error {
+	args := append([]any{id, status}, extra...)
+	tag, err := w.pool.Exec(ctx, `UPDATE documents SET pipeline_status = $2, progress = `+fmt.Sprint(stageProgress[status])+
+		`, updated_at = now()`+extraSet+` WHERE id = $1 AND pipeline_status NOT IN ('complete','failed')`, args...)
+	if err != nil {
+		return &stageError{stage: status, message: "could not save progress", err: err}
+	}
+	if tag.RowsAffected() == 0 {
+		return &stageError{stage: status, permanent: true, message: "the document was deleted or finished elsewhere", err: errDocumentGone}
+	}
+	return nil
+}
+
+var errDocumentGone = errors.New("document row gone or terminal")
+
+// storeClauses replaces the document's clauses and marks it complete in one
+// transaction.
+func (w *Worker) storeClauses(ctx context.Context, id string, clauses []Clause, an *docAnalyzer) error {
+	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		var status string
+		if err := tx.QueryRow(ctx, `SELECT pipeline_status FROM documents WHERE id = $1 FOR UPDATE`, id).Scan(&status); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return &stageError{stage: StatusEmbedding, permanent: true, message: "the document was deleted", err: errDocumentGone}
+			}
+			return err
+		}
+		if status == StatusComplete || status == StatusFailed {
+			return &stageError{stage: StatusEmbedding, permanent: true, message: "the document finished elsewhere", err: errDocumentGone}
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM clauses WHERE document_id = $1`, id); err != nil {
+			return err
+		}
+		rows := make([][]any, len(clauses))
+		for i, c := range clauses {
+			rows[i] = []any{id, c.Ordinal, c.Heading, c.Category, float32(c.Confidence), c.Text, c.Risk, c.Explanation, c.Embedding}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"clauses"},
+			[]string{"document_id", "ordinal", "heading", "category", "confidence", "text", "risk_level", "explanation", "embedding"},
+			pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("insert clauses: %w", err)
+		}
+		// With pgvector (search.EnsureVector ran), mirror the vectors into
+		// the indexed column in the same transaction.
+		vec, err := search.HasVector(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if vec {
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE clauses SET embedding_vec = embedding::vector(%d)
+				WHERE document_id = $1 AND cardinality(embedding) = %d`, search.Dim, search.Dim), id); err != nil {
+				return fmt.Errorf("store vectors: %w", err)
+			}
+		}
+		_, err = tx.Exec(ctx, `UPDATE documents SET pipeline_status = 'complete', progress = 100, error_message = NULL,
+			analyzer = $2, tokens_used = tokens_used + $3, completed_at = now(), updated_at = now() WHERE id = $1`,
+			id, an.Name(), an.Tokens())
+		return err
+	})
+	if err != nil {
+		var se *stageError
+		if errors.As(err, &se) {
+			return se
+		}
+		return &stageError{stage: StatusEmbedding, message: "could not save the analysis", err: err}
+	}
+	return nil
+}
+
+// failDocument marks the document failed with a user-facing reason.
+func (w *Worker) failDocument(ctx context.Context, id string, se *stageError) (jobResult, error) {
+	if errors.Is(se.err, errDocumentGone) {
+		return resultSkipped, nil
+	}
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := w.pool.Exec(bg, `UPDATE documents SET pipeline_status = 'failed', error_message = $2, updated_at = now()
+		WHERE id = $1 AND pipeline_status NOT IN ('complete','failed')`, id, se.message); err != nil {
+		return resultRetry, fmt.Errorf("mark document failed: %w", err)
+	}
+	w.log.Warn("document failed", "document_id", id, "stage", se.stage, "reason", se.message, "error", se.err)
+	return resultFailed, se
+}
+
+// retryDocument puts the document back to queued and re-enqueues it after
+// a backoff. The job is acked; if this process stops before the re-enqueue,
+// the sweep re-enqueues the document (enqueued_at is set to the retry time).
+func (w *Worker) retryDocument(ctx context.Context, doc document, se *stageError) (jobResult, error) {
+	delay := w.opts.RetryBackoff << min(doc.attempts-1, 10)
+	delay = min(delay, 5*time.Minute)
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := w.pool.Exec(bg, `UPDATE documents SET pipeline_status = 'queued', progress = 0,
+			enqueued_at = now() + make_interval(secs => $2), updated_at = now()
+		WHERE id = $1 AND pipeline_status NOT IN ('complete','failed')`, doc.id, delay.Seconds()); err != nil {
+		return resultHandBack, fmt.Errorf("requeue document: %w", err)
+	}
+	w.log.Warn("document will be retried", "document_id", doc.id, "stage", se.stage, "attempt", doc.attempts,
+		"retry_in", delay.String(), "error", se.err)
+	w.retries.Add(1)
+	go func() {
+		defer w.retries.Done()
+		if !sleep(ctx, delay) {
+			return // shutting down: the sweep re-enqueues it later
+		}
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := w.queue.Enqueue(ectx, queue.Job{Kind: queue.KindDocument, ID: doc.id}); err != nil {
+			w.log.Warn("re-enqueue failed; the sweep will retry", "document_id", doc.id, "error", err)
+		}
+	}()
+	return resultRetry, se
+}
+
+// handBackOnCancel handles an interruption by shutdown: the document goes
+// back to queued and the delivery stays unacked for another worker.
+func (w *Worker) handBackOnCancel(ctx context.Context, id string, err error) (jobResult, error) {
+	if ctx.Err() == nil {
+		return resultHandBack, err // e.g. database unreachable: leave it to the redelivery
+	}
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_, _ = w.pool.Exec(bg, `UPDATE documents SET pipeline_status = 'queued', progress = 0, updated_at = now()
+		WHERE id = $1 AND pipeline_status NOT IN ('complete','failed')`, id)
+	return resultHandBack, nil
+}
+
+// sweepLoop periodically re-enqueues documents that are not finished and
+// whose last enqueue or heartbeat is older than the visibility timeout: the
+// queue lost their job (Redis restarted) or their worker died and its
+// delivery was acked or lost.
+func (w *Worker) sweepLoop(ctx context.Context) {
+	for sleep(ctx, w.opts.SweepInterval) {
+		if n, err := w.Sweep(ctx); err != nil && ctx.Err() == nil {
+			w.log.Warn("sweep failed", "error", err)
+		} else if n > 0 {
+			w.log.Info("sweep re-enqueued documents", "count", n)
+		}
+	}
+}
+
+// Sweep runs one re-enqueue pass and returns how many documents it re-enqueued.
+func (w *Worker) Sweep(ctx context.Context) (int, error) {
+	rows, err := w.pool.Query(ctx, `WITH stale AS (
+			SELECT id FROM documents
+			WHERE pipeline_status NOT IN ('complete', 'failed') AND enqueued_at < now() - make_interval(secs => $1)
+			ORDER BY enqueued_at LIMIT 200 FOR UPDATE SKIP LOCKED)
+		UPDATE documents d SET enqueued_at = now() FROM stale WHERE d.id = stale.id RETURNING d.id::text`,
+		w.visibility().Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("find stale documents: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, fmt.Errorf("find stale documents: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		if err := w.queue.Enqueue(ctx, queue.Job{Kind: queue.KindDocument, ID: id}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
