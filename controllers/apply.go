@@ -36,6 +36,15 @@ func (r *ContractLucidityReconciler) apply(ctx context.Context, obj client.Objec
 	}
 	ann[AnnotationSpecHash] = hash
 	u.SetAnnotations(ann)
+	// The caller's object carries the hash too (deploymentStatus compares it).
+	if _, isU := obj.(*unstructured.Unstructured); !isU {
+		objAnn := obj.GetAnnotations()
+		if objAnn == nil {
+			objAnn = map[string]string{}
+		}
+		objAnn[AnnotationSpecHash] = hash
+		obj.SetAnnotations(objAnn)
+	}
 
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(u.GroupVersionKind())

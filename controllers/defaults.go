@@ -48,11 +48,11 @@ func Defaulted(in *clv1.ContractLucidity) *clv1.ContractLucidity {
 	if s.Ingress.TLS != nil && s.Ingress.TLS.IssuerRef != nil && s.Ingress.TLS.IssuerRef.Kind == "" {
 		s.Ingress.TLS.IssuerRef.Kind = "ClusterIssuer"
 	}
-	if s.Auth.AccessTokenTTL.Duration == 0 {
-		s.Auth.AccessTokenTTL = metav1.Duration{Duration: 30 * time.Minute}
+	if s.Auth.AccessTokenTTL == nil {
+		s.Auth.AccessTokenTTL = &metav1.Duration{Duration: 30 * time.Minute}
 	}
-	if s.Auth.RefreshTokenTTL.Duration == 0 {
-		s.Auth.RefreshTokenTTL = metav1.Duration{Duration: 168 * time.Hour}
+	if s.Auth.RefreshTokenTTL == nil {
+		s.Auth.RefreshTokenTTL = &metav1.Duration{Duration: 168 * time.Hour}
 	}
 	if s.Auth.InitialAdminEmail == "" {
 		s.Auth.InitialAdminEmail = DefaultAdminEmail
@@ -72,8 +72,8 @@ func Defaulted(in *clv1.ContractLucidity) *clv1.ContractLucidity {
 	if s.RateLimits.APIPerMinutePerUser == 0 {
 		s.RateLimits.APIPerMinutePerUser = 100
 	}
-	if s.Storage.Size.IsZero() {
-		s.Storage.Size = resource.MustParse("50Gi")
+	if s.Storage.Size == nil {
+		s.Storage.Size = ptr.To(resource.MustParse("50Gi"))
 	}
 	if s.Storage.AccessMode == "" {
 		s.Storage.AccessMode = corev1.ReadWriteMany
@@ -88,8 +88,8 @@ func Defaulted(in *clv1.ContractLucidity) *clv1.ContractLucidity {
 		s.Database.Managed = &clv1.ManagedDatabase{}
 	}
 	if m := s.Database.Managed; m != nil {
-		if m.Storage.Size.IsZero() {
-			m.Storage.Size = resource.MustParse("20Gi")
+		if m.Storage.Size == nil {
+			m.Storage.Size = ptr.To(resource.MustParse("20Gi"))
 		}
 		if m.Image == "" {
 			m.Image = DefaultPostgresImage
@@ -124,6 +124,9 @@ func Defaulted(in *clv1.ContractLucidity) *clv1.ContractLucidity {
 	}
 	if s.Worker.Concurrency == 0 {
 		s.Worker.Concurrency = 2
+	}
+	if s.NetworkPolicy.Enabled == nil {
+		s.NetworkPolicy.Enabled = ptr.To(true)
 	}
 	if s.NetworkPolicy.IngressNamespaceSelector == nil {
 		s.NetworkPolicy.IngressNamespaceSelector = &metav1.LabelSelector{

@@ -120,7 +120,7 @@ func BuildPostgresStatefulSet(cl *clv1.ContractLucidity, configHash string) *app
 					AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 					StorageClassName: m.Storage.StorageClassName,
 					Resources: corev1.VolumeResourceRequirements{
-						Requests: corev1.ResourceList{corev1.ResourceStorage: m.Storage.Size},
+						Requests: corev1.ResourceList{corev1.ResourceStorage: *m.Storage.Size},
 					},
 				},
 			}},

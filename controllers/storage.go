@@ -24,7 +24,7 @@ func BuildStoragePVC(cl *clv1.ContractLucidity) *corev1.PersistentVolumeClaim {
 			AccessModes:      []corev1.PersistentVolumeAccessMode{s.AccessMode},
 			StorageClassName: s.StorageClassName,
 			Resources: corev1.VolumeResourceRequirements{
-				Requests: corev1.ResourceList{corev1.ResourceStorage: s.Size},
+				Requests: corev1.ResourceList{corev1.ResourceStorage: *s.Size},
 			},
 		},
 	}

@@ -39,7 +39,6 @@ type ContractLucidity struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// +kubebuilder:default={}
 	Spec   ContractLuciditySpec   `json:"spec,omitempty"`
 	Status ContractLucidityStatus `json:"status,omitempty"`
 }
@@ -246,14 +245,14 @@ type AuthSpec struct {
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m') && duration(self) <= duration('24h') && duration(self).getSeconds() % 60 == 0",message="spec.auth.accessTokenTTL must be whole minutes between 1m and 24h, e.g. 30m"
 	// +optional
-	AccessTokenTTL metav1.Duration `json:"accessTokenTTL,omitempty"`
+	AccessTokenTTL *metav1.Duration `json:"accessTokenTTL,omitempty"`
 	// RefreshTokenTTL: whole days between 24h and 8760h (365 days).
 	// +kubebuilder:default="168h"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('24h') && duration(self) <= duration('8760h') && duration(self).getSeconds() % 86400 == 0",message="spec.auth.refreshTokenTTL must be whole days between 24h and 8760h, e.g. 168h (7 days)"
 	// +optional
-	RefreshTokenTTL metav1.Duration `json:"refreshTokenTTL,omitempty"`
+	RefreshTokenTTL *metav1.Duration `json:"refreshTokenTTL,omitempty"`
 	// JWTSecretRef uses an existing Secret for JWT_SECRET_KEY (>= 32
 	// characters) instead of a generated one. Default key: jwt-secret-key.
 	// +optional
@@ -323,7 +322,7 @@ type StorageSpec struct {
 	// +kubebuilder:default="50Gi"
 	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('1Gi')) >= 0",message="spec.storage.size must be at least 1Gi, e.g. 50Gi"
 	// +optional
-	Size resource.Quantity `json:"size,omitempty"`
+	Size *resource.Quantity `json:"size,omitempty"`
 	// StorageClassName; unset uses the cluster default.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
@@ -365,7 +364,7 @@ type VolumeSpec struct {
 	// +kubebuilder:default="20Gi"
 	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('1Gi')) >= 0",message="spec.database.managed.storage.size must be at least 1Gi, e.g. 20Gi"
 	// +optional
-	Size resource.Quantity `json:"size,omitempty"`
+	Size *resource.Quantity `json:"size,omitempty"`
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	StorageClassName *string `json:"storageClassName,omitempty"`
