@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/contract-lucidity/contract-lucidity/services/internal/storage"
+	"github.com/contract-lucidity/contract-lucidity/services/worker/ai"
 	"github.com/contract-lucidity/contract-lucidity/services/worker/report"
 )
 
@@ -47,6 +48,7 @@ func (w *Worker) renderReport(ctx context.Context, id string) (jobResult, error)
 		if requestedBy != nil {
 			data.RequestedBy = *requestedBy
 		}
+		w.summarize(ctx, docID, data)
 		err = w.writeReport(id, data)
 	}
 	if err != nil {
@@ -202,4 +204,39 @@ func factValue(v any) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// summarize fills the report summary: from the generation provider when one
+// is configured (its tokens are added to the document's), else, or when the
+// model's answer is unusable, the built-in summary.
+func (w *Worker) summarize(ctx context.Context, docID string, data *report.Data) {
+	data.Summary, data.SummaryBy = report.OfflineSummary(data), "the built-in analyzer"
+	caps, err := w.loadCapabilities(ctx)
+	if err != nil {
+		w.log.Warn("AI configuration unreadable; built-in summary used", "error", err)
+		return
+	}
+	cc, ok := caps[CapGeneration]
+	if !ok {
+		return
+	}
+	var facts map[string]any
+	_ = w.pool.QueryRow(ctx, `SELECT facts FROM documents WHERE id = $1`, docID).Scan(&facts)
+	in := ai.SummaryInput{DocumentName: data.DocumentName, Facts: facts}
+	for _, c := range data.Clauses {
+		in.Clauses = append(in.Clauses, ai.ClauseInput{Category: c.Category, Text: c.Text})
+		in.Risks = append(in.Risks, c.Risk)
+	}
+	summary, tokens, err := ai.Summarize(ctx, cc.client, cc.model, in)
+	if tokens > 0 {
+		w.metrics.tokens.Add(float64(tokens))
+		if _, uerr := w.pool.Exec(ctx, `UPDATE documents SET tokens_used = tokens_used + $2 WHERE id = $1`, docID, tokens); uerr != nil {
+			w.log.Warn("could not record report tokens", "document_id", docID, "error", uerr)
+		}
+	}
+	if err != nil {
+		w.log.Warn("AI provider step failed; built-in summary used", "step", "summary", "provider", cc.label, "error", err)
+		return
+	}
+	data.Summary, data.SummaryBy = summary, cc.label
 }

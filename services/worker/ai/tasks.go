@@ -260,3 +260,54 @@ func ExtractFacts(ctx context.Context, c *Client, model, text string) (map[strin
 	}
 	return facts, tokens, nil
 }
+
+// SummaryInput is what a report summary is written from.
+type SummaryInput struct {
+	DocumentName string
+	Facts        map[string]any
+	Clauses      []ClauseInput // Category set; Heading carries nothing
+	Risks        []string      // risk level per clause
+}
+
+// Summarize asks the model for a short executive summary of a reviewed
+// contract (plain prose, at most about 150 words) for the report.
+func Summarize(ctx context.Context, c *Client, model string, in SummaryInput) (string, int, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Document: %s\n", in.DocumentName)
+	if f, err := json.Marshal(in.Facts); err == nil {
+		fmt.Fprintf(&b, "Facts: %s\n", f)
+	}
+	b.WriteString("Clauses rated medium or high risk:\n")
+	n := 0
+	for i, cl := range in.Clauses {
+		if i >= len(in.Risks) || in.Risks[i] == "low" || n >= 40 {
+			continue
+		}
+		n++
+		fmt.Fprintf(&b, "- [%s] %s: %s\n", in.Risks[i], cl.Category, clip(cl.Text, 600))
+	}
+	if n == 0 {
+		b.WriteString("(none)\n")
+	}
+	system := "You write executive summaries of contract reviews for lawyers. In at most 150 words, say what the contract is, " +
+		"who the parties are, and which clauses need attention and why. " + `Answer with JSON only: {"summary":"<text>"}.`
+	res, err := c.Chat(ctx, model, system, []Message{{Role: "user", Content: b.String()}})
+	tokens := 0
+	if res != nil {
+		tokens = res.Tokens
+	}
+	if err != nil {
+		return "", tokens, err
+	}
+	var ans struct {
+		Summary string `json:"summary"`
+	}
+	if err := parseJSONObject(res.Text, &ans); err != nil {
+		return "", tokens, err
+	}
+	s := strings.TrimSpace(ans.Summary)
+	if s == "" || len(s) > 3000 {
+		return "", tokens, fmt.Errorf("%w: summary empty or too long", ErrMalformed)
+	}
+	return s, tokens, nil
+}

@@ -79,6 +79,9 @@ th{background:#f4f6f7} .risk{font-weight:bold;text-transform:uppercase;font-size
 <p class="meta">Project {{.D.ProjectName}} · {{.D.FileType}}{{if .D.Pages}} · {{.D.Pages}} pages{{end}} · uploaded {{date .D.UploadedAt}}{{if .D.UploadedBy}} by {{.D.UploadedBy}}{{end}} · analysis {{.D.Status}}{{if .D.Analyzer}} ({{.D.Analyzer}}){{end}}<br>
 Report generated {{date .D.GeneratedAt}}{{if .D.RequestedBy}} for {{.D.RequestedBy}}{{end}}</p>
 
+{{if .D.Summary}}<h2>Summary</h2>
+<p>{{.D.Summary}}</p>{{if .D.SummaryBy}}<p class="meta">Summary by {{.D.SummaryBy}}</p>{{end}}{{end}}
+
 <h2>Document facts</h2>
 {{if .D.Facts}}<dl>{{range .D.Facts}}<dt>{{.Label}}</dt><dd>{{.Value}}</dd>{{end}}</dl>{{else}}<p>No facts were found.</p>{{end}}
 

@@ -62,6 +62,15 @@ func RenderPDF(w io.Writer, d *Data) error {
 	pdf.MultiCell(0, 4.5, t(gen), "", "L", false)
 	pdf.SetTextColor(28, 40, 51)
 
+	if d.Summary != "" {
+		heading("Summary")
+		pdf.SetFont("Helvetica", "", 10)
+		pdf.MultiCell(0, 5, t(d.Summary), "", "L", false)
+		if d.SummaryBy != "" {
+			pdf.SetFont("Helvetica", "I", 8.5)
+			pdf.MultiCell(0, 4.5, t("Summary by "+d.SummaryBy), "", "L", false)
+		}
+	}
 	heading("Document facts")
 	if len(d.Facts) == 0 {
 		pdf.SetFont("Helvetica", "", 10)

@@ -5,7 +5,9 @@
 package report
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -22,9 +24,13 @@ type Data struct {
 	CompletedAt  *time.Time
 	GeneratedAt  time.Time
 	RequestedBy  string
-	Facts        []Fact
-	Clauses      []Clause
-	Decisions    []Decision
+	// Summary is a short overview; SummaryBy names its author (a provider
+	// label, or "offline" for the built-in summary).
+	Summary   string
+	SummaryBy string
+	Facts     []Fact
+	Clauses   []Clause
+	Decisions []Decision
 }
 
 // Fact is one document-level fact.
@@ -136,4 +142,38 @@ func (d *Data) ClausesByRisk() []Clause {
 		return out[i].Ordinal < out[j].Ordinal
 	})
 	return out
+}
+
+// OfflineSummary is the built-in summary: what the document is, how many
+// clauses, and which categories carry high and medium risk.
+func OfflineSummary(d *Data) string {
+	var b strings.Builder
+	kind := "The document"
+	for _, f := range d.Facts {
+		if f.Label == "Document type" && f.Value != "" {
+			kind = "This " + f.Value
+		}
+	}
+	b.WriteString(kind)
+	for _, f := range d.Facts {
+		if f.Label == "Parties" && f.Value != "" {
+			b.WriteString(" between " + f.Value)
+		}
+	}
+	dist := d.Distribution()
+	fmt.Fprintf(&b, " has %d analysed clauses: %d high risk, %d medium risk and %d low risk.", len(d.Clauses), dist["high"], dist["medium"], dist["low"])
+	for _, level := range []string{"high", "medium"} {
+		var cats []string
+		seen := map[string]bool{}
+		for _, c := range d.Clauses {
+			if c.Risk == level && !seen[c.Category] {
+				seen[c.Category] = true
+				cats = append(cats, c.Category)
+			}
+		}
+		if len(cats) > 0 {
+			fmt.Fprintf(&b, " %s-risk categories: %s.", strings.ToUpper(level[:1])+level[1:], strings.Join(cats, ", "))
+		}
+	}
+	return b.String()
 }
