@@ -28,18 +28,19 @@ const month = `(?:January|February|March|April|May|June|July|August|September|Oc
 
 var (
 	dateRes = []*regexp.Regexp{
-		regexp.MustCompile(`(?i)\b(` + month + `)\s+(\d{1,2})(?:st|nd|rd|th)?\s*,?\s*(\d{4})\b`),                                    // January 13, 2005
-		regexp.MustCompile(`(?i)\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:day\s+of\s+)?(` + month + `)\s*,?\s*(?:in the year\s+)?(\d{4})\b`), // 13th day of January, 2005
-		regexp.MustCompile(`\b(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})\b`),                                                                 // 1/13/2005
+		regexp.MustCompile(`(?i)\b(` + month + `)\s+(\d{1,2})` + ordinal + `\s*,?\s*(\d{4})\b`),                                    // January 13, 2005
+		regexp.MustCompile(`(?i)\b(\d{1,2})` + ordinal + `\s+(?:day\s+of\s+)?(` + month + `)\s*,?\s*(?:in the year\s+)?(\d{4})\b`), // 13th day of January, 2005
+		regexp.MustCompile(`\b(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})\b`),                                                                // 1/13/2005
 	}
 	docTitleRe  = regexp.MustCompile(`(?i)\b(agreement|contract|licen[cs]e|lease|amendment|addendum|memorandum|terms and conditions|arrangement)\b`)
 	exhibitRe   = regexp.MustCompile(`(?i)^(exhibit|ex-)\s*[\d.a-z()\-]*\s*`)
 	thisAgrRe   = regexp.MustCompile(`\b[Tt]his\s+((?:[A-Z][A-Za-z\-/&]*\s+){0,6}(?:Agreement|AGREEMENT|Contract|CONTRACT))`)
-	partiesRe   = regexp.MustCompile(`(?is)\b(?:by\s+and\s+(?:between|among)|between|among)\s+(.{10,1000}?)(?:\.\s+(?:[A-Z]|$)|\bWHEREAS\b|\bRECITALS\b|\bWITNESSETH\b|\bBACKGROUND\b|$)`)
+	partiesRe   = regexp.MustCompile(`\b(?i:by\s+and\s+(?:between|among)|between|among)\s+`)
+	partiesEnd  = regexp.MustCompile(`\.\s+[A-Z][a-z]|\b(?i:whereas|recitals|witnesseth|background)\b|\s1\.?\d*\s+[A-Z]`)
 	aliasRe     = regexp.MustCompile(`\(\s*(?:the\s+|each\s+a\s+|individually\s+)?(?:hereinafter\s+(?:referred\s+to\s+as\s+|called\s+)?)?["“]([^"”]{2,40})["”]`)
 	effectiveRe = regexp.MustCompile(`(?i)effective\s+(?:as\s+of\s+|on\s+|from\s+)?(?:the\s+)?|["“]effective\s+date["”]|effective\s+date`)
 	govLawRe    = regexp.MustCompile(`(?i)(?:governed|construed|interpreted|enforced)[^.;]{0,160}?\blaws?\s+of\s+(?:the\s+)?((?:state|commonwealth|province|republic|kingdom|people'?s republic)\s+of\s+)?([A-Z][A-Za-z.]+(?:\s+(?:of\s+)?[A-Z][A-Za-z.]+){0,3})`)
-	renewalRe   = regexp.MustCompile(`(?i)\b(?:renew(?:ed|al)?|extend(?:ed)?)\b[^.;]{0,80}?\bfor\s+(?:an?\s+)?((?:additional|successive|further|consecutive|subsequent|like)\s+)?((?:[a-z\-]+\s+)?\(?\d*\)?\s*-?\s*(?:year|month|day)s?\b[^.;,]{0,30}?(?:period|term|renewal term)?s?)`)
+	renewalRe   = regexp.MustCompile(`(?i)\b(?:renew(?:ed|al)?|extend(?:ed)?)\b[^.;]{0,80}?\bfor\s+(?:an?\s+)?((?:additional|successive|further|consecutive|subsequent|like)\s+)?((?:[a-z\-]+\s+)?\(?\d*\)?\s*-?\s*(?:year|month|day)s?(?:\s+(?:periods?|terms?|renewal terms?))?)`)
 	noticeRe    = regexp.MustCompile(`(?i)\b(?:at\s+least|not\s+less\s+than|no\s+(?:less|later|fewer)\s+than|minimum\s+of|within)?\s*((?:[a-z\-]+\s+)?\(?\d+\)?\s*(?:calendar\s+|business\s+)?(?:days|months|years)|(?:[a-z\-]+)\s+(?:calendar\s+|business\s+)?(?:days|months))\s*(?:'|’)?\s*(?:prior|before|advance|written|notice|in advance)`)
 	termRe      = regexp.MustCompile(`(?i)\b(?:term|period)\s+of\s+((?:[a-z\-]+\s+)?\(?(\d+)\)?|([a-z\-]+))\s*(years?|months?)\b`)
 	perpetualRe = regexp.MustCompile(`(?i)\bperpetu(al|ity)|\bindefinite(ly)?\b`)
@@ -54,6 +55,7 @@ var numberWords = map[string]int{"one": 1, "two": 2, "three": 3, "four": 4, "fiv
 // pages for names, parties and dates; the whole text for law and terms).
 func ExtractFacts(text string) Facts {
 	var f Facts
+	text = stripFurniture(text)
 	head := text
 	if len(head) > 6000 {
 		head = head[:6000]
@@ -91,7 +93,7 @@ func documentName(head string) string {
 }
 
 var docTypes = []string{
-	"strategic alliance", "joint venture", "co-branding", "distribution", "distributor", "reseller", "franchise", "license", "licence",
+	"strategic alliance", "joint venture", "licensing", "co-branding", "distribution", "distributor", "reseller", "franchise", "license", "licence",
 	"supply", "manufacturing", "development", "endorsement", "sponsorship", "promotion", "marketing", "maintenance", "hosting",
 	"outsourcing", "consulting", "services", "service", "agency", "transportation", "collaboration", "cooperation", "non-compete",
 	"affiliate", "employment", "lease", "loan", "purchase", "sales", "security", "escrow", "settlement", "amendment", "joint filing",
@@ -101,7 +103,7 @@ func documentType(name string) string {
 	l := strings.ToLower(name)
 	for _, t := range docTypes {
 		if strings.Contains(l, t) {
-			t = strings.ReplaceAll(t, "licence", "license")
+			t = strings.ReplaceAll(strings.ReplaceAll(t, "licence", "license"), "licensing", "license")
 			if t == "amendment" {
 				return "Amendment"
 			}
@@ -131,11 +133,15 @@ func titleCase(s string) string {
 // parties reads the preamble "... between A, a Delaware corporation
 // ("A"), and B ("B")." and returns the names and their defined aliases.
 func parties(head string) []string {
-	m := partiesRe.FindStringSubmatch(normSpace(head))
-	if m == nil {
+	h := normSpace(head)
+	loc := partiesRe.FindStringIndex(h)
+	if loc == nil {
 		return nil
 	}
-	body := m[1]
+	body := h[loc[1]:min(len(h), loc[1]+700)]
+	if e := partiesEnd.FindStringIndex(body); e != nil {
+		body = body[:e[0]]
+	}
 	var out []string
 	seen := map[string]bool{}
 	add := func(s string) {
@@ -314,7 +320,11 @@ func governingLaw(text string) string {
 	if m == nil {
 		return ""
 	}
-	place := strings.TrimRight(m[2], ".")
+	place := m[2]
+	if i := strings.Index(place, ". "); i >= 0 {
+		place = place[:i]
+	}
+	place = strings.TrimRight(place, ".")
 	// Stop at words that end the place name.
 	words := strings.Fields(place)
 	for i, w := range words {
@@ -410,4 +420,19 @@ func expiration(text, effective string) string {
 		}
 	}
 	return ""
+}
+
+// stripFurniture removes page numbers and EDGAR "Source:" footers, whose
+// dates would otherwise be read as contract dates.
+func stripFurniture(text string) string {
+	lines := strings.Split(text, "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		t := strings.TrimSpace(strings.Trim(l, "\f"))
+		if sourceFooterRe.MatchString(t) || (t != "" && pageNumberRe.MatchString(t)) {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
 }

@@ -32,6 +32,7 @@ type ModelData struct {
 	Bias       []float32
 	Threshold  []float32
 	Weights    [][]Feature // per category, sorted by index, zeros omitted
+	IDF        []float32   // optional inverse document frequency per feature (len Dim), applied before scoring
 }
 
 // Model is a loaded, quantised classifier. It is immutable and safe for
@@ -44,6 +45,7 @@ type Model struct {
 	scale      []float32
 	threshold  []float32
 	weights    []int8 // dim x len(categories), row-major by feature
+	idf        []float32
 }
 
 // Version identifies the model, e.g. "cuad-lr-v1".
@@ -73,6 +75,15 @@ func EncodeModel(w io.Writer, d ModelData) error {
 	putString(&buf, d.Version)
 	putUvarint(&buf, uint64(d.Dim))
 	putUvarint(&buf, uint64(len(d.Categories)))
+	if len(d.IDF) == int(d.Dim) {
+		// IDF quantised to 1/16 steps in a byte (idf <= 15.9).
+		putUvarint(&buf, 1)
+		for _, v := range d.IDF {
+			buf.WriteByte(byte(min(255, max(0, math.Round(float64(v)*idfScale)))))
+		}
+	} else {
+		putUvarint(&buf, 0)
+	}
 	for c, name := range d.Categories {
 		var maxAbs float32
 		for _, f := range d.Weights[c] {
@@ -147,6 +158,20 @@ func LoadModel(r io.Reader) (*Model, error) {
 		return nil, errors.New("load model: bad category count")
 	}
 	C := int(nc)
+	hasIDF, err := binary.ReadUvarint(br)
+	if err != nil {
+		return nil, errors.New("load model: bad header")
+	}
+	if hasIDF == 1 {
+		raw := make([]byte, dim)
+		if _, err := io.ReadFull(br, raw); err != nil {
+			return nil, fmt.Errorf("load model: idf: %w", err)
+		}
+		m.idf = make([]float32, dim)
+		for i, b := range raw {
+			m.idf[i] = float32(b) / idfScale
+		}
+	}
 	m.weights = make([]int8, int(dim)*C)
 	for c := 0; c < C; c++ {
 		name, err := getString(br)
@@ -203,7 +228,7 @@ type Prediction struct {
 func (m *Model) scores(in FeatureInput) []float64 {
 	C := len(m.categories)
 	acc := make([]float32, C)
-	for _, f := range ClauseFeatures(in, m.dim) {
+	for _, f := range ApplyIDF(ClauseFeatures(in, m.dim), m.idf) {
 		row := m.weights[int(f.Index)*C : int(f.Index)*C+C]
 		for c, q := range row {
 			if q != 0 {
@@ -251,6 +276,37 @@ func (m *Model) Predict(in FeatureInput) Prediction {
 		p.Confidence = 1 - top
 	}
 	return p
+}
+
+const idfScale = 16
+
+// QuantiseIDF rounds idf values the way the model file stores them, so
+// training sees exactly the weights inference will use.
+func QuantiseIDF(idf []float32) []float32 {
+	out := make([]float32, len(idf))
+	for i, v := range idf {
+		out[i] = float32(min(255, max(0, math.Round(float64(v)*idfScale)))) / idfScale
+	}
+	return out
+}
+
+// ApplyIDF multiplies features by their IDF and re-normalises (no-op when idf is nil).
+func ApplyIDF(fs []Feature, idf []float32) []Feature {
+	if idf == nil {
+		return fs
+	}
+	var norm float64
+	for i := range fs {
+		fs[i].Value *= idf[fs[i].Index]
+		norm += float64(fs[i].Value) * float64(fs[i].Value)
+	}
+	if norm > 0 {
+		inv := float32(1 / math.Sqrt(norm))
+		for i := range fs {
+			fs[i].Value *= inv
+		}
+	}
+	return fs
 }
 
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }

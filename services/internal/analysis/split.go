@@ -285,8 +285,8 @@ func assemble(blocks []block) []Clause {
 			c.Start = headingStart
 			heading = nil
 			headingStart = -1
-		} else if h := runInHeading(b.text); h != "" {
-			c.Heading = h
+		} else if len(b.text) >= minClauseLen {
+			c.Heading = runInHeading(b.text)
 		}
 		// A paragraph continuing the previous one across a page break.
 		if c.Heading == "" && len(out) > 0 && frag == nil && !b.numbered && !endsSentence(out[len(out)-1].Text) {

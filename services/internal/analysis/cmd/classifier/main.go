@@ -81,7 +81,10 @@ func runBuild(args []string) error {
 	fs.IntVar(&cfg.KeepPerC, "keep", cfg.KeepPerC, "weights kept per category")
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "learning rate")
 	fs.Float64Var(&cfg.MaxPosW, "posw", cfg.MaxPosW, "cap of the positive class weight")
+	bits := fs.Int("bits", 18, "log2 of the hashed feature dimension")
+	fs.BoolVar(&cfg.IDF, "idf", cfg.IDF, "weight features by inverse document frequency")
 	fs.Parse(args)
+	cfg.Dim = 1 << *bits
 	ds, err := load(*dir)
 	if err != nil {
 		return err
@@ -103,6 +106,13 @@ func runBuild(args []string) error {
 		}
 	}
 	ex := featurize(all, cfg.Dim)
+	var idf []float32
+	if cfg.IDF {
+		idf = computeIDF(ex, cfg.Dim)
+		for i := range ex {
+			ex[i].feats = analysis.ApplyIDF(ex[i].feats, idf)
+		}
+	}
 	probs := make([][]float64, len(ex))
 	for k := 0; k < numFolds; k++ {
 		var tr []example
@@ -115,7 +125,9 @@ func runBuild(args []string) error {
 			}
 		}
 		w, bias := trainLR(cfg, tr, C)
-		m, err := quantised(toModelData(cfg, ds.categories, w, bias, make([]float32, C)))
+		md := toModelData(cfg, ds.categories, w, bias, make([]float32, C))
+		md.IDF = idf
+		m, err := quantised(md)
 		if err != nil {
 			return err
 		}
@@ -140,6 +152,7 @@ func runBuild(args []string) error {
 	w, bias := trainLR(cfg, ex, C)
 	fmt.Fprintf(os.Stderr, "trained final model on %d clauses (%s)\n", len(ex), time.Since(start).Round(time.Second))
 	draft := toModelData(cfg, ds.categories, w, bias, thresholds)
+	draft.IDF = idf
 	var buf bytes.Buffer
 	buf.Reset()
 	if err := analysis.EncodeModel(&buf, draft); err != nil {

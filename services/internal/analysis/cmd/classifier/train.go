@@ -18,6 +18,7 @@ type trainConfig struct {
 	KeepPerC  int     // largest weights kept per category in the artifact
 	Version   string
 	MinThresh float64
+	IDF       bool
 }
 
 func defaultConfig() trainConfig {
@@ -208,4 +209,21 @@ func tuneThresholds(cfg trainConfig, ex []example, probs [][]float64, C int) []f
 		}
 	}
 	return th
+}
+
+// computeIDF returns smoothed inverse document frequencies of the hashed
+// features over the examples, quantised as the model file stores them.
+func computeIDF(ex []example, dim uint32) []float32 {
+	df := make([]int, dim)
+	for _, e := range ex {
+		for _, f := range e.feats {
+			df[f.Index]++
+		}
+	}
+	n := float64(len(ex))
+	idf := make([]float32, dim)
+	for i, d := range df {
+		idf[i] = float32(math.Log((n+1)/(float64(d)+1)) + 1)
+	}
+	return analysis.QuantiseIDF(idf)
 }
