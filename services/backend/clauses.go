@@ -2,12 +2,15 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/search"
 )
 
 type decisionJSON struct {
@@ -212,8 +215,9 @@ func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
 }
 
 // handleSimilar ranks clauses of other visible documents by cosine
-// similarity of their embeddings (L2-normalised, so the dot product), with an
-// exact scan over clauses.embedding.
+// similarity of their embeddings through services/internal/search (pgvector
+// HNSW when available, else an exact scan), then attaches the latest
+// decisions.
 func (s *Server) handleSimilar(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -225,35 +229,53 @@ func (s *Server) handleSimilar(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	p := caller(r)
-	documentID, _, err := s.clauseAccess(ctx, p, id)
-	if err != nil {
+	if _, _, err := s.clauseAccess(ctx, p, id); err != nil {
 		return err
 	}
-	var emb []float32
-	if err := s.pool.QueryRow(ctx, `SELECT embedding FROM clauses WHERE id = $1`, id).Scan(&emb); err != nil {
-		return err
-	}
-	items := []searchHit{}
-	if len(emb) > 0 {
-		rows, err := s.pool.Query(ctx, `SELECT `+clauseColumns+`, d.original_name, d.project_id,
-			(SELECT sum(a * b) FROM unnest(c.embedding, $3::real[]) AS t(a, b))::float8 AS score
-			FROM clauses c JOIN documents d ON d.id = c.document_id `+latestDecisionJoin+`
-			WHERE c.embedding IS NOT NULL AND cardinality(c.embedding) = cardinality($3::real[])
-			AND c.document_id <> $4 AND `+visibleDocs+`
-			ORDER BY score DESC, c.id LIMIT $5`, p.ID, p.admin(), emb, documentID, limit)
+	scope := search.AllProjects()
+	if !p.admin() {
+		rows, err := s.pool.Query(ctx, `SELECT project_id::text FROM project_members WHERE user_id = $1`, p.ID)
 		if err != nil {
 			return err
 		}
-		items, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (searchHit, error) {
-			var h searchHit
-			var score float64
-			var err error
-			h.clauseJSON, err = scanClause(row, &h.DocumentName, &h.ProjectID, &score)
-			h.Score = &score
-			return h, err
-		})
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
 			return err
+		}
+		scope = search.Projects(ids...)
+	}
+	results, err := search.Similar(ctx, s.pool, id, scope, limit)
+	if errors.Is(err, search.ErrNotFound) {
+		return errNotFound
+	}
+	if err != nil {
+		return err
+	}
+	items := make([]searchHit, 0, len(results))
+	if len(results) > 0 {
+		ids := make([]string, len(results))
+		for i, res := range results {
+			ids[i] = res.ClauseID
+		}
+		rows, err := s.pool.Query(ctx, `SELECT `+clauseColumns+` FROM clauses c `+latestDecisionJoin+` WHERE c.id = ANY($1::uuid[])`, ids)
+		if err != nil {
+			return err
+		}
+		clauses, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (clauseJSON, error) { return scanClause(row) })
+		if err != nil {
+			return err
+		}
+		byID := make(map[string]clauseJSON, len(clauses))
+		for _, c := range clauses {
+			byID[c.ID] = c
+		}
+		for _, res := range results {
+			c, ok := byID[res.ClauseID]
+			if !ok {
+				continue // deleted meanwhile
+			}
+			score := res.Score
+			items = append(items, searchHit{clauseJSON: c, DocumentName: res.DocumentName, ProjectID: res.ProjectID, Score: &score})
 		}
 	}
 	writeJSON(w, http.StatusOK, page{Items: items, Total: int64(len(items))})

@@ -87,13 +87,12 @@ func (s *Server) handleListDocuments(w http.ResponseWriter, r *http.Request) err
 	ctx := r.Context()
 	p := caller(r)
 	// One round trip in the common case: the visibility check is part of
-	// the query, the window count runs over the narrow index scan, and the
-	// per-document clause counts only for the page. An empty result is
+	// the query, the total is an index-only count. An empty result is
 	// disambiguated (invisible project => 404) afterwards.
-	rows, err := s.pool.Query(ctx, `SELECT `+documentColumns+`, d.total FROM (
-		SELECT *, count(*) OVER () AS total FROM documents WHERE project_id = $1
+	rows, err := s.pool.Query(ctx, `SELECT `+documentColumns+`, (SELECT count(*) FROM documents WHERE project_id = $1)
+		FROM documents d WHERE d.project_id = $1
 		AND ($4 OR EXISTS (SELECT 1 FROM project_members pm WHERE pm.project_id = $1 AND pm.user_id = $5))
-		ORDER BY created_at DESC, id LIMIT $2 OFFSET $3) d ORDER BY d.created_at DESC, d.id`, id, limit, offset, p.admin(), p.ID)
+		ORDER BY d.created_at DESC, d.id LIMIT $2 OFFSET $3`, id, limit, offset, p.admin(), p.ID)
 	if err != nil {
 		return err
 	}

@@ -108,6 +108,25 @@ func TestDocumentLifecycle(t *testing.T) {
 		sim[1]["score"].(float64) >= sim[0]["score"].(float64) {
 		t.Fatalf("similar: %v", sim)
 	}
+	// Clauses of projects the caller cannot see never appear.
+	q := e.createProject(e.admin, "Hidden")
+	hidden := e.upload(e.admin, q, "secret.pdf", pdfBytes).want(202).str("id")
+	e.exec(`INSERT INTO clauses (document_id, ordinal, category, text, risk_level, embedding)
+		VALUES ($1, 1, 'Governing Law', 'Governed by the laws of Delaware, secretly.', 'low', $2)`, hidden, unit(0, 0.1))
+	if all := e.do("GET", "/api/clauses/"+law+"/similar", e.admin, nil).want(200).items(); len(all) != 3 || all[0]["document_id"] != hidden {
+		t.Fatalf("admin similar: %v", all)
+	}
+	member := e.createUser("member@example.com")
+	e.do("PUT", "/api/projects/"+p+"/members/"+member.User["id"].(string), e.admin, map[string]string{"role": "viewer"}).want(200)
+	mine := e.do("GET", "/api/clauses/"+law+"/similar", member.Access, nil).want(200).items()
+	if len(mine) != 2 || mine[0]["document_id"] != other {
+		t.Fatalf("member similar: %v", mine)
+	}
+	if hits := e.do("GET", "/api/search?q=delaware", member.Access, nil).want(200).items(); len(hits) != 1 || hits[0]["document_id"] != doc {
+		t.Fatalf("member search: %v", hits)
+	}
+	e.do("DELETE", "/api/projects/"+q, e.admin, nil).want(204)
+
 	// Full-text search with stemming, scoped by project.
 	hits := e.do("GET", "/api/search?q=governed&project_id="+p, e.admin, nil).want(200).items()
 	if len(hits) != 2 || hits[0]["rank"].(float64) <= 0 {
