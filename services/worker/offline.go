@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/contract-lucidity/contract-lucidity/services/internal/analysis"
@@ -78,9 +79,18 @@ func (o *offlineAnalyzer) Facts(ctx context.Context, text string) (Facts, error)
 
 func (o *offlineAnalyzer) Split(text string) []Segment {
 	cs := analysis.SplitClauses(text)
-	out := make([]Segment, len(cs))
-	for i, c := range cs {
-		out[i] = Segment{Ordinal: i + 1, Heading: c.Heading, Text: c.Text}
+	out := make([]Segment, 0, len(cs))
+	for _, c := range cs {
+		body := strings.TrimSpace(c.Text)
+		if body == "" {
+			// A heading with no body (e.g. a signature block's names): keep
+			// its words as the clause text; clauses.text must not be empty.
+			body = strings.TrimSpace(c.Heading)
+		}
+		if body == "" {
+			continue
+		}
+		out = append(out, Segment{Ordinal: len(out) + 1, Heading: c.Heading, Text: body})
 	}
 	return out
 }
