@@ -67,7 +67,9 @@ func usesStorage(component string) bool {
 // appEnv is the environment of an application container: the secret
 // references, then the user's additions (a later entry wins).
 func appEnv(cl *clv1.ContractLucidity, component string) []corev1.EnvVar {
-	env := secretEnvFor(cl, component)
+	// HOME on the writable /tmp: the root filesystem is read-only and tools
+	// such as tesseract or fontconfig write caches under $HOME.
+	env := append([]corev1.EnvVar{{Name: "HOME", Value: "/tmp"}}, secretEnvFor(cl, component)...)
 	if component != ComponentMigrate {
 		env = append(env, componentSpec(cl, component).Env...)
 	}

@@ -8,6 +8,7 @@ package controllers
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -138,6 +139,35 @@ func secretEnvFor(cl *clv1.ContractLucidity, component string) []corev1.EnvVar {
 		db()
 	}
 	return env
+}
+
+// configKeysFor lists the configuration keys a component reads, so that a
+// change rolls only the Deployments it affects (every pod gets the whole
+// ConfigMap through envFrom; the services ignore what they do not use).
+func configKeysFor(component string, all map[string]string) map[string]string {
+	frontendOnly := []string{"FRONTEND_ADDR"}
+	backendOnly := []string{"JWT_ALGORITHM", "JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "JWT_REFRESH_TOKEN_EXPIRE_DAYS",
+		"CORS_ORIGINS", "RATE_LIMIT_LOGIN_PER_MINUTE", "RATE_LIMIT_UPLOAD_PER_MINUTE", "RATE_LIMIT_API_PER_MINUTE",
+		"BACKEND_ADDR", "INITIAL_ADMIN_EMAIL"}
+	workerOnly := []string{"WORKER_CONCURRENCY", "WORKER_METRICS_ADDR"}
+	frontend := []string{"ENVIRONMENT", "LOG_LEVEL", "FRONTEND_ADDR", "BACKEND_INTERNAL_URL", "API_BASE_URL", "MAX_UPLOAD_SIZE_MB"}
+	out := map[string]string{}
+	for k, v := range all {
+		var use bool
+		switch component {
+		case ComponentFrontend:
+			use = slices.Contains(frontend, k)
+		case ComponentWorker:
+			use = !slices.Contains(backendOnly, k) && !slices.Contains(frontendOnly, k) &&
+				k != "BACKEND_INTERNAL_URL" && k != "API_BASE_URL"
+		default:
+			use = !slices.Contains(workerOnly, k) && !slices.Contains(frontendOnly, k)
+		}
+		if use {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // ConsumedSecretKeys lists the Secret keys a component's pods read, for the config hash.

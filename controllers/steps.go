@@ -169,7 +169,7 @@ func (s *state) configHash(component string) string {
 	for _, k := range ConsumedSecretKeys(s.d, component) {
 		vals[k.Name+"/"+k.Key] = s.secretValues[k.Name+"/"+k.Key]
 	}
-	return ConfigHash(ConfigData(s.d), vals)
+	return ConfigHash(configKeysFor(component, ConfigData(s.d)), vals)
 }
 
 func (r *ContractLucidityReconciler) reconcileConfig(ctx context.Context, s *state) error {
