@@ -2,6 +2,7 @@ package backend_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -194,7 +195,7 @@ func TestAdminUserManagement(t *testing.T) {
 }
 
 func TestRateLimitIsSharedAcrossReplicas(t *testing.T) {
-	e := newEnv(t, func(c *config.Config) { c.RateLimitLoginPerMinute = 3 })
+	e := newEnv(t, func(c *config.Config) { c.RateLimitLoginPerMinute = 3; c.RateLimitUploadPerMinute = 2 })
 	// A second replica on the same database and Redis.
 	_, hs2, _ := startServer(t, e.cfg)
 	replicas := []*env{e, {t: t, cfg: e.cfg, http: hs2}}
@@ -210,6 +211,13 @@ func TestRateLimitIsSharedAcrossReplicas(t *testing.T) {
 	// Another client address has its own budget.
 	replicas[0].do("POST", "/api/auth/login", "", map[string]string{"email": adminEmail, "password": newAdminPass},
 		"X-Forwarded-For", "198.51.100.10").want(200)
+	// Uploads per user, across replicas too.
+	p := e.createProject(e.admin, "Limited")
+	replicas[0].upload(e.admin, p, "a.pdf", pdfBytes).want(202)
+	replicas[1].upload(e.admin, p, "b.pdf", pdfBytes).want(202)
+	if r := replicas[0].upload(e.admin, p, "c.pdf", pdfBytes).want(429); r.header.Get("Retry-After") == "" {
+		t.Fatal("upload 429 without Retry-After")
+	}
 }
 
 func TestAPIRateLimitPerUser(t *testing.T) {
@@ -246,5 +254,32 @@ func TestCORSOnlyForConfiguredOrigins(t *testing.T) {
 	pre = e.do("OPTIONS", "/api/projects", "", nil, "Origin", "http://localhost:3000", "Access-Control-Request-Method", "POST").want(204)
 	if pre.header.Get("Access-Control-Allow-Origin") != "http://localhost:3000" || !strings.Contains(pre.header.Get("Access-Control-Allow-Headers"), "Authorization") {
 		t.Fatalf("preflight: %v", pre.header)
+	}
+}
+
+// TestUnknownUserCostsAsMuchAsWrongPassword: an unknown email still runs a
+// bcrypt comparison (against a dummy hash), so response time does not reveal
+// which emails exist. Compared relative to each other (interleaved medians),
+// never against a fixed limit: without the dummy comparison an unknown user
+// answers ~50x faster than a wrong password at cost 9.
+func TestUnknownUserCostsAsMuchAsWrongPassword(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.BcryptCost = 9 })
+	timeLogin := func(email string) time.Duration {
+		t0 := time.Now()
+		e.do("POST", "/api/auth/login", "", map[string]string{"email": email, "password": "Wrong-Passw0rd!!"}).want(401)
+		return time.Since(t0)
+	}
+	var unknown, wrong []time.Duration
+	for range 5 {
+		unknown = append(unknown, timeLogin("nobody@example.com"))
+		wrong = append(wrong, timeLogin(adminEmail))
+	}
+	median := func(d []time.Duration) time.Duration {
+		slices.Sort(d)
+		return d[len(d)/2]
+	}
+	mu, mw := median(unknown), median(wrong)
+	if mu*4 < mw {
+		t.Fatalf("unknown user answered much faster than a wrong password: median %v vs %v", mu, mw)
 	}
 }
