@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -320,5 +321,32 @@ func TestHealthReadinessMetricsAndErrors(t *testing.T) {
 	e.srv.Close()
 	if r := e.do("GET", "/readyz", "", nil); r.status != http.StatusServiceUnavailable {
 		t.Fatalf("readyz after close: %d", r.status)
+	}
+}
+
+func TestServeShutsDownGracefully(t *testing.T) {
+	cfg := testConfig(t)
+	srv, _, _ := startServer(t, cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("healthz %d", resp.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve returned %v", err)
+	}
+	if _, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
+		t.Fatal("still serving after shutdown")
 	}
 }
