@@ -79,6 +79,9 @@ type state struct {
 	// first migration succeeded).
 	appVersion string
 	status     clv1.ContractLucidityStatus
+	// warning is a failure that does not stop the other steps (a failed
+	// migration): it makes the instance Degraded all the same.
+	warning *stepError
 }
 
 func (s *state) condition(t string, ok bool, reason, msg string) {
@@ -152,6 +155,10 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 			logger.Info("reconcile step failed", "step", step.name, "reason", failed.reason, "error", failed.message)
 			break
 		}
+	}
+	if failed == nil && s.warning != nil {
+		r.summarize(s, s.warning)
+		return ctrl.Result{}, r.updateStatus(ctx, s)
 	}
 	r.summarize(s, failed)
 	if err := r.updateStatus(ctx, s); err != nil {

@@ -22,6 +22,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -82,6 +83,23 @@ func markJobSucceeded(t *testing.T, ns, name string) {
 	}
 	if err := k8sClient.Status().Update(ctx, job); err != nil {
 		t.Fatalf("mark job %s succeeded: %v", name, err)
+	}
+}
+
+// markJobFailed plays the Job controller giving up.
+func markJobFailed(t *testing.T, ns, name string) {
+	t.Helper()
+	job := &batchv1.Job{}
+	waitFor(t, job, key(ns, name), nil)
+	now := metav1.Now()
+	job.Status.StartTime = &now
+	job.Status.Failed = 7
+	job.Status.Conditions = []batchv1.JobCondition{
+		{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, LastTransitionTime: now, LastProbeTime: now, Reason: "BackoffLimitExceeded"},
+		{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, LastTransitionTime: now, LastProbeTime: now, Reason: "BackoffLimitExceeded"},
+	}
+	if err := k8sClient.Status().Update(ctx, job); err != nil {
+		t.Fatalf("mark job %s failed: %v", name, err)
 	}
 }
 
@@ -721,6 +739,25 @@ func TestMigrationGatesTheBackendRollout(t *testing.T) {
 	if st := getCL(t, ns, n).Status; st.MigratedVersion != "0.2.0" {
 		t.Errorf("status.migratedVersion %q", st.MigratedVersion)
 	}
+
+	// A failed migration degrades the instance; backend and worker stay,
+	// the rest is still reconciled (the frontend follows spec.version).
+	live = getCL(t, ns, n)
+	live.Spec.Version = "0.3.0"
+	if err := k8sClient.Update(ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	markJobFailed(t, ns, MigrationJobName(cl, "0.3.0"))
+	waitCondition(t, ns, n, clv1.ConditionDegraded, metav1.ConditionTrue, "MigrationFailed")
+	eventually(t, wait, "frontend at 0.3.0", func() error {
+		if f := image("frontend"); f != DefaultImageRepository+":0.3.0" {
+			return fmt.Errorf("frontend %s", f)
+		}
+		return nil
+	})
+	if b := image("backend"); b != next {
+		t.Errorf("backend %s after a failed migration, want %s", b, next)
+	}
 }
 
 func TestReadWriteOnceStorageCoLocatesBackendAndWorker(t *testing.T) {
@@ -770,5 +807,38 @@ func TestDeletionKeepsDataUnlessOptedIn(t *testing.T) {
 				t.Errorf("StatefulSet PVC retention whenDeleted=%s, want %s", got, want)
 			}
 		})
+	}
+}
+
+func TestServiceMonitorAppliedOnceTheCRDIsServed(t *testing.T) {
+	crd := &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: "servicemonitors.monitoring.coreos.com"},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: "monitoring.coreos.com",
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "servicemonitors", Singular: "servicemonitor",
+				Kind: "ServiceMonitor", ListKind: "ServiceMonitorList"},
+			Scope: apiextensionsv1.NamespaceScoped,
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1", Served: true, Storage: true,
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+					Type: "object", XPreserveUnknownFields: ptr.To(true)}}}},
+		},
+	}
+	if err := k8sClient.Create(ctx, crd); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = k8sClient.Delete(ctx, crd) })
+	ns, cl := readyInstance(t, func(cl *clv1.ContractLucidity) { cl.Spec.Monitoring.ServiceMonitor = true })
+	sm := &unstructured.Unstructured{}
+	sm.SetGroupVersionKind(ServiceMonitorGVK)
+	eventually(t, wait, "ServiceMonitor", func() error {
+		poke(t, ns, cl.Name, 1)
+		return k8sClient.Get(ctx, key(ns, cl.Name), sm)
+	})
+	waitCondition(t, ns, cl.Name, "ServiceMonitorReady", metav1.ConditionTrue, "Applied")
+	if owners := sm.GetOwnerReferences(); len(owners) != 1 || owners[0].Name != cl.Name {
+		t.Errorf("ServiceMonitor owners %+v", owners)
+	}
+	if err := k8sClient.Get(ctx, key(ns, cl.Name+"-worker"), &corev1.Service{}); err != nil {
+		t.Errorf("worker metrics Service: %v", err)
 	}
 }

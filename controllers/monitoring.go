@@ -26,6 +26,7 @@ func BuildServiceMonitor(cl *clv1.ContractLucidity) *unstructured.Unstructured {
 	u.SetName(meta.Name)
 	u.SetNamespace(meta.Namespace)
 	u.SetLabels(meta.Labels)
+	u.SetOwnerReferences(meta.OwnerReferences)
 	u.Object["spec"] = map[string]any{
 		"selector": map[string]any{
 			"matchLabels": map[string]any{LabelName: AppName, LabelInstance: cl.Name},

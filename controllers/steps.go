@@ -173,7 +173,11 @@ func (s *state) configHash(component string) string {
 }
 
 func (r *ContractLucidityReconciler) reconcileConfig(ctx context.Context, s *state) error {
-	return r.apply(ctx, BuildConfigMap(s.d))
+	if err := r.apply(ctx, BuildConfigMap(s.d)); err != nil {
+		return err
+	}
+	s.condition(clv1.ConditionConfigReady, true, "Applied", "ConfigMap "+Name(s.cl, "config")+" carries the configuration")
+	return nil
 }
 
 func (r *ContractLucidityReconciler) reconcileServiceAccounts(ctx context.Context, s *state) error {
@@ -307,7 +311,9 @@ func (r *ContractLucidityReconciler) reconcileMigrations(ctx context.Context, s 
 	case JobFailed:
 		msg := fmt.Sprintf("migration Job %s for version %s failed; backend and worker stay at version %q: read its logs, fix, then delete the Job to retry", job.Name, target, s.appVersion)
 		s.condition(clv1.ConditionMigrationsReady, false, "MigrationFailed", msg)
-		return &stepError{reason: "MigrationFailed", message: msg, err: errors.New(msg)}
+		// Not a stop: the other components keep being reconciled at the
+		// old version; the Job's next change (deletion) triggers a retry.
+		s.warning = &stepError{reason: "MigrationFailed", message: msg, err: errors.New(msg)}
 	default:
 		s.condition(clv1.ConditionMigrationsReady, false, "Running", "migration Job "+job.Name+" for version "+target+" is running")
 	}
@@ -398,7 +404,15 @@ func (r *ContractLucidityReconciler) reconcileIngress(ctx context.Context, s *st
 			keep = append(keep, ing.Name)
 		}
 	}
-	return r.prune(ctx, s, &networkingv1.IngressList{}, "", keep)
+	if err := r.prune(ctx, s, &networkingv1.IngressList{}, "", keep); err != nil {
+		return err
+	}
+	if s.d.Spec.Ingress.Enabled {
+		s.condition(clv1.ConditionIngressReady, true, "Applied", fmt.Sprintf("%d Ingress objects route %s to the frontend", len(keep), s.d.Spec.Host))
+	} else {
+		s.condition(clv1.ConditionIngressReady, true, "Disabled", "spec.ingress.enabled is false: reach the frontend Service with kubectl port-forward or your own exposure")
+	}
+	return nil
 }
 
 func (r *ContractLucidityReconciler) reconcileNetworkPolicies(ctx context.Context, s *state) error {
