@@ -18,7 +18,7 @@ export function riskChart(clauses, { max = 10 } = {}) {
     byCat.set(c.category, e);
   }
   const rows = [...byCat.values()]
-    .sort((a, b) => b.high - a.high || b.total - a.total || a.category.localeCompare(b.category))
+    .sort((a, b) => b.high - a.high || b.medium - a.medium || b.total - a.total || a.category.localeCompare(b.category))
     .slice(0, max);
   const totals = { high: 0, medium: 0, low: 0 };
   for (const c of clauses) totals[c.risk_level] = (totals[c.risk_level] || 0) + 1;

@@ -6,7 +6,7 @@ export function pageHeader(title, { subtitle, actions, meta, eyebrow } = {}) {
   return h('div', { class: 'page-header' },
     h('div', { class: 'page-heading' },
       eyebrow ? h('p', { class: 'eyebrow' }, eyebrow) : null,
-      h('h1', { class: 'page-title', tabindex: '-1' }, title),
+      h('h1', { class: ['page-title', String(title).length > 48 && 'page-title-long'], tabindex: '-1' }, title),
       subtitle ? h('p', { class: 'page-subtitle' }, subtitle) : null,
       meta ? h('div', { class: 'page-meta' }, meta) : null),
     actions ? h('div', { class: 'page-actions' }, actions) : null);

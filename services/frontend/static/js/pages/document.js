@@ -348,7 +348,7 @@ function clauseCard(c, { ctx, canEdit }) {
       comment.focus();
     }
 
-    card.append(
+    card.append(...[
       h('header', { class: 'clause-head' },
         h('h4', { class: 'clause-title', id: `cl-${c.id}` },
           h('span', { class: 'clause-no' }, `§${c.ordinal}`), c.heading || c.category),
@@ -356,7 +356,7 @@ function clauseCard(c, { ctx, canEdit }) {
         c.confidence ? h('span', { class: 'confidence', title: 'Classifier confidence' }, `${Math.round(c.confidence * 100)}% match`) : null),
       text, more,
       c.explanation ? h('div', { class: `explanation explanation-${c.risk_level}` }, h('span', { class: 'explanation-label' }, 'Why this rating: '), c.explanation) : null,
-      decisionBox, tools, extra);
+      decisionBox, tools, extra].filter(Boolean));
   };
   render();
   return card;
