@@ -69,11 +69,11 @@ type Config struct {
 
 	EncryptionKey []byte // 32 bytes
 
-	CORSOrigins     []string
+	CORSOrigins []string
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
 	// (the frontend's reverse proxy), so rate limits and audit see the
 	// client's address. TRUSTED_PROXIES, comma-separated CIDRs.
-	TrustedProxies []netip.Prefix
+	TrustedProxies  []netip.Prefix
 	MaxUploadSizeMB int
 	StoragePath     string
 

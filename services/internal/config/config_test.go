@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -131,5 +132,17 @@ func TestRedisPasswordOverridesURL(t *testing.T) {
 	c.RedisPassword = ""
 	if opt, _ := c.RedisOptions(); opt.Password != "urlpw" {
 		t.Fatalf("url password lost: %q", opt.Password)
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	base := map[string]string{"DATABASE_URL": "postgres://localhost/cl", "REDIS_URL": "redis://localhost:6379/0"}
+	c, err := LoadFrom(Backend, env(base))
+	if err != nil || len(c.TrustedProxies) == 0 || !c.TrustedProxies[0].Contains(netip.MustParseAddr("127.0.0.1")) {
+		t.Fatalf("default trusted proxies: %v %v", c, err)
+	}
+	base["TRUSTED_PROXIES"] = "10.1.0.0/16, not-a-cidr"
+	if _, err := LoadFrom(Backend, env(base)); err == nil || !strings.Contains(err.Error(), "TRUSTED_PROXIES") {
+		t.Fatalf("bad CIDR accepted: %v", err)
 	}
 }
