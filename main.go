@@ -60,6 +60,8 @@ func run(metricsAddr, probeAddr string, leaderElect bool) error {
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       "operator.contractlucidity.io",
+		// The manager exits right after cancellation, so hand over at once.
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)

@@ -214,6 +214,10 @@ func (r *ContractLucidityReconciler) summarize(s *state, failed *stepError) {
 	}
 	s.status.ObservedGeneration = s.cl.Generation
 	s.status.URL = BaseURL(s.d)
+	if s.status.URL == "" {
+		// No public host: the in-cluster address (kubectl port-forward it).
+		s.status.URL = fmt.Sprintf("http://%s.%s.svc:%d", Name(s.cl, ComponentFrontend), s.cl.Namespace, PortFrontend)
+	}
 	s.status.AdminSecretName = Name(s.cl, "admin")
 }
 
