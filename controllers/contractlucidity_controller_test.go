@@ -171,7 +171,7 @@ func TestInstanceCreatesEveryChildAndBecomesReady(t *testing.T) {
 		"Deployment":              {"backend", "frontend", "redis", "worker"},
 		"StatefulSet":             {"postgres"},
 		"Job":                     {"migrate-" + versionSlug("0.1.0")},
-		"Ingress":                 {"", "api", "login", "uploads"},
+		"Ingress":                 {"frontend", "api", "login", "uploads"},
 		"NetworkPolicy":           {"allow-dns", "backend", "backend-metrics", "default-deny", "frontend", "migrate", "postgres", "redis", "worker", "worker-metrics"},
 		"PodDisruptionBudget":     {"backend", "frontend", "worker"},
 		"HorizontalPodAutoscaler": {"backend"},
@@ -207,7 +207,7 @@ func TestInstanceCreatesEveryChildAndBecomesReady(t *testing.T) {
 			if owned := metav1.IsControlledBy(o, live); owned == survives {
 				t.Errorf("%s %s: controlled by the instance = %v, want %v", kind, o.GetName(), owned, !survives)
 			}
-			if !strings.HasPrefix(o.GetName(), name) {
+			if !strings.HasPrefix(o.GetName(), name+"-") {
 				t.Errorf("%s %s does not start with %s", kind, o.GetName(), name)
 			}
 		}
@@ -832,7 +832,7 @@ func TestServiceMonitorAppliedOnceTheCRDIsServed(t *testing.T) {
 	sm.SetGroupVersionKind(ServiceMonitorGVK)
 	eventually(t, wait, "ServiceMonitor", func() error {
 		poke(t, ns, cl.Name, 1)
-		return k8sClient.Get(ctx, key(ns, cl.Name), sm)
+		return k8sClient.Get(ctx, key(ns, cl.Name+"-metrics"), sm)
 	})
 	waitCondition(t, ns, cl.Name, "ServiceMonitorReady", metav1.ConditionTrue, "Applied")
 	if owners := sm.GetOwnerReferences(); len(owners) != 1 || owners[0].Name != cl.Name {

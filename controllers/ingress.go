@@ -30,7 +30,7 @@ const (
 // ingressRoute is one Ingress object: ingress-nginx applies rate limits per
 // Ingress object, so each path group with its own limit is its own Ingress.
 type ingressRoute struct {
-	suffix   string // "" for the main Ingress
+	suffix   string // <name>-<suffix>; "frontend" is the main Ingress
 	path     string
 	pathType networkingv1.PathType
 	limitRPM int32 // 0: no limit at the ingress
@@ -41,7 +41,7 @@ func ingressRoutes(cl *clv1.ContractLucidity) []ingressRoute {
 	rl := cl.Spec.RateLimits
 	return []ingressRoute{
 		// The UI and its static assets.
-		{suffix: "", path: "/", pathType: networkingv1.PathTypePrefix},
+		{suffix: "frontend", path: "/", pathType: networkingv1.PathTypePrefix},
 		// Every API call, per client IP (the backend limits per user through Redis).
 		{suffix: "api", path: "/api", pathType: networkingv1.PathTypePrefix, limitRPM: rl.APIPerMinutePerUser, bodyMB: 1},
 		// Login attempts per client IP.
@@ -59,10 +59,7 @@ func BuildIngresses(cl *clv1.ContractLucidity) []*networkingv1.Ingress {
 	spec := cl.Spec.Ingress
 	var out []*networkingv1.Ingress
 	for _, r := range ingressRoutes(cl) {
-		name := cl.Name
-		if r.suffix != "" {
-			name = Name(cl, r.suffix)
-		}
+		name := Name(cl, r.suffix)
 		ann := map[string]string{}
 		for k, v := range spec.Annotations {
 			ann[k] = v
@@ -100,7 +97,7 @@ func BuildIngresses(cl *clv1.ContractLucidity) []*networkingv1.Ingress {
 		if tls := spec.TLS; tls != nil {
 			ing.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{cl.Spec.Host}, SecretName: tls.SecretName}}
 			ann[nginxSSLRedirect] = "true"
-			if tls.IssuerRef != nil && r.suffix == "" {
+			if tls.IssuerRef != nil && r.suffix == "frontend" {
 				if tls.IssuerRef.Kind == "Issuer" {
 					ann[certManagerIssuer] = tls.IssuerRef.Name
 				} else {

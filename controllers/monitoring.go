@@ -22,7 +22,7 @@ var ServiceMonitorGVK = schema.GroupVersionKind{Group: "monitoring.coreos.com", 
 func BuildServiceMonitor(cl *clv1.ContractLucidity) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(ServiceMonitorGVK)
-	meta := objectMeta(cl, cl.Name, ComponentMonitor, true)
+	meta := objectMeta(cl, Name(cl, "metrics"), ComponentMonitor, true)
 	u.SetName(meta.Name)
 	u.SetNamespace(meta.Namespace)
 	u.SetLabels(meta.Labels)

@@ -446,7 +446,7 @@ func (r *ContractLucidityReconciler) reconcileMonitoring(ctx context.Context, s 
 	if err := r.apply(ctx, BuildServiceMonitor(s.d)); err != nil {
 		return err
 	}
-	s.condition("ServiceMonitorReady", true, "Applied", "ServiceMonitor "+s.cl.Name+" is applied")
+	s.condition("ServiceMonitorReady", true, "Applied", "ServiceMonitor "+Name(s.cl, "metrics")+" is applied")
 	return nil
 }
 
