@@ -92,21 +92,15 @@ func (s *Server) parseAccess(raw string) (*accessClaims, error) {
 	return claims, nil
 }
 
-// authenticate resolves the bearer token to a principal, auditing rejected
-// tokens.
-func (s *Server) authenticate(r *http.Request) (*principal, error) {
-	p, _, err := s.authenticateAndLimit(r, 0)
-	return p, err
-}
-
-// authenticateAndLimit resolves the bearer token and, when perMinute > 0,
-// consumes the user's API rate limit in Redis concurrently with the user
-// lookup in PostgreSQL (the token's signature is verified first, so the
-// key is a genuine user id).
-func (s *Server) authenticateAndLimit(r *http.Request, perMinute int) (*principal, error, error) {
+// authenticate resolves the bearer token to a principal and, when
+// perMinute > 0, consumes the user's API rate limit in Redis concurrently
+// with the user lookup in PostgreSQL (the token's signature is verified
+// first, so the key is a genuine user id). The user is noted for the request
+// log even when the rate limit refuses the call.
+func (s *Server) authenticate(r *http.Request, perMinute int) (*principal, error) {
 	claims, err := s.verifyBearer(r)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var limitErr error
 	done := make(chan struct{})
@@ -120,7 +114,14 @@ func (s *Server) authenticateAndLimit(r *http.Request, perMinute int) (*principa
 	}
 	p, err := s.loadPrincipal(r.Context(), claims.Subject)
 	<-done
-	return p, limitErr, err
+	if err != nil {
+		return nil, err
+	}
+	noteUser(r.Context(), p.ID)
+	if limitErr != nil {
+		return nil, limitErr
+	}
+	return p, nil
 }
 
 // verifyBearer checks the Authorization header's token, auditing rejections.

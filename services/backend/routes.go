@@ -124,15 +124,11 @@ func (s *Server) guard(rt route) http.Handler {
 		return h
 	}
 	return s.adapt(func(w http.ResponseWriter, r *http.Request) error {
-		p, limitErr, err := s.authenticateAndLimit(r, s.cfg.RateLimitAPIPerMinute)
+		p, err := s.authenticate(r, s.cfg.RateLimitAPIPerMinute)
 		if err != nil {
 			return err
 		}
 		ctx := r.Context()
-		noteUser(ctx, p.ID)
-		if limitErr != nil {
-			return limitErr
-		}
 		if p.MustChange && rt.Access != authAny {
 			return errMustChange
 		}

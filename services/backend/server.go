@@ -19,7 +19,6 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
@@ -129,9 +128,6 @@ func waitRedis(ctx context.Context, rdb *redis.Client) error {
 
 // Handler is the complete HTTP handler (API, health, metrics).
 func (s *Server) Handler() http.Handler { return s.handler }
-
-// Registry exposes the Prometheus registry (for tests).
-func (s *Server) Registry() *prometheus.Registry { return s.metrics.registry }
 
 // Close releases the database pool and the Redis client.
 func (s *Server) Close() {
