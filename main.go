@@ -26,6 +26,8 @@ import (
 func main() {
 	var metricsAddr, probeAddr string
 	var leaderElect bool
+	var concurrency int
+	flag.IntVar(&concurrency, "max-concurrent-reconciles", 4, "instances reconciled in parallel")
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables it)")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so only one replica reconciles")
@@ -38,13 +40,13 @@ func main() {
 	}
 	ctrl.SetLogger(logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 
-	if err := run(metricsAddr, probeAddr, leaderElect); err != nil {
+	if err := run(metricsAddr, probeAddr, leaderElect, concurrency); err != nil {
 		ctrl.Log.Error(err, "operator stopped")
 		os.Exit(1)
 	}
 }
 
-func run(metricsAddr, probeAddr string, leaderElect bool) error {
+func run(metricsAddr, probeAddr string, leaderElect bool, concurrency int) error {
 	scheme, err := controllers.NewScheme()
 	if err != nil {
 		return err
@@ -72,6 +74,8 @@ func run(metricsAddr, probeAddr string, leaderElect bool) error {
 		Recorder:   mgr.GetEventRecorder(controllers.FieldManager),
 		RESTMapper: mgr.GetRESTMapper(),
 		Rand:       rand.Reader,
+
+		MaxConcurrentReconciles: concurrency,
 	}
 	if err := r.SetupWithManager(mgr, controllers.ServiceMonitorServed(mgr.GetRESTMapper())); err != nil {
 		return fmt.Errorf("set up controller: %w", err)

@@ -52,6 +52,8 @@ type ContractLucidityReconciler struct {
 	RESTMapper meta.RESTMapper
 	// Rand is the source of generated secrets (crypto/rand.Reader).
 	Rand io.Reader
+	// MaxConcurrentReconciles is how many instances reconcile at once (default 4).
+	MaxConcurrentReconciles int
 }
 
 // RBAC, least privilege: the operator never updates or deletes Secrets,
@@ -245,6 +247,10 @@ func (r *ContractLucidityReconciler) SetupWithManager(mgr ctrl.Manager, serviceM
 		}
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: l[LabelInstance]}}}
 	})
+	workers := r.MaxConcurrentReconciles
+	if workers <= 0 {
+		workers = 4
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&clv1.ContractLucidity{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
@@ -261,6 +267,7 @@ func (r *ContractLucidityReconciler) SetupWithManager(mgr ctrl.Manager, serviceM
 		Watches(&corev1.Secret{}, byInstance).
 		Watches(&corev1.PersistentVolumeClaim{}, byInstance).
 		WithOptions(controller.Options{
+			MaxConcurrentReconciles: workers,
 			// Retry failed reconciles (e.g. a missing Secret) from 1s up to 5 minutes.
 			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, 5*time.Minute),
 		})
@@ -270,5 +277,5 @@ func (r *ContractLucidityReconciler) SetupWithManager(mgr ctrl.Manager, serviceM
 	return b.Named("contractlucidity").Complete(r)
 }
 
-// ignoreNotFound returns nil for a NotFound error.
+// isNotFound reports a NotFound error.
 func isNotFound(err error) bool { return apierrors.IsNotFound(err) }
