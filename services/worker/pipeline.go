@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/contract-lucidity/contract-lucidity/services/internal/queue"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/search"
@@ -229,8 +232,20 @@ func (w *Worker) pipelineStages(ctx context.Context, doc *document, an *docAnaly
 	if len(vecs) != len(segs) {
 		return &stageError{stage: StatusEmbedding, message: "embedding failed", err: errors.New("embedder returned mismatched results")}
 	}
+	known := map[string]bool{"Other": true}
+	for _, c := range clauseCategories() {
+		known[c] = true
+	}
 	clauses := make([]Clause, len(segs))
 	for i, s := range segs {
+		if !known[cls[i].Category] {
+			cls[i] = Classification{Category: "Other"}
+		}
+		switch risks[i].Risk {
+		case "low", "medium", "high":
+		default:
+			risks[i].Risk = "low"
+		}
 		clauses[i] = Clause{Ordinal: i + 1, Heading: s.Heading, Text: s.Text, Category: cls[i].Category,
 			Confidence: cls[i].Confidence, Risk: risks[i].Risk, Explanation: risks[i].Explanation, Embedding: vecs[i]}
 	}
@@ -284,7 +299,8 @@ func (w *Worker) storeClauses(ctx context.Context, id string, clauses []Clause, 
 		}
 		rows := make([][]any, len(clauses))
 		for i, c := range clauses {
-			rows[i] = []any{id, c.Ordinal, c.Heading, c.Category, float32(c.Confidence), c.Text, c.Risk, c.Explanation, c.Embedding}
+			rows[i] = []any{id, c.Ordinal, safeText(c.Heading), safeText(c.Category), float32(c.Confidence), safeText(c.Text),
+				c.Risk, safeText(c.Explanation), c.Embedding}
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"clauses"},
 			[]string{"document_id", "ordinal", "heading", "category", "confidence", "text", "risk_level", "explanation", "embedding"},
@@ -313,9 +329,20 @@ func (w *Worker) storeClauses(ctx context.Context, id string, clauses []Clause, 
 		if errors.As(err, &se) {
 			return se
 		}
-		return &stageError{stage: StatusEmbedding, message: "could not save the analysis", err: err}
+		// Data exceptions and constraint violations will not go away on retry.
+		var pgErr *pgconn.PgError
+		permanent := errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"))
+		return &stageError{stage: StatusEmbedding, permanent: permanent, message: "could not save the analysis", err: err}
 	}
 	return nil
+}
+
+// safeText makes text storable in PostgreSQL: valid UTF-8 without NUL.
+func safeText(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return strings.ReplaceAll(s, "\x00", "")
 }
 
 // failDocument marks the document failed with a user-facing reason.
