@@ -350,3 +350,26 @@ func TestServeShutsDownGracefully(t *testing.T) {
 		t.Fatal("still serving after shutdown")
 	}
 }
+
+func TestAnthropicProviderConnectionTest(t *testing.T) {
+	e := newEnv(t)
+	const key = "sk-ant-TESTKEY-abcdefghijklmnop"
+	var path, gotKey, version string
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path, gotKey, version = r.URL.Path, r.Header.Get("x-api-key"), r.Header.Get("anthropic-version")
+		io.WriteString(w, `{"content":[{"type":"text","text":"p"}]}`)
+	}))
+	defer fake.Close()
+	id := e.do("POST", "/api/admin/ai-providers", e.admin, map[string]any{"name": "Claude", "kind": "anthropic",
+		"base_url": fake.URL, "model": "claude-test", "api_key": key}).want(201).str("id")
+	r := e.do("POST", "/api/admin/ai-providers/"+id+"/test", e.admin, nil).want(200)
+	if r.json["ok"] != true || path != "/v1/messages" || gotKey != key || version == "" {
+		t.Fatalf("test: %s path=%s version=%q", r.body, path, version)
+	}
+	// Unreachable provider: a clear failure, no key in it.
+	fake.Close()
+	r = e.do("POST", "/api/admin/ai-providers/"+id+"/test", e.admin, nil).want(200)
+	if r.json["ok"] != false || strings.Contains(string(r.body), "TESTKEY") {
+		t.Fatalf("unreachable: %s", r.body)
+	}
+}

@@ -185,8 +185,8 @@ func (s *Server) handleDeleteProvider(w http.ResponseWriter, r *http.Request) er
 }
 
 // handleTestProvider checks that the provider answers with the stored key:
-// GET <base_url>/models for OpenAI-compatible APIs, a one-token
-// POST <base_url>/messages for Anthropic (base_url includes /v1 in both).
+// GET <base_url>/models for OpenAI-compatible APIs (base_url includes /v1),
+// a one-token POST .../v1/messages for Anthropic.
 func (s *Server) handleTestProvider(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
@@ -222,7 +222,11 @@ func (s *Server) probeProvider(ctx context.Context, kind, baseURL, model, key st
 		}
 		body, _ := json.Marshal(map[string]any{"model": model, "max_tokens": 1,
 			"messages": []map[string]string{{"role": "user", "content": "ping"}}})
-		req, err = http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/messages", bytes.NewReader(body))
+		endpoint := baseURL + "/v1/messages" // https://api.anthropic.com, or a base URL ending in /v1 (as the worker does)
+		if strings.HasSuffix(baseURL, "/v1") {
+			endpoint = baseURL + "/messages"
+		}
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 		if err == nil {
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("anthropic-version", "2023-06-01")
