@@ -278,3 +278,27 @@ func TestNetworkPoliciesImplementTheAccessTable(t *testing.T) {
 		t.Error("backend may reach the internet")
 	}
 }
+
+func TestUserSecretValuesAreChecked(t *testing.T) {
+	cl := Defaulted(&clv1.ContractLucidity{ObjectMeta: metav1.ObjectMeta{Name: "x"}})
+	cl.Spec.Auth.JWTSecretRef = &clv1.SecretKeyRef{Name: "j"}
+	cl.Spec.Auth.EncryptionKeySecretRef = &clv1.SecretKeyRef{Name: "e"}
+	jwt, enc := jwtKey(cl), encryptionKey(cl)
+	cases := []struct {
+		key  SecretKey
+		val  string
+		fine bool
+	}{
+		{jwt, strings.Repeat("a", 32), true},
+		{jwt, "short", false},
+		{enc, strings.Repeat("ab", 32), true},
+		{enc, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", true},
+		{enc, strings.Repeat("ab", 16), false},
+		{enc, "not a key", false},
+	}
+	for _, tc := range cases {
+		if msg := checkUserSecret(cl, tc.key, []byte(tc.val)); (msg == "") != tc.fine {
+			t.Errorf("%s=%q: message %q, want fine=%v", tc.key.Key, tc.val, msg, tc.fine)
+		}
+	}
+}

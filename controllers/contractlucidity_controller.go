@@ -268,8 +268,10 @@ func (r *ContractLucidityReconciler) SetupWithManager(mgr ctrl.Manager, serviceM
 		Watches(&corev1.PersistentVolumeClaim{}, byInstance).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: workers,
-			// Retry failed reconciles (e.g. a missing Secret) from 1s up to 5 minutes.
-			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, 5*time.Minute),
+			// Retry failed reconciles from 1s, doubling, up to once a minute:
+			// user-provided Secrets are not watched (they are not cached), so
+			// a Secret created later is found by the next retry.
+			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, time.Minute),
 		})
 	if serviceMonitors {
 		b = b.Owns(BuildServiceMonitor(&clv1.ContractLucidity{}))

@@ -842,3 +842,41 @@ func TestServiceMonitorAppliedOnceTheCRDIsServed(t *testing.T) {
 		t.Errorf("worker metrics Service: %v", err)
 	}
 }
+
+func TestExternalDatabaseSecretWithoutPasswordDegrades(t *testing.T) {
+	ns := newNamespace(t)
+	db := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db"},
+		Data: map[string][]byte{"host": []byte("pg.example.com"), "user": []byte("app"), "dbname": []byte("cl")}}
+	if err := k8sClient.Create(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	cl := createSample(t, ns, "development", func(cl *clv1.ContractLucidity) {
+		cl.Spec.Database = &clv1.DatabaseSpec{External: &clv1.ExternalDatabase{SecretRef: clv1.SecretRef{Name: "db"}}}
+	})
+	live := waitCondition(t, ns, cl.Name, clv1.ConditionDegraded, metav1.ConditionTrue, "SecretKeyMissing")
+	if c := meta.FindStatusCondition(live.Status.Conditions, clv1.ConditionDegraded); !strings.Contains(c.Message, `"password"`) {
+		t.Errorf("message %q does not name the missing key", c.Message)
+	}
+	db.Data["password"] = []byte("secret-password")
+	if err := k8sClient.Update(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	waitCondition(t, ns, cl.Name, clv1.ConditionDatabaseReady, metav1.ConditionTrue, "External")
+	if err := k8sClient.Get(ctx, key(ns, cl.Name+"-postgres"), &appsv1.StatefulSet{}); !apierrors.IsNotFound(err) {
+		t.Errorf("a managed PostgreSQL exists for an external database: %v", err)
+	}
+	if err := k8sClient.Get(ctx, key(ns, cl.Name+"-postgres"), &corev1.Secret{}); !apierrors.IsNotFound(err) {
+		t.Errorf("a PostgreSQL Secret was generated for an external database: %v", err)
+	}
+	job := &batchv1.Job{}
+	waitFor(t, job, key(ns, MigrationJobName(cl, "0.1.0")), nil)
+	env := map[string]string{}
+	for _, e := range job.Spec.Template.Spec.Containers[0].Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			env[e.Name] = e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+		}
+	}
+	if env["POSTGRES_HOST"] != "db/host" || env["POSTGRES_PASSWORD"] != "db/password" {
+		t.Errorf("migration Job database env %v", env)
+	}
+}

@@ -7,9 +7,11 @@ Licensed under the Apache License, Version 2.0.
 package controllers
 
 import (
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -207,4 +209,30 @@ func randomAlnum(n int) func(io.Reader) (string, error) {
 		}
 		return string(out), nil
 	}
+}
+
+// checkUserSecret checks the value of a user-provided key the services
+// would refuse at startup; it returns a message saying what to fix, or "".
+func checkUserSecret(cl *clv1.ContractLucidity, k SecretKey, v []byte) string {
+	switch {
+	case cl.Spec.Auth.JWTSecretRef != nil && k == jwtKey(cl) && len(v) < 32:
+		return fmt.Sprintf("Secret %q key %q must hold at least 32 characters for JWT_SECRET_KEY (e.g. openssl rand -hex 64)", k.Name, k.Key)
+	case cl.Spec.Auth.EncryptionKeySecretRef != nil && k == encryptionKey(cl) && !validEncryptionKey(string(v)):
+		return fmt.Sprintf("Secret %q key %q must be 32 bytes as 64 hex characters or base64 for ENCRYPTION_KEY (e.g. openssl rand -hex 32)", k.Name, k.Key)
+	}
+	return ""
+}
+
+// validEncryptionKey mirrors the services' ENCRYPTION_KEY parser.
+func validEncryptionKey(s string) bool {
+	s = strings.TrimSpace(s)
+	if b, err := hex.DecodeString(s); err == nil && len(b) == 32 {
+		return true
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil && len(b) == 32 {
+			return true
+		}
+	}
+	return false
 }

@@ -47,8 +47,7 @@ func (r *ContractLucidityReconciler) reconcileSecrets(ctx context.Context, s *st
 			s.condition(clv1.ConditionSecretsReady, false, "SecretKeyMissing", msg)
 			return &stepError{reason: "SecretKeyMissing", message: msg}
 		}
-		if k == jwtKey(s.d) && len(v) < 32 {
-			msg := fmt.Sprintf("Secret %q key %q must hold at least 32 characters for JWT_SECRET_KEY", k.Name, k.Key)
+		if msg := checkUserSecret(s.d, k, v); msg != "" {
 			s.condition(clv1.ConditionSecretsReady, false, "SecretInvalid", msg)
 			return &stepError{reason: "SecretInvalid", message: msg}
 		}
