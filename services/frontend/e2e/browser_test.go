@@ -86,6 +86,25 @@ func newTab(t *testing.T) *tab {
 		t.Fatal(err)
 	}
 	t.Cleanup(tb.assertClean)
+	// Keep the DevTools connection busy: on a loaded machine headless
+	// Chromium was seen to hold back page work while the client sat idle
+	// (for example while the test watched the download directory).
+	pumpCtx, stopPump := context.WithCancel(ctx)
+	t.Cleanup(stopPump)
+	go func() {
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-pumpCtx.Done():
+				return
+			case <-tick.C:
+				c, cancel := context.WithTimeout(pumpCtx, 5*time.Second)
+				_, _ = chromedp.Run(c, chromedp.Evaluate[chromedp.Void](`0`))
+				cancel()
+			}
+		}
+	}()
 	return tb
 }
 

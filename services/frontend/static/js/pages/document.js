@@ -438,7 +438,7 @@ export async function reportsPage(ctx) {
     if (!items.length) {
       replace(reportsBox, emptyState('No reports yet', 'Generate a report with the clauses, risks and decisions of this document.'));
     } else {
-      replace(reportsBox, h('ul', { class: 'report-list' }, items.map((r) => reportItem(doc, r))));
+      replace(reportsBox, h('ul', { class: 'report-list' }, items.map((r) => reportItem(doc, r, ctx.user))));
     }
     return items.every((r) => isTerminal(r.status));
   };
@@ -466,9 +466,11 @@ export async function reportsPage(ctx) {
   }
 }
 
-function reportItem(doc, r) {
+function reportItem(doc, r, me) {
   const base = doc.original_name.replace(/\.[^.]+$/, '');
-  const by = r.requested_by && typeof r.requested_by === 'object' ? (r.requested_by.name || r.requested_by.email) : null;
+  let by = null;
+  if (r.requested_by && typeof r.requested_by === 'object') by = r.requested_by.name || r.requested_by.email;
+  else if (r.requested_by && me && r.requested_by === me.id) by = 'you';
   const actions = h('div', { class: 'report-actions' });
   if (r.status === 'complete') {
     for (const fmt of ['pdf', 'html']) {
