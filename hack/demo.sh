@@ -57,6 +57,7 @@ done
 [ -n "$PGBIN" ] || PGBIN=$(dirname "$(command -v initdb || true)")
 [ -x "$PGBIN/initdb" ] || die "PostgreSQL (initdb) not found"
 command -v redis-server >/dev/null || die "redis-server not found"
+command -v go >/dev/null || die "Go is not installed (https://go.dev/dl/; the module needs $(sed -n 's/^go //p' go.mod))"
 
 mkdir -p "$DATA"/{logs,storage,redis,bin}
 # The data directory is private; PostgreSQL (running as its own user when we
