@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/queue"
 )
 
@@ -239,4 +240,16 @@ func TestProjectVisibilityAndRoles(t *testing.T) {
 	}
 	e.do("DELETE", "/api/projects/"+p+"/members/"+viewer.User["id"].(string), owner.Access, nil).want(204)
 	e.do("GET", "/api/documents/"+doc, viewer.Access, nil).want(404)
+}
+
+func TestSupportedFileTypesEnvironmentBoundsTheSetting(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.SupportedFileTypes = []string{"pdf", "docx"} })
+	st := e.do("GET", "/api/settings", e.admin, nil).want(200)
+	if fmt.Sprint(st.json["supported_file_types"]) != "[pdf docx]" {
+		t.Fatalf("seeded settings: %s", st.body)
+	}
+	e.do("PUT", "/api/admin/settings", e.admin, map[string]any{"supported_file_types": []string{"pdf", "png"}, "max_upload_size_mb": 5}).want(422)
+	p := e.createProject(e.admin, "Bounded")
+	e.upload(e.admin, p, "scan.png", pngBytes).want(415)
+	e.upload(e.admin, p, "a.pdf", pdfBytes).want(202)
 }

@@ -18,12 +18,19 @@ type settingsJSON struct {
 	MaxUploadSizeMB    int      `json:"max_upload_size_mb"`
 }
 
-// knownFileTypes are the extensions an admin may enable.
-var knownFileTypes = []string{"pdf", "docx", "png", "jpg", "jpeg", "tiff", "tif"}
+// allowedFileTypes is what admins may enable: SUPPORTED_FILE_TYPES (the
+// operator's bound), or every type the product handles.
+func (s *Server) allowedFileTypes() []string {
+	if len(s.cfg.SupportedFileTypes) > 0 {
+		return s.cfg.SupportedFileTypes
+	}
+	return db.DefaultFileTypes
+}
 
-// loadSettings reads system_config, falling back to the seeded defaults.
+// loadSettings reads system_config (the admin's choice), bounded by the
+// environment: only types in SUPPORTED_FILE_TYPES, at most MAX_UPLOAD_SIZE_MB.
 func (s *Server) loadSettings(ctx context.Context) (settingsJSON, error) {
-	out := settingsJSON{SupportedFileTypes: db.DefaultFileTypes, MaxUploadSizeMB: s.cfg.MaxUploadSizeMB}
+	out := settingsJSON{SupportedFileTypes: s.allowedFileTypes(), MaxUploadSizeMB: s.cfg.MaxUploadSizeMB}
 	rows, err := s.pool.Query(ctx, `SELECT key, value FROM system_config WHERE key IN ('supported_file_types', 'max_upload_size_mb')`)
 	if err != nil {
 		return out, err
@@ -39,7 +46,8 @@ func (s *Server) loadSettings(ctx context.Context) (settingsJSON, error) {
 		case "supported_file_types":
 			var v []string
 			if json.Unmarshal(value, &v) == nil {
-				out.SupportedFileTypes = v
+				allowed := s.allowedFileTypes()
+				out.SupportedFileTypes = slices.DeleteFunc(v, func(t string) bool { return !slices.Contains(allowed, t) })
 			}
 		case "max_upload_size_mb":
 			var n json.Number
@@ -70,8 +78,8 @@ func (s *Server) handlePutSettings(w http.ResponseWriter, r *http.Request) error
 	types := []string{}
 	for _, t := range in.SupportedFileTypes {
 		t = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(t), "."))
-		if !slices.Contains(knownFileTypes, t) {
-			return unprocessable("unknown file type %q (known: %s)", t, strings.Join(knownFileTypes, ", "))
+		if allowed := s.allowedFileTypes(); !slices.Contains(allowed, t) {
+			return unprocessable("file type %q is not allowed here (allowed: %s)", t, strings.Join(allowed, ", "))
 		}
 		if !slices.Contains(types, t) {
 			types = append(types, t)

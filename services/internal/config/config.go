@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,10 @@ const (
 	devJWTSecret     = "contract-lucidity-development-jwt-secret-do-not-use"
 	devEncryptionKey = "6465762d6f6e6c792d636f6e74726163742d6c756369646974792d6b65792121" // "dev-only-contract-lucidity-key!!"
 )
+
+// FileTypes are the document types the product can process (and the
+// default of SUPPORTED_FILE_TYPES); "tif" is accepted as an alias of tiff.
+var FileTypes = []string{"pdf", "docx", "png", "jpg", "jpeg", "tiff"}
 
 // knownDefaults are secret values found in sample files and tutorials. A
 // production service refuses them (compared case-insensitively).
@@ -75,7 +80,10 @@ type Config struct {
 	// client's address. TRUSTED_PROXIES, comma-separated CIDRs.
 	TrustedProxies  []netip.Prefix
 	MaxUploadSizeMB int
-	StoragePath     string
+	// SupportedFileTypes (SUPPORTED_FILE_TYPES) seeds system_config and
+	// bounds what admins may enable there.
+	SupportedFileTypes []string
+	StoragePath        string
 
 	RateLimitLoginPerMinute  int
 	RateLimitUploadPerMinute int
@@ -135,6 +143,12 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 		c.TrustedProxies = append(c.TrustedProxies, pfx)
 	}
 	c.MaxUploadSizeMB = l.integer("MAX_UPLOAD_SIZE_MB", 100, 1, 10240)
+	c.SupportedFileTypes = splitList(strings.ToLower(l.str("SUPPORTED_FILE_TYPES", strings.Join(FileTypes, ","))))
+	for _, t := range c.SupportedFileTypes {
+		if !slices.Contains(FileTypes, t) && t != "tif" {
+			l.fail("SUPPORTED_FILE_TYPES", "%q is not one of %s", t, strings.Join(FileTypes, ", "))
+		}
+	}
 	c.StoragePath = l.str("STORAGE_PATH", "/data/storage")
 	c.RateLimitLoginPerMinute = l.integer("RATE_LIMIT_LOGIN_PER_MINUTE", 5, 1, 1_000_000)
 	c.RateLimitUploadPerMinute = l.integer("RATE_LIMIT_UPLOAD_PER_MINUTE", 10, 1, 1_000_000)
@@ -214,13 +228,21 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 			}
 		}
 	}
-	if svc == Frontend || svc == Backend {
+	if svc == Frontend {
 		if c.APIBaseURL == "" {
 			if prod {
 				l.fail("API_BASE_URL", "is required in production")
 			}
 			c.APIBaseURL = "http://localhost:8000"
 		}
+		if u, err := url.Parse(c.APIBaseURL); err != nil || u.Host == "" {
+			l.fail("API_BASE_URL", "is not an absolute URL")
+		} else if prod && u.Scheme != "https" {
+			l.fail("API_BASE_URL", "must be https in production, got %s", u.Scheme)
+		}
+	}
+	if svc == Backend && c.APIBaseURL != "" {
+		// The backend does not need the public URL, but a wrong one is refused.
 		if u, err := url.Parse(c.APIBaseURL); err != nil || u.Host == "" {
 			l.fail("API_BASE_URL", "is not an absolute URL")
 		} else if prod && u.Scheme != "https" {

@@ -47,7 +47,7 @@ func TestProductionRefusesUnsafeValuesNamingTheVariable(t *testing.T) {
 		{"bad encryption key", "ENCRYPTION_KEY", strings.Repeat("z", 40), "ENCRYPTION_KEY must be 32 bytes"},
 		{"cors wildcard", "CORS_ORIGINS", "*", "CORS_ORIGINS must list explicit origins"},
 		{"http api url", "API_BASE_URL", "http://contracts.example.com", "API_BASE_URL must be https"},
-		{"missing api url", "API_BASE_URL", "", "API_BASE_URL is required"},
+		{"unknown file type", "SUPPORTED_FILE_TYPES", "pdf,exe", "SUPPORTED_FILE_TYPES \"exe\""},
 		{"missing database", "DATABASE_URL", "", "DATABASE_URL is required"},
 		{"default db password", "DATABASE_URL", "postgres://cl:postgres@db/cl", "POSTGRES_PASSWORD is a known default"},
 		{"missing redis", "REDIS_URL", "", "REDIS_URL is required"},
@@ -79,7 +79,7 @@ func TestDevelopmentUsesDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.JWTSecret != devJWTSecret || len(c.EncryptionKey) != 32 || c.CORSOrigins[0] != "http://localhost:3000" ||
-		c.APIBaseURL != "http://localhost:8000" || c.MaxUploadBytes() != 100<<20 || c.RateLimitLoginPerMinute != 5 ||
+		len(c.SupportedFileTypes) != 6 || c.MaxUploadBytes() != 100<<20 || c.RateLimitLoginPerMinute != 5 ||
 		c.WorkerVisibilityTimeout != 5*time.Minute || c.StoragePath != "/data/storage" {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
@@ -144,5 +144,26 @@ func TestTrustedProxies(t *testing.T) {
 	base["TRUSTED_PROXIES"] = "10.1.0.0/16, not-a-cidr"
 	if _, err := LoadFrom(Backend, env(base)); err == nil || !strings.Contains(err.Error(), "TRUSTED_PROXIES") {
 		t.Fatalf("bad CIDR accepted: %v", err)
+	}
+}
+
+func TestFrontendRequiresHTTPSAPIBaseURLInProduction(t *testing.T) {
+	m := map[string]string{"ENVIRONMENT": "production"}
+	if _, err := LoadFrom(Frontend, env(m)); err == nil || !strings.Contains(err.Error(), "API_BASE_URL is required") {
+		t.Fatalf("got %v", err)
+	}
+	m["API_BASE_URL"] = "http://contracts.example.com"
+	if _, err := LoadFrom(Frontend, env(m)); err == nil || !strings.Contains(err.Error(), "API_BASE_URL must be https") {
+		t.Fatalf("got %v", err)
+	}
+	m["API_BASE_URL"] = "https://contracts.example.com"
+	if _, err := LoadFrom(Frontend, env(m)); err != nil {
+		t.Fatal(err)
+	}
+	// The backend does not need it (the operator sets it only with a host).
+	b := prodEnv()
+	delete(b, "API_BASE_URL")
+	if _, err := LoadFrom(Backend, env(b)); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -13,8 +13,9 @@ import (
 	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 )
 
-// DefaultFileTypes is the seeded value of system_config supported_file_types.
-var DefaultFileTypes = []string{"pdf", "docx", "png", "jpg", "jpeg", "tiff"}
+// DefaultFileTypes is the seeded value of system_config supported_file_types
+// when SUPPORTED_FILE_TYPES is not set.
+var DefaultFileTypes = config.FileTypes
 
 // Capabilities are the AI capability names (ai_capability_mappings rows).
 var Capabilities = []string{"extraction_classification", "document_understanding", "reasoning", "generation", "embeddings"}
@@ -40,7 +41,11 @@ func Setup(ctx context.Context, pool *pgxpool.Pool, cfg *config.Config) ([]strin
 // missing, the initial admin (with must_change_password) is created only when
 // no user has that email, and the default project only together with it.
 func seed(ctx context.Context, conn *pgx.Conn, cfg *config.Config) error {
-	types, _ := json.Marshal(DefaultFileTypes)
+	seedTypes := cfg.SupportedFileTypes
+	if len(seedTypes) == 0 {
+		seedTypes = DefaultFileTypes
+	}
+	types, _ := json.Marshal(seedTypes)
 	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO system_config (key, value) VALUES
 			('supported_file_types', $1), ('max_upload_size_mb', $2)
