@@ -73,7 +73,7 @@ func TestAckedJobIsNotRedelivered(t *testing.T) {
 
 func TestUnackedJobIsReclaimedAfterVisibilityTimeout(t *testing.T) {
 	ctx := context.Background()
-	q, _ := newQueue(t, 300*time.Millisecond)
+	q, _ := newQueue(t, 2*time.Second)
 	if err := q.Enqueue(ctx, Job{Kind: KindReport, ID: "rep-1"}); err != nil {
 		t.Fatal(err)
 	}
