@@ -104,15 +104,19 @@ func TestSeedDoesNotRecreateRemovedDefaults(t *testing.T) {
 	if _, err := Setup(ctx, pool, cfg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pool.Exec(ctx, "DELETE FROM projects; UPDATE system_config SET value = '[\"pdf\"]' WHERE key = 'supported_file_types'"); err != nil {
+	if _, err := pool.Exec(ctx, "DELETE FROM projects; UPDATE system_config SET value = '[\"pdf\"]' WHERE key = 'supported_file_types'; UPDATE users SET email = 'renamed@example.com'"); err != nil {
 		t.Fatal(err)
 	}
 	applied, err := Setup(ctx, pool, cfg)
 	if err != nil || len(applied) != 0 {
 		t.Fatalf("second setup applied %v, %v", applied, err)
 	}
-	var projects int
+	var projects, users int
 	var types string
+	pool.QueryRow(ctx, "SELECT count(*) FROM users").Scan(&users)
+	if users != 1 {
+		t.Fatalf("initial admin re-created after an email change: %d users", users)
+	}
 	pool.QueryRow(ctx, "SELECT count(*) FROM projects").Scan(&projects)
 	pool.QueryRow(ctx, "SELECT value::text FROM system_config WHERE key = 'supported_file_types'").Scan(&types)
 	if projects != 0 || types != `["pdf"]` {

@@ -38,8 +38,8 @@ func Setup(ctx context.Context, pool *pgxpool.Pool, cfg *config.Config) ([]strin
 }
 
 // seed is idempotent: system settings and capability rows are inserted when
-// missing, the initial admin (with must_change_password) is created only when
-// no user has that email, and the default project only together with it.
+// missing, the initial admin (with must_change_password) is created only on
+// an empty users table, and the default project only together with it.
 func seed(ctx context.Context, conn *pgx.Conn, cfg *config.Config) error {
 	seedTypes := cfg.SupportedFileTypes
 	if len(seedTypes) == 0 {
@@ -62,9 +62,11 @@ func seed(ctx context.Context, conn *pgx.Conn, cfg *config.Config) error {
 		if email == "" || cfg.InitialAdminPassword == "" {
 			return nil
 		}
+		// First start only: once any user exists (even if the admin later
+		// changed their email), the initial credentials create nothing.
 		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($1))`, email).Scan(&exists); err != nil {
-			return fmt.Errorf("look up initial admin: %w", err)
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&exists); err != nil {
+			return fmt.Errorf("look up users: %w", err)
 		}
 		if exists {
 			return nil
