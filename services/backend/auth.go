@@ -135,7 +135,13 @@ func (s *Server) verifyBearer(r *http.Request) (*accessClaims, error) {
 	if err != nil {
 		var te *tokenError
 		if errors.As(err, &te) {
-			s.audit(r.Context(), auditEvent{Type: te.event, IP: s.clientIP(r),
+			// Rejected tokens are audited, at most at the API rate per
+			// client address, so junk tokens cannot flood the audit log.
+			ip := s.clientIP(r)
+			if err := s.rateLimit(r.Context(), "badtoken:ip:"+ip, s.cfg.RateLimitAPIPerMinute); err != nil {
+				return nil, err
+			}
+			s.audit(r.Context(), auditEvent{Type: te.event, IP: ip,
 				Detail: map[string]any{"reason": te.reason, "method": r.Method, "path": r.URL.Path}})
 			if te.event == "token_expired" {
 				return nil, &apiError{Status: http.StatusUnauthorized, Detail: "token expired"}

@@ -283,3 +283,19 @@ func TestUnknownUserCostsAsMuchAsWrongPassword(t *testing.T) {
 		t.Fatalf("unknown user answered much faster than a wrong password: median %v vs %v", mu, mw)
 	}
 }
+
+func TestRejectedTokensCannotFloodTheAuditLog(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.RateLimitAPIPerMinute = 5 })
+	for range 5 {
+		e.do("GET", "/api/projects", "junk.token.here", nil, "X-Forwarded-For", "192.0.2.50").want(401)
+	}
+	r := e.do("GET", "/api/projects", "junk.token.here", nil, "X-Forwarded-For", "192.0.2.50").want(429)
+	if r.header.Get("Retry-After") == "" {
+		t.Fatal("no Retry-After")
+	}
+	var n int
+	e.db.QueryRow(context.Background(), `SELECT count(*) FROM audit_events WHERE event_type = 'token_manipulation' AND ip = '192.0.2.50'`).Scan(&n)
+	if n != 5 {
+		t.Fatalf("%d token_manipulation events, want 5", n)
+	}
+}
