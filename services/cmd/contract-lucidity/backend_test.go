@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv"
+)
+
+// TestMigrateThenBackendSubcommands runs the two subcommands as the operator
+// does: migrate (exits), then backend until it is signalled.
+func TestMigrateThenBackendSubcommands(t *testing.T) {
+	pg := testenv.PostgresTB(t)
+	rd := testenv.RedisTB(t)
+	dbURL := pg.NewDatabase(t)
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"ENVIRONMENT": "development", "DATABASE_URL": dbURL, "REDIS_URL": rd.URL(0), "STORAGE_PATH": t.TempDir(),
+		"BACKEND_ADDR": fmt.Sprintf("127.0.0.1:%d", port), "BCRYPT_COST": "4", "LOG_LEVEL": "error",
+		"INITIAL_ADMIN_EMAIL": "admin@example.com", "INITIAL_ADMIN_PASSWORD": "Initial-Passw0rd-1",
+	} {
+		t.Setenv(k, v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := runMigrate(ctx, nil); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var migrations, admins int
+	conn.QueryRow(ctx, "SELECT count(*) FROM schema_migrations").Scan(&migrations)
+	conn.QueryRow(ctx, "SELECT count(*) FROM users WHERE role = 'admin' AND must_change_password").Scan(&admins)
+	if migrations < 2 || admins != 1 {
+		t.Fatalf("after migrate: %d migrations, %d admins", migrations, admins)
+	}
+
+	srvCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- runBackend(srvCtx, nil) }()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	ready := false
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline) && !ready; {
+		select {
+		case err := <-done:
+			t.Fatalf("backend exited early: %v", err)
+		default:
+		}
+		if resp, err := http.Get(base + "/readyz"); err == nil {
+			resp.Body.Close()
+			ready = resp.StatusCode == http.StatusOK
+		}
+		if !ready {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if !ready {
+		t.Fatal("backend never became ready")
+	}
+	resp, err := http.Post(base+"/api/auth/login", "application/json",
+		strings.NewReader(`{"email":"admin@example.com","password":"Initial-Passw0rd-1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	stop() // SIGTERM
+	if err := <-done; err != nil {
+		t.Fatalf("backend shutdown: %v", err)
+	}
+}
+
+func TestBackendRefusesUnsafeProductionConfig(t *testing.T) {
+	t.Setenv("ENVIRONMENT", "production")
+	t.Setenv("DATABASE_URL", "postgres://cl:Xk3vP9qLm2Wz@127.0.0.1:1/cl")
+	t.Setenv("REDIS_URL", "redis://:Rq8mN2xV5tYb@127.0.0.1:1/0")
+	t.Setenv("JWT_SECRET_KEY", "changeme")
+	err := runBackend(context.Background(), nil)
+	if err == nil || !strings.Contains(err.Error(), "JWT_SECRET_KEY") {
+		t.Fatalf("got %v", err)
+	}
+}
