@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -69,7 +70,11 @@ func main() {
 	flag.StringVar(&o.crds, "crds", "", "directory of the CRDs to install (default: <root>/config/crd/bases)")
 	flag.Parse()
 	ctrl.SetLogger(logr.Discard())
-	if err := run(context.Background(), o); err != nil {
+	// On Ctrl-C the phases stop waiting and run's deferred cleanups stop
+	// the operator, kube-apiserver and etcd.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench operator:", err)
 		os.Exit(1)
 	}
@@ -208,7 +213,11 @@ func (b *bench) idleMemory(ctx context.Context) error {
 	}
 	defer op.stop()
 	// Let the caches sync and the process settle.
-	time.Sleep(15 * time.Second)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(15 * time.Second):
+	}
 	hwm, rss := op.memory()
 	b.report("idle (0 instances, %d unrelated %d KiB Secrets): peak RSS %.1f MiB, RSS %.1f MiB (goal < 60 MiB)",
 		b.o.secrets, b.o.secretKiB, mib(hwm), mib(rss))
@@ -534,6 +543,8 @@ func (b *bench) startOperator(ctx context.Context) (*operator, error) {
 		"--metrics-bind-address=127.0.0.1:"+strconv.Itoa(mport),
 		"--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(pport))
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+b.kubeconfig)
+	// The operator dies with the benchmark, however that ends.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	logf, err := os.CreateTemp("", "cl-bench-manager-*.log")
 	if err != nil {
 		return nil, err
