@@ -74,6 +74,14 @@ func startLocalCluster(t testing.TB) *rest.Config {
 	if strings.TrimSpace(out) != want {
 		t.Fatalf("local cluster up printed %q, want %q", out, want)
 	}
+	// up is idempotent: a second run finds the cluster and changes nothing.
+	out, err = run(ctx, "up", dir)
+	if err != nil || strings.TrimSpace(out) != want {
+		t.Fatalf("second local cluster up: %q, %v; want %q", out, err, want)
+	}
+	if _, err := run(ctx, "status", dir); err != nil {
+		t.Fatalf("local cluster status after up: %v", err)
+	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "kubeconfig"))
 	if err != nil {
 		t.Fatalf("kubeconfig: %v", err)

@@ -52,6 +52,12 @@ const (
 	pollInterval = time.Second
 )
 
+func TestMain(m *testing.M) {
+	// The operator's and the clients' logs: warnings and errors only.
+	ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	os.Exit(m.Run())
+}
+
 func TestSampleBecomesReadyAndAnEditRollsOnlyTheAffectedDeployment(t *testing.T) {
 	cfg := startLocalCluster(t)
 	scheme, err := controllers.NewScheme()
@@ -164,7 +170,6 @@ func TestSampleBecomesReadyAndAnEditRollsOnlyTheAffectedDeployment(t *testing.T)
 // wires it (label-filtered caches, the same reconciler).
 func startOperator(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme) {
 	t.Helper()
-	ctrl.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Cache:                  controllers.CacheOptions(),
