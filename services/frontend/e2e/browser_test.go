@@ -111,7 +111,7 @@ func newTab(t *testing.T) *tab {
 // do runs actions with a generous limit, failing the test with context.
 func (b *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		b.fail("%s: %v", what, err)
@@ -127,7 +127,7 @@ func (b *tab) fail(format string, args ...any) {
 // eval evaluates a JavaScript expression and decodes its result.
 func eval[T any](b *tab, expr string) T {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
 	if err != nil {
@@ -163,7 +163,7 @@ func (b *tab) pageText() string {
 
 func (b *tab) waitPath(prefix string) {
 	b.t.Helper()
-	b.waitFor("the page "+prefix, fmt.Sprintf(`location.pathname.startsWith(%q)`, prefix), 30*time.Second)
+	b.waitFor("the page "+prefix, fmt.Sprintf(`location.pathname.startsWith(%q)`, prefix), 60*time.Second)
 }
 
 func (b *tab) open(path string) {
@@ -176,7 +176,7 @@ func (b *tab) open(path string) {
 func (b *tab) clickButton(scope, label string) {
 	b.t.Helper()
 	sel := fmt.Sprintf(`[...document.querySelectorAll(%q)].find((e) => e.textContent.trim() === %q && e.offsetParent !== null)`, scope+" button", label)
-	b.waitFor("a "+label+" button", sel, 30*time.Second)
+	b.waitFor("a "+label+" button", sel, 60*time.Second)
 	eval[chromedp.Void](b, sel+`.click()`)
 }
 
@@ -187,7 +187,7 @@ func (b *tab) typeInto(css, text string) {
 
 func (b *tab) selectValue(css, value string) {
 	b.t.Helper()
-	b.waitFor(css, fmt.Sprintf(`document.querySelector(%q)`, css), 30*time.Second)
+	b.waitFor(css, fmt.Sprintf(`document.querySelector(%q)`, css), 60*time.Second)
 	eval[chromedp.Void](b, fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event('change', {bubbles: true})); })()`, css, value))
 }
 
@@ -202,7 +202,7 @@ func (b *tab) signIn(email, password string) {
 
 // shot saves a screenshot of the whole page into the artifacts directory.
 func (b *tab) shot(name string) string {
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
 	defer cancel()
 	// Let fonts, transitions and the last render settle.
 	_, _ = chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`new Promise((r) => requestAnimationFrame(() => setTimeout(r, 250)))`, chromedp.EvalAwaitPromise))
@@ -220,7 +220,7 @@ func (b *tab) shot(name string) string {
 
 // viewportShot saves what a person sees in a 1440x900 window (for the README).
 func (b *tab) viewportShot(name string) string {
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
 	defer cancel()
 	_, _ = chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`new Promise((r) => requestAnimationFrame(() => setTimeout(r, 250)))`, chromedp.EvalAwaitPromise))
 	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())

@@ -30,10 +30,10 @@ func TestRemovedFileTypeIsRefusedByUIAndAPI(t *testing.T) {
 	b.signIn(adminEmail, st.adminPassword)
 	b.waitPath("/projects")
 	b.open("/admin/settings")
-	b.waitFor("the file type list", `document.querySelector('input[name=file_type][value=pdf]:checked')`, 30*time.Second)
+	b.waitFor("the file type list", `document.querySelector('input[name=file_type][value=pdf]:checked')`, 60*time.Second)
 	b.do("untick PDF", chromedp.Click(chromedp.CSS(`input[name=file_type][value=pdf]`)))
 	b.do("save", chromedp.Click(chromedp.CSS(`#upload-settings button[type=submit]`)))
-	b.waitFor("the saved message", `document.querySelector('.form-message-success:not([hidden])')`, 30*time.Second)
+	b.waitFor("the saved message", `document.querySelector('.form-message-success:not([hidden])')`, 60*time.Second)
 	b.shot("20-admin-uploads-without-pdf")
 	var after settings
 	mustCall(t, http.StatusOK, "GET", "/api/settings", admin, nil, &after)
@@ -44,16 +44,17 @@ func TestRemovedFileTypeIsRefusedByUIAndAPI(t *testing.T) {
 	}
 
 	b.open("/projects/" + project)
-	b.waitFor("the upload control", `document.querySelector('#file-input')`, 30*time.Second)
+	b.waitFor("the upload control", `document.querySelector('#file-input')`, 60*time.Second)
 	if accept := eval[string](b, `document.querySelector('#file-input').accept`); strings.Contains(accept, ".pdf") {
 		t.Fatalf("the file picker still offers PDF: %q", accept)
 	}
 	b.do("choose a PDF", chromedp.SetUploadFiles(chromedp.CSS(`#file-input`), []string{samplePDF(t)}))
-	b.waitFor("the refusal", `document.querySelector('.upload-item[data-state=refused]')`, 30*time.Second)
+	b.waitFor("the refusal", `document.querySelector('.upload-item[data-state=refused]')`, 60*time.Second)
 	msg := eval[string](b, `document.querySelector('.upload-item[data-state=refused] .upload-state').textContent`)
 	if !strings.Contains(msg, "not accepted") {
 		t.Fatalf("refusal message %q", msg)
 	}
+	b.waitFor("the empty document list", `document.querySelector('#documents .empty')`, 60*time.Second)
 	b.shot("21-upload-refused")
 	var docs struct {
 		Total int `json:"total"`
@@ -87,9 +88,9 @@ func TestViewerHasNoUploadControl(t *testing.T) {
 	b := newTab(t)
 	b.signIn("viewer@example.com", password)
 	b.waitPath("/projects")
-	b.waitFor("the project card", `document.querySelector('.project-card')`, 30*time.Second)
+	b.waitFor("the project card", `document.querySelector('.project-card')`, 60*time.Second)
 	b.open("/projects/" + project)
-	b.waitFor("the read-only notice", `document.querySelector('[data-testid=read-only-notice]') && document.querySelector('#documents')`, 30*time.Second)
+	b.waitFor("the read-only notice", `document.querySelector('[data-testid=read-only-notice]') && document.querySelector('#documents .empty, #documents table')`, 60*time.Second)
 	if eval[bool](b, `Boolean(document.querySelector('#file-input, .dropzone'))`) {
 		t.Fatal("a viewer sees the upload control")
 	}
@@ -116,7 +117,7 @@ func TestSessionRefreshAndLogout(t *testing.T) {
 	b := newTab(t)
 	b.signIn(adminEmail, st.adminPassword)
 	b.waitPath("/projects")
-	b.waitFor("the projects page", `document.querySelector('.page-title')`, 30*time.Second)
+	b.waitFor("the projects page", `document.querySelector('.page-title')`, 60*time.Second)
 
 	// 1. The background refresh rotates the tokens when they are 20 minutes old.
 	first := b.session()
@@ -124,7 +125,7 @@ func TestSessionRefreshAndLogout(t *testing.T) {
 		t.Fatal("no session in localStorage after sign-in")
 	}
 	eval[chromedp.Void](b, `(() => { const s = JSON.parse(localStorage.getItem('cl.session')); s.obtained_at -= 21 * 60 * 1000; localStorage.setItem('cl.session', JSON.stringify(s)); document.dispatchEvent(new Event('visibilitychange')); })()`)
-	b.waitFor("a rotated refresh token", `JSON.parse(localStorage.getItem('cl.session')).refresh_token !== `+jsString(first.RefreshToken), 30*time.Second)
+	b.waitFor("a rotated refresh token", `JSON.parse(localStorage.getItem('cl.session')).refresh_token !== `+jsString(first.RefreshToken), 60*time.Second)
 	if p := eval[string](b, `location.pathname`); p != "/projects" {
 		t.Fatalf("a successful refresh moved the user to %s", p)
 	}
@@ -134,7 +135,7 @@ func TestSessionRefreshAndLogout(t *testing.T) {
 	mustCall(t, http.StatusNoContent, "POST", "/api/auth/logout", s.AccessToken, map[string]string{"refresh_token": s.RefreshToken}, nil)
 	eval[chromedp.Void](b, `(() => { const s = JSON.parse(localStorage.getItem('cl.session')); s.obtained_at -= 21 * 60 * 1000; localStorage.setItem('cl.session', JSON.stringify(s)); document.dispatchEvent(new Event('visibilitychange')); })()`)
 	b.waitPath("/login")
-	b.waitFor("the expiry message", `document.querySelector('.form-message:not([hidden])') && document.querySelector('.form-message').textContent.includes('expired')`, 30*time.Second)
+	b.waitFor("the expiry message", `document.querySelector('.form-message:not([hidden])') && document.querySelector('.form-message').textContent.includes('expired')`, 60*time.Second)
 	if eval[bool](b, `localStorage.getItem('cl.session') !== null`) {
 		t.Fatal("the tokens stay in localStorage after a failed refresh")
 	}
@@ -146,7 +147,7 @@ func TestSessionRefreshAndLogout(t *testing.T) {
 	eval[chromedp.Void](b, `(() => { const s = JSON.parse(localStorage.getItem('cl.session')); s.access_token = 'not-a-valid-token'; localStorage.setItem('cl.session', JSON.stringify(s)); })()`)
 	b.open("/projects")
 	b.waitPath("/login")
-	b.waitFor("the session-ended message", `document.querySelector('.form-message:not([hidden])') && document.querySelector('.form-message').textContent.includes('session has ended')`, 30*time.Second)
+	b.waitFor("the session-ended message", `document.querySelector('.form-message:not([hidden])') && document.querySelector('.form-message').textContent.includes('session has ended')`, 60*time.Second)
 	if eval[bool](b, `localStorage.getItem('cl.session') !== null`) {
 		t.Fatal("the tokens stay in localStorage after a 401")
 	}

@@ -193,7 +193,9 @@ async function documentsSection(ctx, project, canEdit, body) {
       h('td', { class: 'actions-cell' }, actions));
   };
 
+  let rendered = false;
   const renderTable = () => {
+    rendered = true;
     rows.clear();
     if (!docs.length) {
       replace(tableBox, emptyState('No documents yet',
@@ -213,7 +215,7 @@ async function documentsSection(ctx, project, canEdit, body) {
   const refresh = async () => {
     const res = await api('GET', `/api/projects/${id}/documents?limit=200`, null, { signal: ctx.signal });
     const next = res.items || [];
-    const sameSet = next.length === docs.length && next.every((d, i) => docs[i] && docs[i].id === d.id);
+    const sameSet = rendered && next.length === docs.length && next.every((d, i) => docs[i] && docs[i].id === d.id);
     if (!sameSet) {
       docs = next;
       renderTable();
