@@ -417,7 +417,7 @@ func (w *Worker) sweepLoop(ctx context.Context) {
 	}
 }
 
-// Sweep runs one re-enqueue pass and returns how many documents it re-enqueued.
+// Sweep runs one re-enqueue pass and returns how many jobs it enqueued.
 func (w *Worker) Sweep(ctx context.Context) (int, error) {
 	rows, err := w.pool.Query(ctx, `WITH stale AS (
 			SELECT id FROM documents
@@ -435,6 +435,25 @@ func (w *Worker) Sweep(ctx context.Context) (int, error) {
 	n := 0
 	for _, id := range ids {
 		if err := w.queue.Enqueue(ctx, queue.Job{Kind: queue.KindDocument, ID: id}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	// Reports have no enqueued_at: a report still queued or running long
+	// after its request lost its job or its worker. A duplicate job is
+	// harmless (the job lock and the status check drop it).
+	rows, err = w.pool.Query(ctx, `SELECT id::text FROM document_reports
+		WHERE status IN ('queued', 'running') AND created_at < now() - make_interval(secs => $1)
+		ORDER BY created_at LIMIT 50`, 2*w.visibility().Seconds())
+	if err != nil {
+		return n, fmt.Errorf("find stale reports: %w", err)
+	}
+	reports, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return n, fmt.Errorf("find stale reports: %w", err)
+	}
+	for _, id := range reports {
+		if err := w.queue.Enqueue(ctx, queue.Job{Kind: queue.KindReport, ID: id}); err != nil {
 			return n, err
 		}
 		n++
