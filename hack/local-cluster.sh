@@ -138,6 +138,10 @@ up() {
   # Leftovers of a crashed or partial run: start from a clean slate.
   [ -d "$dir" ] && { stop_all; rm -rf "$dir"; }
 
+  local tool
+  for tool in openssl curl base64; do
+    command -v "$tool" >/dev/null || die "needs $tool (Debian: apt-get install openssl curl coreutils)"
+  done
   bin=$("$root/hack/k8s-binaries.sh" all)
   mkdir -p "$dir"/{pids,logs,certs,etcd}
   dir=$(cd "$dir" && pwd)

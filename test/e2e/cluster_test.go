@@ -53,12 +53,22 @@ func startLocalCluster(t testing.TB) *rest.Config {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
+		pids := recordedPIDs(dir)
 		if _, err := run(ctx, "down", dir); err != nil {
 			t.Errorf("local cluster down: %v", err)
+		}
+		for name, pid := range pids {
+			if running(pid) {
+				t.Errorf("local cluster down left %s (pid %d) running", name, pid)
+			}
 		}
 		if _, err := os.Stat(dir); !os.IsNotExist(err) {
 			t.Errorf("local cluster down left %s behind (stat: %v)", dir, err)
 			_ = os.RemoveAll(dir)
+		}
+		// down is idempotent.
+		if _, err := run(ctx, "down", dir); err != nil {
+			t.Errorf("second local cluster down: %v", err)
 		}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -93,6 +103,33 @@ func startLocalCluster(t testing.TB) *rest.Config {
 		}
 	})
 	return cfg
+}
+
+// recordedPIDs reads the PIDs the script recorded in WORKDIR/pids.
+func recordedPIDs(dir string) map[string]int {
+	out := map[string]int{}
+	files, _ := filepath.Glob(filepath.Join(dir, "pids", "*.pid"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 {
+			out[strings.TrimSuffix(filepath.Base(f), ".pid")] = pid
+		}
+	}
+	return out
+}
+
+// running reports whether pid is a live process (not a zombie waiting for
+// its new parent to reap it).
+func running(pid int) bool {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	_, rest, ok := strings.Cut(string(data), ") ")
+	return ok && len(rest) > 0 && rest[0] != 'Z' && rest[0] != 'X'
 }
 
 type scriptError struct {
