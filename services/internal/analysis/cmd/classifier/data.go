@@ -46,6 +46,9 @@ func splitOf(contract string) split {
 type labelledClause struct {
 	in     analysis.FeatureInput
 	labels uint64
+	// partial marks categories whose spans overlap the clause too little to
+	// label it; training may skip those (clause, category) pairs.
+	partial uint64
 }
 
 type contract struct {
@@ -131,6 +134,8 @@ func loadCUAD(dir string) (*dataset, error) {
 					}
 					if float64(overlap) >= 0.5*float64(min(end-start, cl.End-cl.Start)) {
 						c.clauses[i].labels |= bit
+					} else {
+						c.clauses[i].partial |= bit
 					}
 				}
 			}

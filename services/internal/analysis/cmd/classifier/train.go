@@ -10,30 +10,36 @@ import (
 
 // trainConfig holds the hyper-parameters; all randomness comes from Seed.
 type trainConfig struct {
-	Dim       uint32
-	Epochs    int
-	Rate      float64
-	Seed      uint64
-	MaxPosW   float64 // cap of the positive-class weight sqrt(neg/pos)
-	KeepPerC  int     // largest weights kept per category in the artifact
-	Version   string
-	MinThresh float64
-	IDF       bool
+	Dim             uint32
+	Epochs          int
+	Rate            float64
+	Seed            uint64
+	MaxPosW         float64 // cap of the positive-class weight sqrt(neg/pos)
+	KeepPerC        int     // largest weights kept per category in the artifact
+	Version         string
+	MinThresh       float64
+	IDF             bool
+	SkipPartial     bool
+	MicroThresholds bool
+	L2              float64 // weight decay per example, applied in batches
 }
 
 func defaultConfig() trainConfig {
-	return trainConfig{Dim: 1 << 18, Epochs: 12, Rate: 0.5, Seed: 20260101, MaxPosW: 8, KeepPerC: 24000, Version: "cuad-lr-v1", MinThresh: 0.05}
+	return trainConfig{Dim: 1 << 18, Epochs: 12, Rate: 0.5, Seed: 20260101, MaxPosW: 8, KeepPerC: 24000, Version: "cuad-lr-v1", MinThresh: 0.05, MicroThresholds: true}
 }
+
+const decayEvery = 500
 
 type example struct {
 	feats  []analysis.Feature
 	labels uint64
+	skip   uint64 // categories not to learn from on this example
 }
 
 func featurize(cls []labelledClause, dim uint32) []example {
 	out := make([]example, len(cls))
 	for i, c := range cls {
-		out[i] = example{feats: analysis.ClauseFeatures(c.in, dim), labels: c.labels}
+		out[i] = example{feats: analysis.ClauseFeatures(c.in, dim), labels: c.labels, skip: c.partial &^ c.labels}
 	}
 	return out
 }
@@ -86,6 +92,9 @@ func trainLR(cfg trainConfig, ex []example, C int) ([]float32, []float32) {
 				}
 			}
 			for c := 0; c < C; c++ {
+				if cfg.SkipPartial && e.skip&(1<<c) != 0 {
+					continue
+				}
 				y, wt := 0.0, 1.0
 				if e.labels&(1<<c) != 0 {
 					y, wt = 1, posW[c]
@@ -105,6 +114,15 @@ func trainLR(cfg trainConfig, ex []example, C int) ([]float32, []float32) {
 				}
 			}
 			t++
+			if cfg.L2 > 0 && int(t)%decayEvery == 0 {
+				// L2 regularisation: shrink every weight (recorded in u for the average).
+				f := float32(rate * cfg.L2 * decayEvery)
+				for i, v := range w {
+					d := -f * v
+					w[i] += d
+					u[i] += float32(t) * d
+				}
+			}
 		}
 	}
 	avg := make([]float32, D*C)
@@ -226,4 +244,68 @@ func computeIDF(ex []example, dim uint32) []float32 {
 		idf[i] = float32(math.Log((n+1)/(float64(d)+1)) + 1)
 	}
 	return analysis.QuantiseIDF(idf)
+}
+
+// microThresholds adjusts the per-category thresholds by coordinate ascent to
+// maximise micro-F1 over the yes/no clause categories (the reported metric),
+// starting from the per-category optima.
+func microThresholds(ex []example, probs [][]float64, th []float32, cats []string) []float32 {
+	th = append([]float32(nil), th...)
+	C := len(cats)
+	counted := make([]bool, C)
+	for c, name := range cats {
+		counted[c] = analysis.IsClauseCategory(name)
+	}
+	// per-category confusion counts at a threshold
+	countAt := func(c int, t float32) (tp, fp, fn int) {
+		for k, e := range ex {
+			pos := e.labels&(1<<c) != 0
+			pred := probs[k][c] >= float64(t)
+			switch {
+			case pos && pred:
+				tp++
+			case pred:
+				fp++
+			case pos:
+				fn++
+			}
+		}
+		return
+	}
+	tp, fp, fn := make([]int, C), make([]int, C), make([]int, C)
+	for c := 0; c < C; c++ {
+		tp[c], fp[c], fn[c] = countAt(c, th[c])
+	}
+	micro := func() float64 {
+		var a, b, d int
+		for c := 0; c < C; c++ {
+			if counted[c] {
+				a, b, d = a+tp[c], b+fp[c], d+fn[c]
+			}
+		}
+		if a == 0 {
+			return 0
+		}
+		return 2 * float64(a) / float64(2*a+b+d)
+	}
+	grid := []float32{0.05, 0.08, 0.1, 0.13, 0.16, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95}
+	for pass := 0; pass < 3; pass++ {
+		for c := 0; c < C; c++ {
+			if !counted[c] {
+				continue
+			}
+			best, bestT := micro(), th[c]
+			for _, t := range grid {
+				otp, ofp, ofn := tp[c], fp[c], fn[c]
+				tp[c], fp[c], fn[c] = countAt(c, t)
+				if f := micro(); f > best+1e-9 {
+					best, bestT = f, t
+				}
+				tp[c], fp[c], fn[c] = otp, ofp, ofn
+			}
+			th[c] = bestT
+			tp[c], fp[c], fn[c] = countAt(c, bestT)
+		}
+	}
+	return th
 }
