@@ -223,13 +223,17 @@ func (r *ContractLucidityReconciler) summarize(s *state, failed *stepError) {
 	s.status.AdminSecretName = Name(s.cl, "admin")
 }
 
-// updateStatus writes the status only when it changed.
+// updateStatus writes the status only when it changed. It is a merge
+// patch of the whole status without optimistic locking: the status is
+// recomputed from the children every time, so a read that lagged behind our
+// own last write must not turn into a conflict, an error and a retry later.
 func (r *ContractLucidityReconciler) updateStatus(ctx context.Context, s *state) error {
 	if equality.Semantic.DeepEqual(s.cl.Status, s.status) {
 		return nil
 	}
+	base := s.cl.DeepCopy()
 	s.cl.Status = s.status
-	if err := r.Client.Status().Update(ctx, s.cl); err != nil {
+	if err := r.Client.Status().Patch(ctx, s.cl, client.MergeFrom(base)); err != nil {
 		return fmt.Errorf("update status: %w", err)
 	}
 	return nil

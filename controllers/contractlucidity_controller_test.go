@@ -148,6 +148,7 @@ func names(objs []client.Object) []string {
 
 func TestInstanceCreatesEveryChildAndBecomesReady(t *testing.T) {
 	ns := newNamespace(t)
+	start := time.Now()
 	cl := createSample(t, ns, "production", nil)
 	name := cl.Name
 
@@ -157,6 +158,8 @@ func TestInstanceCreatesEveryChildAndBecomesReady(t *testing.T) {
 	if err := k8sClient.Get(ctx, key(ns, name+"-backend"), &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("backend Deployment exists before the migration succeeded: %v", err)
 	}
+	t.Logf("CR created -> migration Job and everything before it applied: %s", time.Since(start).Round(time.Millisecond))
+	migrated := time.Now()
 	markJobSucceeded(t, ns, MigrationJobName(cl, "0.1.0"))
 	waitCondition(t, ns, name, clv1.ConditionMigrationsReady, metav1.ConditionTrue, "Migrated")
 	waitFor(t, &appsv1.Deployment{}, key(ns, name+"-backend"), nil)
@@ -194,6 +197,8 @@ func TestInstanceCreatesEveryChildAndBecomesReady(t *testing.T) {
 		}
 		return nil
 	})
+	t.Logf("migration succeeded -> every child applied: %s; write requests so far: %d",
+		time.Since(migrated).Round(time.Millisecond), requests.Writes(ns))
 	live := getCL(t, ns, name)
 	for kind, objs := range got {
 		for _, o := range objs {
@@ -421,7 +426,7 @@ func settle(t *testing.T, ns string) {
 			return errors.New("still writing")
 		}
 		stable++
-		if stable < 10 {
+		if stable < 25 { // 2.5s without a write
 			return errors.New("settling")
 		}
 		return nil

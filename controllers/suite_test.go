@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -132,7 +133,12 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	log.SetLogger(logr.Discard())
+	// CL_TEST_LOG=1 shows the operator's log.
+	if os.Getenv("CL_TEST_LOG") != "" {
+		log.SetLogger(logr.FromSlogHandler(slog.NewTextHandler(os.Stderr, nil)))
+	} else {
+		log.SetLogger(logr.Discard())
+	}
 	testEnv = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,

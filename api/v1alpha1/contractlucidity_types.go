@@ -568,8 +568,10 @@ type ComponentsStatus struct {
 
 // ReplicaStatus is ready versus desired replicas.
 type ReplicaStatus struct {
-	Ready   int32 `json:"ready"`
-	Desired int32 `json:"desired"`
+	// +optional
+	Ready int32 `json:"ready,omitempty"`
+	// +optional
+	Desired int32 `json:"desired,omitempty"`
 }
 
 func init() {
