@@ -1,0 +1,473 @@
+// Package e2e drives the real backend (HTTP API) and the real worker
+// together on real PostgreSQL and Redis: uploads go in through the API and
+// come out analysed, as a user would see them.
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/contract-lucidity/contract-lucidity/services/backend"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv"
+	"github.com/contract-lucidity/contract-lucidity/services/worker"
+	"github.com/contract-lucidity/contract-lucidity/services/worker/extract"
+	"github.com/contract-lucidity/contract-lucidity/services/worker/fixtures"
+)
+
+const (
+	adminEmail = "admin@example.com"
+	adminPass  = "Initial-Admin-Passw0rd"
+	newPass    = "Settled-Admin-Passw0rd!"
+)
+
+// stack is one backend and one worker sharing PostgreSQL, Redis and storage.
+type stack struct {
+	url   string
+	token string
+	pool  *pgxpool.Pool
+}
+
+var (
+	pg  *testenv.Postgres
+	rds *testenv.Redis
+	st  *stack
+)
+
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	var err error
+	if pg, err = testenv.StartPostgres(); err != nil {
+		return 0, err
+	}
+	defer pg.Stop()
+	if rds, err = testenv.StartRedis(); err != nil {
+		return 0, err
+	}
+	defer rds.Stop()
+	dbURL, err := pg.CreateDatabase("e2e")
+	if err != nil {
+		return 0, err
+	}
+	storage, err := os.MkdirTemp("", "cl-e2e-storage-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(storage)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	cfg := &config.Config{
+		Environment: "development", DatabaseURL: dbURL, RedisURL: rds.URL(0),
+		JWTSecret: hex.EncodeToString(key) + "-jwt", JWTAlgorithm: "HS256", AccessTokenTTL: time.Hour, RefreshTokenTTL: 24 * time.Hour,
+		BcryptCost: 4, EncryptionKey: key, CORSOrigins: []string{"http://localhost:3000"},
+		MaxUploadSizeMB: 20, StoragePath: storage,
+		RateLimitLoginPerMinute: 1000, RateLimitUploadPerMinute: 10000, RateLimitAPIPerMinute: 1000000,
+		APIBaseURL: "http://localhost:8000", WorkerVisibilityTimeout: time.Minute, WorkerConcurrency: 2,
+		InitialAdminEmail: adminEmail, InitialAdminPassword: adminPass,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("E2E_VERBOSE") != "" {
+		quiet = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	srv, err := backend.New(ctx, cfg, backend.Options{Logger: quiet})
+	if err != nil {
+		return 0, fmt.Errorf("backend: %w", err)
+	}
+	defer srv.Close()
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return 0, err
+	}
+	defer pool.Close()
+	opt, _ := redis.ParseURL(cfg.RedisURL)
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	w, err := worker.New(cfg, worker.Deps{Pool: pool, Redis: rdb, Logger: quiet,
+		Options: worker.Options{PollBlock: 200 * time.Millisecond}})
+	if err != nil {
+		return 0, err
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	st = &stack{url: hs.URL, pool: pool}
+	var login struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := st.call("POST", "/api/auth/login", "", map[string]string{"email": adminEmail, "password": adminPass}, 200, &login); err != nil {
+		return 0, err
+	}
+	var changed struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := st.call("POST", "/api/auth/change-password", login.AccessToken,
+		map[string]string{"current_password": adminPass, "new_password": newPass}, 200, &changed); err != nil {
+		return 0, err
+	}
+	st.token = changed.AccessToken
+	return m.Run(), nil
+}
+
+// call makes a JSON API call and decodes the answer into out.
+func (s *stack) call(method, path, token string, body any, want int, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.url+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, data)
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+func mustCall(t *testing.T, method, path string, body any, want int, out any) {
+	t.Helper()
+	if err := st.call(method, path, st.token, body, want, out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newProject(t *testing.T) string {
+	t.Helper()
+	var p struct{ ID string }
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	mustCall(t, "POST", "/api/projects", map[string]string{"name": t.Name() + "-" + hex.EncodeToString(b)}, 201, &p)
+	return p.ID
+}
+
+type document struct {
+	ID             string         `json:"id"`
+	OriginalName   string         `json:"original_name"`
+	FileType       string         `json:"file_type"`
+	PipelineStatus string         `json:"pipeline_status"`
+	Progress       int            `json:"progress"`
+	ErrorMessage   *string        `json:"error_message"`
+	PageCount      *int           `json:"page_count"`
+	ClauseCount    int            `json:"clause_count"`
+	Analyzer       string         `json:"analyzer"`
+	Facts          map[string]any `json:"facts"`
+}
+
+// upload posts a file through the API (multipart: project_id, then file).
+func upload(t *testing.T, project, name string, data []byte) document {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	_ = mw.WriteField("project_id", project)
+	fw, _ := mw.CreateFormFile("file", name)
+	_, _ = fw.Write(data)
+	_ = mw.Close()
+	req, _ := http.NewRequest("POST", st.url+"/api/documents", &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+st.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 202 {
+		t.Fatalf("upload %s: %d %s", name, resp.StatusCode, body)
+	}
+	var d document
+	if err := json.Unmarshal(body, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// waitDone polls the document through the API until complete or failed.
+func waitDone(t *testing.T, id string, timeout time.Duration) document {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var d document
+		mustCall(t, "GET", "/api/documents/"+id, nil, 200, &d)
+		if d.PipelineStatus == worker.StatusComplete || d.PipelineStatus == worker.StatusFailed {
+			return d
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("document %s still %s (%d%%) after %s", id, d.PipelineStatus, d.Progress, timeout)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+type clause struct {
+	ID          string  `json:"id"`
+	Ordinal     int     `json:"ordinal"`
+	Heading     string  `json:"heading"`
+	Category    string  `json:"category"`
+	Confidence  float64 `json:"confidence"`
+	Text        string  `json:"text"`
+	RiskLevel   string  `json:"risk_level"`
+	Explanation string  `json:"explanation"`
+}
+
+func clauses(t *testing.T, id string) []clause {
+	t.Helper()
+	var page struct{ Items []clause }
+	mustCall(t, "GET", "/api/documents/"+id+"/clauses", nil, 200, &page)
+	return page.Items
+}
+
+func TestCUADContractsGoFromUploadToAnalysedClauses(t *testing.T) {
+	t.Parallel()
+	pdfs, err := fixtures.CUADPDFs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels, err := fixtures.LoadLabels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	project := newProject(t)
+	ids := map[string]string{} // contract name -> document id
+	for _, p := range pdfs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[fixtures.ContractName(p)] = upload(t, project, filepath.Base(p), data).ID
+	}
+	// Categories checked against the labels: common in CUAD and clear-cut.
+	checked := []string{"Governing Law", "Anti-Assignment", "License Grant", "Audit Rights", "Cap on Liability", "Insurance"}
+	found, labelled := map[string]int{}, map[string]int{}
+	for name, id := range ids {
+		d := waitDone(t, id, 5*time.Minute)
+		if d.PipelineStatus != worker.StatusComplete {
+			t.Errorf("%s: %s (%s)", name, d.PipelineStatus, deref(d.ErrorMessage))
+			continue
+		}
+		cs := clauses(t, id)
+		if len(cs) < 5 || d.PageCount == nil || *d.PageCount < 1 || d.Progress != 100 {
+			t.Errorf("%s: %d clauses, pages %v, progress %d", name, len(cs), d.PageCount, d.Progress)
+		}
+		cats := map[string]bool{}
+		for i, c := range cs {
+			if c.Ordinal != i+1 || c.Text == "" || c.Category == "" || c.Explanation == "" {
+				t.Errorf("%s: bad clause %+v", name, c)
+				break
+			}
+			switch c.RiskLevel {
+			case "low", "medium", "high":
+			default:
+				t.Errorf("%s: risk %q", name, c.RiskLevel)
+			}
+			cats[c.Category] = true
+		}
+		for _, cat := range checked {
+			if labels.Has(name, cat) {
+				labelled[cat]++
+				if cats[cat] {
+					found[cat]++
+				}
+			}
+		}
+	}
+	total, hits := 0, 0
+	for _, cat := range checked {
+		t.Logf("%-18s found in %d of %d contracts labelled with it", cat, found[cat], labelled[cat])
+		total += labelled[cat]
+		hits += found[cat]
+	}
+	if labelled["Governing Law"] < 10 || float64(found["Governing Law"]) < 0.8*float64(labelled["Governing Law"]) {
+		t.Errorf("Governing Law clauses found in %d of %d labelled contracts", found["Governing Law"], labelled["Governing Law"])
+	}
+	if float64(hits) < 0.6*float64(total) {
+		t.Errorf("labelled categories found: %d of %d", hits, total)
+	}
+}
+
+func TestDOCXAndOCRImageUploads(t *testing.T) {
+	t.Parallel()
+	project := newProject(t)
+	docx, err := fixtures.SampleDOCX()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := fixtures.CUADDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	png, err := fixtures.RenderPage(filepath.Join(dir, "pdf", "ADAMSGOLFINC_03_21_2005-EX-10.17-ENDORSEMENT_AGREEMENT.pdf"), 2, 200, "png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dDocx := upload(t, project, "msa.docx", docx)
+	dPNG := upload(t, project, "scan.png", png)
+
+	d := waitDone(t, dDocx.ID, 3*time.Minute)
+	if d.PipelineStatus != worker.StatusComplete || d.FileType != "docx" {
+		t.Fatalf("docx: %s %s %s", d.FileType, d.PipelineStatus, deref(d.ErrorMessage))
+	}
+	var gov bool
+	for _, c := range clauses(t, dDocx.ID) {
+		if strings.Contains(c.Text, "laws of the State of Delaware") {
+			gov = true
+			if c.Category != "Governing Law" {
+				t.Errorf("governing law clause classified as %q: %q", c.Category, c.Text)
+			}
+		}
+	}
+	if !gov {
+		t.Error("docx: no clause with the governing law text")
+	}
+
+	d = waitDone(t, dPNG.ID, 3*time.Minute)
+	if d.PipelineStatus != worker.StatusComplete || d.FileType != "png" {
+		t.Fatalf("png: %s %s %s", d.FileType, d.PipelineStatus, deref(d.ErrorMessage))
+	}
+	var text strings.Builder
+	for _, c := range clauses(t, dPNG.ID) {
+		text.WriteString(c.Text + "\n")
+	}
+	for _, w := range []string{"ENDORSEMENT", "WATSON", "ADAMS GOLF"} {
+		if !strings.Contains(text.String(), w) {
+			t.Errorf("OCR'd clauses lack %q", w)
+		}
+	}
+}
+
+func TestDamagedAndPasswordProtectedPDFsFailWithClearErrors(t *testing.T) {
+	t.Parallel()
+	project := newProject(t)
+	enc, err := fixtures.EncryptedPDF("hunter2-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]string{
+		upload(t, project, "locked.pdf", enc).ID:                   extract.MsgEncryptedPDF,
+		upload(t, project, "broken.pdf", fixtures.CorruptPDF()).ID: extract.MsgCorruptPDF,
+	}
+	for id, want := range cases {
+		d := waitDone(t, id, 2*time.Minute)
+		if d.PipelineStatus != worker.StatusFailed || d.ErrorMessage == nil || *d.ErrorMessage != want {
+			t.Errorf("%s: %s %q, want failed %q", d.OriginalName, d.PipelineStatus, deref(d.ErrorMessage), want)
+		}
+	}
+}
+
+func TestReportThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	project := newProject(t)
+	dir, _ := fixtures.CUADDir()
+	data, err := os.ReadFile(filepath.Join(dir, "pdf", "ADAMSGOLFINC_03_21_2005-EX-10.17-ENDORSEMENT_AGREEMENT.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := upload(t, project, "adams-endorsement.pdf", data)
+	if d := waitDone(t, doc.ID, 3*time.Minute); d.PipelineStatus != worker.StatusComplete {
+		t.Fatalf("%s %s", d.PipelineStatus, deref(d.ErrorMessage))
+	}
+	cs := clauses(t, doc.ID)
+	var decided clause
+	for _, c := range cs {
+		if c.Category != "Other" {
+			decided = c
+			break
+		}
+	}
+	if decided.ID == "" {
+		t.Fatal("no classified clause")
+	}
+	mustCall(t, "POST", "/api/clauses/"+decided.ID+"/decisions", map[string]string{"decision": "negotiate", "comment": "Cap this exposure."}, 201, nil)
+	var rp struct{ ID, Status string }
+	mustCall(t, "POST", "/api/documents/"+doc.ID+"/reports", nil, 202, &rp)
+	deadline := time.Now().Add(2 * time.Minute)
+	for rp.Status != "complete" {
+		if rp.Status == "failed" || time.Now().After(deadline) {
+			t.Fatalf("report status %s", rp.Status)
+		}
+		time.Sleep(200 * time.Millisecond)
+		mustCall(t, "GET", "/api/reports/"+rp.ID, nil, 200, &rp)
+	}
+	get := func(format string) []byte {
+		req, _ := http.NewRequest("GET", st.url+"/api/reports/"+rp.ID+"/download?format="+format, nil)
+		req.Header.Set("Authorization", "Bearer "+st.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("download %s: %d %s", format, resp.StatusCode, b)
+		}
+		return b
+	}
+	html := string(get("html"))
+	for _, want := range []string{"adams-endorsement.pdf", "<svg", decided.Category, "Cap this exposure.", "negotiate"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("HTML report lacks %q", want)
+		}
+	}
+	pdfPath := filepath.Join(t.TempDir(), "report.pdf")
+	if err := os.WriteFile(pdfPath, get("pdf"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdftotext", pdfPath, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext on the report: %v %s", err, out)
+	}
+	for _, want := range []string{"adams-endorsement.pdf", decided.Category, "Cap this exposure."} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("PDF report lacks %q", want)
+		}
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
