@@ -29,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -73,16 +74,45 @@ func markJobSucceeded(t *testing.T, ns, name string) {
 	t.Helper()
 	job := &batchv1.Job{}
 	waitFor(t, job, key(ns, name), nil)
-	now := metav1.Now()
-	job.Status.StartTime = &now
-	job.Status.CompletionTime = &now
-	job.Status.Succeeded = 1
-	job.Status.Conditions = []batchv1.JobCondition{
-		{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now, LastProbeTime: now, Reason: "CompletionsReached"},
-		{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now, LastProbeTime: now, Reason: "CompletionsReached"},
+	setStatus(t, job, func() {
+		now := metav1.Now()
+		job.Status.StartTime = &now
+		job.Status.CompletionTime = &now
+		job.Status.Succeeded = 1
+		job.Status.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now, LastProbeTime: now, Reason: "CompletionsReached"},
+			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now, LastProbeTime: now, Reason: "CompletionsReached"},
+		}
+	})
+}
+
+// setStatus sets obj's status with set, re-reading obj on conflicts (the
+// operator writes the same objects).
+func setStatus(t *testing.T, obj client.Object, set func()) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		set()
+		return k8sClient.Status().Update(ctx, obj)
+	})
+	if err != nil {
+		t.Fatalf("set status of %s: %v", obj.GetName(), err)
 	}
-	if err := k8sClient.Status().Update(ctx, job); err != nil {
-		t.Fatalf("mark job %s succeeded: %v", name, err)
+}
+
+// updateCL edits the instance's spec, retrying when the operator's status
+// writes got in between.
+func updateCL(t *testing.T, ns, name string, edit func(*clv1.ContractLucidity)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cl := getCL(t, ns, name)
+		edit(cl)
+		return k8sClient.Update(ctx, cl)
+	})
+	if err != nil {
+		t.Fatalf("update %s: %v", name, err)
 	}
 }
 
@@ -91,16 +121,15 @@ func markJobFailed(t *testing.T, ns, name string) {
 	t.Helper()
 	job := &batchv1.Job{}
 	waitFor(t, job, key(ns, name), nil)
-	now := metav1.Now()
-	job.Status.StartTime = &now
-	job.Status.Failed = 7
-	job.Status.Conditions = []batchv1.JobCondition{
-		{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, LastTransitionTime: now, LastProbeTime: now, Reason: "BackoffLimitExceeded"},
-		{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, LastTransitionTime: now, LastProbeTime: now, Reason: "BackoffLimitExceeded"},
-	}
-	if err := k8sClient.Status().Update(ctx, job); err != nil {
-		t.Fatalf("mark job %s failed: %v", name, err)
-	}
+	setStatus(t, job, func() {
+		now := metav1.Now()
+		job.Status.StartTime = &now
+		job.Status.Failed = 7
+		job.Status.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, LastTransitionTime: now, LastProbeTime: now, Reason: "BackoffLimitExceeded"},
+			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, LastTransitionTime: now, LastProbeTime: now, Reason: "BackoffLimitExceeded"},
+		}
+	})
 }
 
 // markDeploymentAvailable plays the Deployment controller.
@@ -108,11 +137,10 @@ func markDeploymentAvailable(t *testing.T, ns, name string) {
 	t.Helper()
 	d := &appsv1.Deployment{}
 	waitFor(t, d, key(ns, name), nil)
-	n := ptr.Deref(d.Spec.Replicas, 1)
-	d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n}
-	if err := k8sClient.Status().Update(ctx, d); err != nil {
-		t.Fatalf("mark deployment %s available: %v", name, err)
-	}
+	setStatus(t, d, func() {
+		n := ptr.Deref(d.Spec.Replicas, 1)
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n}
+	})
 }
 
 // instanceObjects lists every object labelled with the instance, by kind.
@@ -237,16 +265,12 @@ func TestInstanceCreatesEveryChildAndBecomesReady(t *testing.T) {
 	}
 	sts := &appsv1.StatefulSet{}
 	waitFor(t, sts, key(ns, name+"-postgres"), nil)
-	sts.Status = appsv1.StatefulSetStatus{ObservedGeneration: sts.Generation, Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, CurrentReplicas: 1, UpdatedReplicas: 1}
-	if err := k8sClient.Status().Update(ctx, sts); err != nil {
-		t.Fatal(err)
-	}
+	setStatus(t, sts, func() {
+		sts.Status = appsv1.StatefulSetStatus{ObservedGeneration: sts.Generation, Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, CurrentReplicas: 1, UpdatedReplicas: 1}
+	})
 	pvc := &corev1.PersistentVolumeClaim{}
 	waitFor(t, pvc, key(ns, name+"-storage"), nil)
-	pvc.Status.Phase = corev1.ClaimBound
-	if err := k8sClient.Status().Update(ctx, pvc); err != nil {
-		t.Fatal(err)
-	}
+	setStatus(t, pvc, func() { pvc.Status.Phase = corev1.ClaimBound })
 	live = waitCondition(t, ns, name, clv1.ConditionReady, metav1.ConditionTrue, "Available")
 	waitCondition(t, ns, name, clv1.ConditionProgressing, metav1.ConditionFalse, "Stable")
 	waitCondition(t, ns, name, clv1.ConditionDegraded, metav1.ConditionFalse, "")
@@ -474,11 +498,7 @@ func TestMissingSecretDegradesRetriesDeletesNothingAndRecovers(t *testing.T) {
 	settle(t, ns)
 	before := instanceObjects(t, ns, cl.Name)
 
-	live := getCL(t, ns, cl.Name)
-	live.Spec.Auth.JWTSecretRef = &clv1.SecretKeyRef{Name: "my-jwt"}
-	if err := k8sClient.Update(ctx, live); err != nil {
-		t.Fatal(err)
-	}
+	updateCL(t, ns, cl.Name, func(cl *clv1.ContractLucidity) { cl.Spec.Auth.JWTSecretRef = &clv1.SecretKeyRef{Name: "my-jwt"} })
 	d := waitCondition(t, ns, cl.Name, clv1.ConditionDegraded, metav1.ConditionTrue, "SecretMissing")
 	if c := meta.FindStatusCondition(d.Status.Conditions, clv1.ConditionDegraded); !strings.Contains(c.Message, `"my-jwt"`) {
 		t.Errorf("Degraded message %q does not name the Secret", c.Message)
@@ -612,11 +632,7 @@ func TestDeletedChildrenComeBack(t *testing.T) {
 		})
 	}
 	// A migration Job deleted before it finished comes back too.
-	live := getCL(t, ns, n)
-	live.Spec.Version = "0.2.0"
-	if err := k8sClient.Update(ctx, live); err != nil {
-		t.Fatal(err)
-	}
+	updateCL(t, ns, n, func(cl *clv1.ContractLucidity) { cl.Spec.Version = "0.2.0" })
 	job := &batchv1.Job{}
 	waitFor(t, job, key(ns, MigrationJobName(cl, "0.2.0")), nil)
 	oldUID := job.UID
@@ -672,17 +688,9 @@ func TestGeneratedSecretsNeverChange(t *testing.T) {
 func TestPausedFreezesTheInstance(t *testing.T) {
 	ns, cl := readyInstance(t, nil)
 	n := cl.Name
-	live := getCL(t, ns, n)
-	live.Spec.Paused = true
-	if err := k8sClient.Update(ctx, live); err != nil {
-		t.Fatal(err)
-	}
+	updateCL(t, ns, n, func(cl *clv1.ContractLucidity) { cl.Spec.Paused = true })
 	waitCondition(t, ns, n, clv1.ConditionProgressing, metav1.ConditionFalse, "Paused")
-	live = getCL(t, ns, n)
-	live.Spec.Frontend.Replicas = ptr.To[int32](3)
-	if err := k8sClient.Update(ctx, live); err != nil {
-		t.Fatal(err)
-	}
+	updateCL(t, ns, n, func(cl *clv1.ContractLucidity) { cl.Spec.Frontend.Replicas = ptr.To[int32](3) })
 	if err := k8sClient.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: n + "-config"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -696,11 +704,7 @@ func TestPausedFreezesTheInstance(t *testing.T) {
 	if err := k8sClient.Get(ctx, key(ns, n+"-config"), &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
 		t.Errorf("paused instance re-created its ConfigMap: %v", err)
 	}
-	live = getCL(t, ns, n)
-	live.Spec.Paused = false
-	if err := k8sClient.Update(ctx, live); err != nil {
-		t.Fatal(err)
-	}
+	updateCL(t, ns, n, func(cl *clv1.ContractLucidity) { cl.Spec.Paused = false })
 	waitFor(t, dep, key(ns, n+"-frontend"), func() error {
 		if ptr.Deref(dep.Spec.Replicas, 0) != 3 {
 			return errors.New("not scaled yet")
@@ -718,11 +722,7 @@ func TestMigrationGatesTheBackendRollout(t *testing.T) {
 		waitFor(t, d, key(ns, n+"-"+component), nil)
 		return d.Spec.Template.Spec.Containers[0].Image
 	}
-	live := getCL(t, ns, n)
-	live.Spec.Version = "0.2.0"
-	if err := k8sClient.Update(ctx, live); err != nil {
-		t.Fatal(err)
-	}
+	updateCL(t, ns, n, func(cl *clv1.ContractLucidity) { cl.Spec.Version = "0.2.0" })
 	waitFor(t, &batchv1.Job{}, key(ns, MigrationJobName(cl, "0.2.0")), nil)
 	waitCondition(t, ns, n, clv1.ConditionMigrationsReady, metav1.ConditionFalse, "Running")
 	settle(t, ns)
@@ -747,11 +747,7 @@ func TestMigrationGatesTheBackendRollout(t *testing.T) {
 
 	// A failed migration degrades the instance; backend and worker stay,
 	// the rest is still reconciled (the frontend follows spec.version).
-	live = getCL(t, ns, n)
-	live.Spec.Version = "0.3.0"
-	if err := k8sClient.Update(ctx, live); err != nil {
-		t.Fatal(err)
-	}
+	updateCL(t, ns, n, func(cl *clv1.ContractLucidity) { cl.Spec.Version = "0.3.0" })
 	markJobFailed(t, ns, MigrationJobName(cl, "0.3.0"))
 	waitCondition(t, ns, n, clv1.ConditionDegraded, metav1.ConditionTrue, "MigrationFailed")
 	eventually(t, wait, "frontend at 0.3.0", func() error {
