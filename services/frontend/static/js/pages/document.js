@@ -138,8 +138,14 @@ export async function documentPage(ctx) {
     mainCol.append(errorPanel(e, 'the clauses'));
     return;
   }
-  side.prepend(summaryPanel(all));
-  mainCol.append(await clausesPanel(ctx, doc, all, info.canEdit));
+  const summaryBox = h('div', summaryPanel(all));
+  side.prepend(summaryBox);
+  const onDecision = (clauseId, dec) => {
+    const c = all.find((x) => x.id === clauseId);
+    if (c) c.latest_decision = dec;
+    replace(summaryBox, summaryPanel(all));
+  };
+  mainCol.append(await clausesPanel(ctx, doc, all, info.canEdit, onDecision));
 }
 
 function factValue(v) {
@@ -179,11 +185,11 @@ function summaryPanel(clauses) {
     h('div', { class: 'risk-totals' }, RISK_LEVELS.map((l) => h('div', { class: `risk-total risk-total-${l}` },
       h('span', { class: 'risk-total-n' }, String(totals[l])), h('span', { class: 'risk-total-l' }, humanize(l))))),
     riskMeter(totals),
-    h('p', { class: 'muted small' }, `${plural(clauses.length, 'clause')} · ${open} awaiting a decision`),
+    h('p', { class: 'muted small' }, `${plural(clauses.length, 'clause')} · ${clauses.length - open} decided · ${open} awaiting a decision`),
   ], { id: 'summary' });
 }
 
-async function clausesPanel(ctx, doc, all, canEdit) {
+async function clausesPanel(ctx, doc, all, canEdit, onDecision) {
   const categories = [...new Set(all.map((c) => c.category))].sort();
   const q = ctx.query;
   const catSel = select([['', 'All categories'], ...categories.map((c) => [c, c])], q.get('category') || '', { name: 'category' });
@@ -225,7 +231,7 @@ async function clausesPanel(ctx, doc, all, canEdit) {
     else if (decSel.value) items = items.filter((c) => c.latest_decision && c.latest_decision.decision === decSel.value);
     count.textContent = items.length === all.length ? `Showing all ${plural(all.length, 'clause')}`
       : `Showing ${items.length} of ${plural(all.length, 'clause')}`;
-    renderGroups(list, items, { ctx, canEdit, all });
+    renderGroups(list, items, { ctx, canEdit, all, onDecision });
   };
   for (const s of [catSel, riskSel, decSel]) s.addEventListener('change', apply);
   await apply();
@@ -272,7 +278,7 @@ function decisionLine(d) {
     d.comment ? h('blockquote', { class: 'decision-comment' }, d.comment) : null);
 }
 
-function clauseCard(c, { ctx, canEdit }) {
+function clauseCard(c, { ctx, canEdit, onDecision }) {
   const card = h('article', { class: `clause clause-risk-${c.risk_level}`, dataset: { clauseId: c.id, risk: c.risk_level }, 'aria-labelledby': `cl-${c.id}` });
   const render = () => {
     clear(card);
@@ -335,6 +341,7 @@ function clauseCard(c, { ctx, canEdit }) {
           }
           c.latest_decision = dec;
           render();
+          if (onDecision) onDecision(c.id, dec);
           announce(`Clause ${c.ordinal} ${d.verb}.`);
           const first = card.querySelector(`.btn-${d.value}`);
           if (first) first.focus();
