@@ -139,6 +139,8 @@ func run(ctx context.Context, o options) error {
 	}
 	api := env.ControlPlane.GetAPIServer().Configure()
 	api.Set("audit-policy-file", policy).Set("audit-log-path", b.auditLog)
+	// envtest's default /24 has 254 Service IPs; 200 instances need 1,000.
+	api.Set("service-cluster-ip-range", "10.96.0.0/16")
 	progress("starting etcd and kube-apiserver")
 	cfg, err := env.Start()
 	if err != nil {
