@@ -21,13 +21,13 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 COPY . .
 
 FROM builder AS build-operator
-ARG TARGETOS=linux TARGETARCH=amd64
+ARG TARGETOS TARGETARCH
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     GOOS=$TARGETOS GOARCH=$TARGETARCH go build -ldflags="-s -w" -o /out/manager .
 
 FROM builder AS build-app
-ARG TARGETOS=linux TARGETARCH=amd64
+ARG TARGETOS TARGETARCH
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     GOOS=$TARGETOS GOARCH=$TARGETARCH go build -ldflags="-s -w" \
