@@ -116,7 +116,8 @@ if [ ${#as_pg[@]} -gt 0 ]; then chown postgres: "$DATA/logs/postgres.log"; fi
 pids=()
 names=()
 cleanup() {
-  trap - EXIT INT TERM HUP
+  trap - EXIT
+  trap '' INT TERM HUP # a second Ctrl-C must not leave servers behind
   echo
   say "stopping"
   local i
