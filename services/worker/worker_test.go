@@ -160,7 +160,7 @@ func TestTransientFailureIsRetriedWithBackoff(t *testing.T) {
 	}
 	var once sync.Once
 	retried := make(chan struct{})
-	w := e.newWorker(worker.Options{RetryBackoff: 300 * time.Millisecond}, worker.Hooks{})
+	w := e.newWorker(worker.Options{RetryBackoff: time.Second}, worker.Hooks{})
 	e.run(w)
 	e.enqueue(queue.KindDocument, id)
 	go func() {
@@ -177,7 +177,9 @@ func TestTransientFailureIsRetriedWithBackoff(t *testing.T) {
 		t.Fatal("document never went back to queued after the transient failure")
 	}
 	r := e.waitFinished(id, 2*time.Minute)
-	if r.Status != worker.StatusComplete || r.Attempts != 2 {
+	// Normally 2 attempts; on a very slow machine the file may be restored
+	// only after a further retry.
+	if r.Status != worker.StatusComplete || r.Attempts < 2 || r.Error != "" {
 		t.Errorf("status %s attempts %d error %q", r.Status, r.Attempts, r.Error)
 	}
 }
@@ -237,8 +239,10 @@ func TestShutdownHandsBackTheJobAndAnotherWorkerFinishesIt(t *testing.T) {
 	if r := e.doc(id); r.Status != worker.StatusQueued {
 		t.Fatalf("after shutdown: %s", r.Status)
 	}
-	if n, _ := e.queue.Depth(context.Background()); n != 1 {
-		t.Fatalf("queue depth %d after hand-back, want 1 (not acked)", n)
+	// The delivery was not acked: it is still pending in the consumer group.
+	pending, err := e.rdb.XPending(context.Background(), e.stream, queue.DefaultGroup).Result()
+	if err != nil || pending.Count < 1 {
+		t.Fatalf("pending deliveries after hand-back: %v (%v), want the unacked job", pending, err)
 	}
 	e.run(e.newWorker(worker.Options{Consumer: "w2"}, worker.Hooks{}))
 	r := e.waitFinished(id, 2*time.Minute)
