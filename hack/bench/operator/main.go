@@ -230,6 +230,11 @@ func (b *bench) idleMemory(ctx context.Context) error {
 	if err := b.manyInstances(ctx, op); err != nil {
 		return err
 	}
+	// Stop only once every status is final, so the restart below measures
+	// reconciles with nothing left to do.
+	if err := b.settle(ctx, op); err != nil {
+		return err
+	}
 	op.stop()
 	return b.restart(ctx)
 }
