@@ -124,6 +124,9 @@ func runMain(m *testing.M) (int, error) {
 		"WORKER_VISIBILITY_TIMEOUT":    "2m",
 		"WORKER_CONCURRENCY":           "2",
 		"MAX_UPLOAD_SIZE_MB":           "20",
+		// Port 0: a fixed metrics port could be taken on a shared machine,
+		// and then Run would return at once and no job would ever run.
+		"WORKER_METRICS_ADDR": "127.0.0.1:0",
 	}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 
@@ -179,6 +182,13 @@ func runMain(m *testing.M) (int, error) {
 
 	if err := waitReady(st.url+"/readyz", 60*time.Second); err != nil {
 		return 0, err
+	}
+	select {
+	case err := <-wDone:
+		return 0, fmt.Errorf("worker stopped at start: %v", err)
+	case err := <-beDone:
+		return 0, fmt.Errorf("backend stopped at start: %v", err)
+	case <-time.After(time.Second):
 	}
 	// The seeded admin chooses a real password through the API; the browser
 	// journey uses an account an admin creates, which must change its own.
