@@ -289,5 +289,5 @@ case "$cmd" in
   env) [ -f "$kubeconfig" ] || die "no cluster in $dir (run: $0 up)"; print_env ;;
   status) all_running ;;
   _provision) provision_loop ;;
-  *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
