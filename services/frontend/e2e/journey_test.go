@@ -153,6 +153,14 @@ func TestReviewerUploadsReviewsAndDownloadsReport(t *testing.T) {
 		t.Fatal("the original file download is not the PDF")
 	}
 
+	// Search: a word of the contract finds its clauses, each linked to the document.
+	b.open("/search")
+	b.typeInto("#search-q", "Texas")
+	b.do("search", chromedp.Click(chromedp.CSS(`form[role=search] button[type=submit]`)))
+	b.waitFor("the search URL", `location.search.includes('q=Texas')`, 60*time.Second)
+	b.waitFor("a search hit in the document", `document.querySelector('.search-hit a[href="/documents/`+docID+`"]')`, 60*time.Second)
+	b.shot("07-search")
+
 	// Members tab of the project: the reviewer is its admin.
 	b.open("/projects/" + projectID + "/members")
 	b.waitFor("the member list", `document.querySelector('#members tr[data-user-id]')`, 60*time.Second)

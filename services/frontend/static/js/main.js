@@ -6,6 +6,7 @@ import { route, match, navigate, render, start } from './router.js';
 import { loginPage, changePasswordPage } from './pages/login.js';
 import { projectsPage, projectPage } from './pages/projects.js';
 import { documentPage, reportsPage } from './pages/document.js';
+import { searchPage } from './pages/search.js';
 import { usersPage, membershipsPage, settingsPage, aiPage, auditPage } from './pages/admin.js';
 
 const app = document.getElementById('app');
@@ -19,6 +20,7 @@ route('/', () => navigate('/projects', { replace: true }));
 route('/projects', projectsPage, { nav: 'projects' });
 route('/projects/:id', projectPage, { nav: 'projects' });
 route('/projects/:id/members', projectPage, { nav: 'projects', tab: 'members' });
+route('/search', searchPage, { nav: 'search' });
 route('/documents/:id', documentPage, { nav: 'projects' });
 route('/documents/:id/reports', reportsPage, { nav: 'projects' });
 route('/admin', () => navigate('/admin/users', { replace: true }), { admin: true });
@@ -30,6 +32,7 @@ route('/admin/audit', auditPage, { admin: true, nav: 'audit' });
 
 const NAV = [
   { key: 'projects', href: '/projects', label: 'Projects', icon: 'folder' },
+  { key: 'search', href: '/search', label: 'Search', icon: 'search' },
 ];
 const ADMIN_NAV = [
   { key: 'users', href: '/admin/users', label: 'Users', icon: 'users' },
