@@ -47,6 +47,7 @@ vet: ## go vet.
 deps: ## Install system packages and test binaries if missing (apt, npm, Go proxy; cached).
 	hack/install-deps.sh
 	hack/k8s-binaries.sh all >/dev/null
+	hack/helm.sh >/dev/null
 
 .PHONY: test
 test: manifests generate fmt vet deps ## Run all tests against real components.

@@ -14,6 +14,8 @@ have tesseract || need+=(tesseract-ocr tesseract-ocr-eng)
 have chromium || need+=(chromium)
 { have initdb || [ -x /usr/lib/postgresql/15/bin/initdb ]; } || need+=(postgresql-15)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
+have openssl || need+=(openssl)     # hack/local-cluster.sh: service-account key pair
+have curl || need+=(curl)           # hack/local-cluster.sh: health checks
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
