@@ -88,6 +88,7 @@ func runBuild(args []string) error {
 	fs.BoolVar(&cfg.IDF, "idf", cfg.IDF, "weight features by inverse document frequency")
 	fs.BoolVar(&cfg.SkipPartial, "skip-partial", cfg.SkipPartial, "do not learn from clauses a labelled span only partly covers")
 	fs.BoolVar(&cfg.MicroThresholds, "micro-thresholds", cfg.MicroThresholds, "tune thresholds for micro-F1 over the yes/no categories")
+	cvOnly := fs.Bool("cv-only", false, "report the out-of-fold micro-F1 and stop (for choosing settings)")
 	fs.Parse(args)
 	cfg.Dim = 1 << *bits
 	ds, err := load(*dir)
@@ -176,6 +177,9 @@ func runBuild(args []string) error {
 	if cfg.MicroThresholds {
 		thresholds = microThresholds(ex, probs, thresholds, ds.categories)
 		fmt.Fprintf(os.Stderr, "out-of-fold micro-F1 with thresholds tuned for micro-F1: %.3f\n", oofMicro(thresholds))
+	}
+	if *cvOnly {
+		return nil
 	}
 	w, bias := trainLR(cfg, ex, C)
 	fmt.Fprintf(os.Stderr, "trained final model on %d clauses (%s)\n", len(ex), time.Since(start).Round(time.Second))
