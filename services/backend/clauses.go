@@ -64,12 +64,9 @@ func scanClause(row pgx.Row, extra ...any) (clauseJSON, error) {
 }
 
 func (s *Server) handleListClauses(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	ctx := r.Context()
-	if _, _, err := s.documentAccess(ctx, caller(r), id); err != nil {
+	id, err := s.authorize(r, s.documentRole, "", "")
+	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
@@ -116,17 +113,10 @@ func scanDecision(row pgx.Row) (decisionJSON, error) {
 }
 
 func (s *Server) handleCreateDecision(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	ctx := r.Context()
 	p := caller(r)
-	_, role, err := s.clauseAccess(ctx, p, id)
+	id, err := s.authorize(r, s.clauseRole, "editor", "decide clause")
 	if err != nil {
-		return err
-	}
-	if err := s.require(r, role, "editor", "decide clause"); err != nil {
 		return err
 	}
 	var in struct {
@@ -153,24 +143,16 @@ func (s *Server) handleCreateDecision(w http.ResponseWriter, r *http.Request) er
 }
 
 func (s *Server) handleClauseDecisions(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := s.authorize(r, s.clauseRole, "", "")
 	if err != nil {
-		return err
-	}
-	ctx := r.Context()
-	if _, _, err := s.clauseAccess(ctx, caller(r), id); err != nil {
 		return err
 	}
 	return s.writeDecisions(w, r, decisionSelect+` WHERE cd.clause_id = $1 ORDER BY cd.decided_at DESC, cd.id DESC`, id)
 }
 
 func (s *Server) handleDocumentDecisions(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := s.authorize(r, s.documentRole, "", "")
 	if err != nil {
-		return err
-	}
-	ctx := r.Context()
-	if _, _, err := s.documentAccess(ctx, caller(r), id); err != nil {
 		return err
 	}
 	return s.writeDecisions(w, r, decisionSelect+` JOIN clauses c ON c.id = cd.clause_id

@@ -126,12 +126,9 @@ func (s *Server) handleListDocuments(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) handleGetDocument(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	ctx := r.Context()
-	if _, _, err := s.documentAccess(ctx, caller(r), id); err != nil {
+	id, err := s.authorize(r, s.documentRole, "", "")
+	if err != nil {
 		return err
 	}
 	d, err := scanDocument(s.pool.QueryRow(ctx, `SELECT `+documentColumns+` FROM documents d WHERE d.id = $1`, id))
@@ -331,12 +328,9 @@ func displayName(name, ftype string) string {
 }
 
 func (s *Server) handleDownloadDocument(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	ctx := r.Context()
-	if _, _, err := s.documentAccess(ctx, caller(r), id); err != nil {
+	id, err := s.authorize(r, s.documentRole, "", "")
+	if err != nil {
 		return err
 	}
 	var name, key, mimeType string
@@ -371,16 +365,9 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, key, name, mi
 }
 
 func (s *Server) handleDeleteDocument(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	ctx := r.Context()
-	_, role, err := s.documentAccess(ctx, caller(r), id)
+	id, err := s.authorize(r, s.documentRole, "editor", "delete document")
 	if err != nil {
-		return err
-	}
-	if err := s.require(r, role, "editor", "delete document"); err != nil {
 		return err
 	}
 	var reports []string
@@ -421,16 +408,9 @@ func (s *Server) removeReportFiles(ctx context.Context, ids []string) {
 }
 
 func (s *Server) handleReprocess(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	ctx := r.Context()
-	_, role, err := s.documentAccess(ctx, caller(r), id)
+	id, err := s.authorize(r, s.documentRole, "editor", "reprocess document")
 	if err != nil {
-		return err
-	}
-	if err := s.require(r, role, "editor", "reprocess document"); err != nil {
 		return err
 	}
 	if _, err := s.pool.Exec(ctx, `UPDATE documents SET pipeline_status = 'queued', progress = 0, error_message = NULL,

@@ -152,12 +152,9 @@ func (s *Server) handleCreateProject(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) handleGetProject(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	p := caller(r)
-	if _, err := s.projectRole(r.Context(), p, id); err != nil {
+	id, err := s.authorize(r, s.projectRole, "", "")
+	if err != nil {
 		return err
 	}
 	out, err := scanProject(s.pool.QueryRow(r.Context(), projectSelect+` WHERE pr.id = $3`, p.ID, p.admin(), id))
@@ -169,17 +166,10 @@ func (s *Server) handleGetProject(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) handleUpdateProject(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	p := caller(r)
 	ctx := r.Context()
-	role, err := s.projectRole(ctx, p, id)
+	id, err := s.authorize(r, s.projectRole, "admin", "update project")
 	if err != nil {
-		return err
-	}
-	if err := s.require(r, role, "admin", "update project"); err != nil {
 		return err
 	}
 	var in projectInput
@@ -206,17 +196,10 @@ func (s *Server) handleUpdateProject(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) handleDeleteProject(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	p := caller(r)
 	ctx := r.Context()
-	role, err := s.projectRole(ctx, p, id)
+	id, err := s.authorize(r, s.projectRole, "admin", "delete project")
 	if err != nil {
-		return err
-	}
-	if err := s.require(r, role, "admin", "delete project"); err != nil {
 		return err
 	}
 	var docs, reports []string
@@ -260,12 +243,9 @@ type memberJSON struct {
 }
 
 func (s *Server) handleListMembers(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
 	ctx := r.Context()
-	if _, err := s.projectRole(ctx, caller(r), id); err != nil {
+	id, err := s.authorize(r, s.projectRole, "", "")
+	if err != nil {
 		return err
 	}
 	rows, err := s.pool.Query(ctx, `SELECT u.id, u.email, u.name, pm.role FROM project_members pm
@@ -379,4 +359,41 @@ func (s *Server) handleDeleteMember(w http.ResponseWriter, r *http.Request) erro
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// roleLookup finds the caller's role in the project that an id (a project,
+// a document or a clause) belongs to; an id the caller may not see is
+// errNotFound.
+type roleLookup func(ctx context.Context, p *principal, id string) (string, error)
+
+// authorize reads the {id} path parameter, checks through lookup that the
+// caller may see it and, when min is set, holds at least that project role
+// (a denial of action is audited).
+func (s *Server) authorize(r *http.Request, lookup roleLookup, min, action string) (string, error) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return "", err
+	}
+	role, err := lookup(r.Context(), caller(r), id)
+	if err != nil {
+		return "", err
+	}
+	if min != "" {
+		if err := s.require(r, role, min, action); err != nil {
+			return "", err
+		}
+	}
+	return id, nil
+}
+
+// documentRole is documentAccess as a roleLookup.
+func (s *Server) documentRole(ctx context.Context, p *principal, id string) (string, error) {
+	_, role, err := s.documentAccess(ctx, p, id)
+	return role, err
+}
+
+// clauseRole is clauseAccess as a roleLookup.
+func (s *Server) clauseRole(ctx context.Context, p *principal, id string) (string, error) {
+	_, role, err := s.clauseAccess(ctx, p, id)
+	return role, err
 }
