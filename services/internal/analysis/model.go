@@ -15,24 +15,33 @@ import (
 
 // ModelFile is the embedded model artifact, versioned by name. It is built
 // reproducibly from the CUAD data by `go run ./hack/classifier build`.
-const ModelFile = "model/model-v1.bin.gz"
+const ModelFile = "model/model-v2.bin.gz"
 
-//go:embed model/model-v1.bin.gz
+//go:embed model/model-v2.bin.gz
 var embeddedModel []byte
 
-const modelMagic = "CLCM"
+const modelMagic = "CLC2"
 
-// ModelData is a trained linear model before quantisation: one-vs-rest
-// logistic regression over hashed features, with per-category decision
-// thresholds on the probability.
+// ModelData is a trained model before quantisation. Two one-vs-rest
+// logistic regressions over the same hashed features score a clause: one
+// reads the whole clause, the other each of its sentences. A category's
+// log-odds is (1-SentenceWeight) x the clause's + SentenceWeight x the best
+// sentence's, compared with a per-category probability threshold.
 type ModelData struct {
-	Version    string
-	Dim        uint32 // hashed feature space, a power of two
-	Categories []string
-	Bias       []float32
-	Threshold  []float32
-	Weights    [][]Feature // per category, sorted by index, zeros omitted
-	IDF        []float32   // optional inverse document frequency per feature (len Dim), applied before scoring
+	Version        string
+	Dim            uint32 // hashed feature space, a power of two
+	Categories     []string
+	Threshold      []float32
+	SentenceWeight float32
+	Clause         LinearData
+	Sentence       LinearData
+}
+
+// LinearData is one one-vs-rest linear layer: a bias and sparse weights per
+// category (sorted by index, zeros omitted).
+type LinearData struct {
+	Bias    []float32
+	Weights [][]Feature
 }
 
 // Model is a loaded, quantised classifier. It is immutable and safe for
@@ -41,14 +50,20 @@ type Model struct {
 	version    string
 	dim        uint32
 	categories []string
-	bias       []float32
-	scale      []float32
 	threshold  []float32
-	weights    []int8 // dim x len(categories), row-major by feature
-	idf        []float32
+	alpha      float32
+	clause     linear
+	sentence   linear
 }
 
-// Version identifies the model, e.g. "cuad-lr-v1".
+// linear is a quantised layer: int8 weights with a per-category scale.
+type linear struct {
+	bias    []float32
+	scale   []float32
+	weights []int8 // dim x categories, row-major by feature
+}
+
+// Version identifies the model, e.g. "cuad-lr-v2".
 func (m *Model) Version() string { return m.version }
 
 // Categories returns the categories the model scores, in score order.
@@ -67,60 +82,23 @@ func DefaultModel() (*Model, error) { return defaultModel() }
 // EncodeModel quantises d (int8 weights with a per-category scale) and
 // writes it gzip-compressed. The output depends only on d.
 func EncodeModel(w io.Writer, d ModelData) error {
-	if len(d.Categories) != len(d.Bias) || len(d.Categories) != len(d.Threshold) || len(d.Categories) != len(d.Weights) {
+	C := len(d.Categories)
+	if C == 0 || len(d.Threshold) != C {
 		return errors.New("encode model: inconsistent category counts")
 	}
 	var buf bytes.Buffer
 	buf.WriteString(modelMagic)
 	putString(&buf, d.Version)
 	putUvarint(&buf, uint64(d.Dim))
-	putUvarint(&buf, uint64(len(d.Categories)))
-	if len(d.IDF) == int(d.Dim) {
-		// IDF quantised to 1/16 steps in a byte (idf <= 15.9).
-		putUvarint(&buf, 1)
-		for _, v := range d.IDF {
-			buf.WriteByte(byte(min(255, max(0, math.Round(float64(v)*idfScale)))))
-		}
-	} else {
-		putUvarint(&buf, 0)
-	}
+	putUvarint(&buf, uint64(C))
 	for c, name := range d.Categories {
-		var maxAbs float32
-		for _, f := range d.Weights[c] {
-			maxAbs = max(maxAbs, float32(math.Abs(float64(f.Value))))
-		}
-		scale := maxAbs / 127
-		if scale == 0 {
-			scale = 1
-		}
-		var idx []uint32
-		var q []int8
-		for _, f := range d.Weights[c] {
-			if f.Index >= d.Dim {
-				return fmt.Errorf("encode model: feature %d outside dimension %d", f.Index, d.Dim)
-			}
-			v := math.Round(float64(f.Value / scale))
-			if v == 0 {
-				continue
-			}
-			idx = append(idx, f.Index)
-			q = append(q, int8(v))
-		}
 		putString(&buf, name)
-		putFloat(&buf, d.Bias[c])
-		putFloat(&buf, scale)
 		putFloat(&buf, d.Threshold[c])
-		putUvarint(&buf, uint64(len(idx)))
-		prev := uint32(0)
-		for i, ix := range idx {
-			if i > 0 && ix <= prev {
-				return errors.New("encode model: weights not sorted by index")
-			}
-			putUvarint(&buf, uint64(ix-prev))
-			prev = ix
-		}
-		for _, v := range q {
-			buf.WriteByte(byte(v))
+	}
+	putFloat(&buf, d.SentenceWeight)
+	for _, l := range []LinearData{d.Clause, d.Sentence} {
+		if err := encodeLinear(&buf, l, d.Dim, C); err != nil {
+			return err
 		}
 	}
 	zw, err := gzip.NewWriterLevel(w, gzip.BestCompression)
@@ -133,6 +111,50 @@ func EncodeModel(w io.Writer, d ModelData) error {
 	return zw.Close()
 }
 
+func encodeLinear(buf *bytes.Buffer, l LinearData, dim uint32, C int) error {
+	if len(l.Bias) != C || len(l.Weights) != C {
+		return errors.New("encode model: inconsistent category counts")
+	}
+	for c := 0; c < C; c++ {
+		var maxAbs float32
+		for _, f := range l.Weights[c] {
+			maxAbs = max(maxAbs, float32(math.Abs(float64(f.Value))))
+		}
+		scale := maxAbs / 127
+		if scale == 0 {
+			scale = 1
+		}
+		var idx []uint32
+		var q []int8
+		for _, f := range l.Weights[c] {
+			if f.Index >= dim {
+				return fmt.Errorf("encode model: feature %d outside dimension %d", f.Index, dim)
+			}
+			v := math.Round(float64(f.Value / scale))
+			if v == 0 {
+				continue
+			}
+			idx = append(idx, f.Index)
+			q = append(q, int8(v))
+		}
+		putFloat(buf, l.Bias[c])
+		putFloat(buf, scale)
+		putUvarint(buf, uint64(len(idx)))
+		prev := uint32(0)
+		for i, ix := range idx {
+			if i > 0 && ix <= prev {
+				return errors.New("encode model: weights not sorted by index")
+			}
+			putUvarint(buf, uint64(ix-prev))
+			prev = ix
+		}
+		for _, v := range q {
+			buf.WriteByte(byte(v))
+		}
+	}
+	return nil
+}
+
 // LoadModel reads a model written by EncodeModel.
 func LoadModel(r io.Reader) (*Model, error) {
 	zr, err := gzip.NewReader(r)
@@ -142,7 +164,7 @@ func LoadModel(r io.Reader) (*Model, error) {
 	br := bufio.NewReader(zr)
 	magic := make([]byte, len(modelMagic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != modelMagic {
-		return nil, errors.New("load model: not a model file")
+		return nil, errors.New("load model: not a model file of this version")
 	}
 	m := &Model{}
 	if m.version, err = getString(br); err != nil {
@@ -154,66 +176,121 @@ func LoadModel(r io.Reader) (*Model, error) {
 	}
 	m.dim = uint32(dim)
 	nc, err := binary.ReadUvarint(br)
-	if err != nil || nc == 0 || nc > 1000 {
+	if err != nil || nc == 0 || nc > 64 {
 		return nil, errors.New("load model: bad category count")
 	}
 	C := int(nc)
-	hasIDF, err := binary.ReadUvarint(br)
-	if err != nil {
-		return nil, errors.New("load model: bad header")
-	}
-	if hasIDF == 1 {
-		raw := make([]byte, dim)
-		if _, err := io.ReadFull(br, raw); err != nil {
-			return nil, fmt.Errorf("load model: idf: %w", err)
-		}
-		m.idf = make([]float32, dim)
-		for i, b := range raw {
-			m.idf[i] = float32(b) / idfScale
-		}
-	}
-	m.weights = make([]int8, int(dim)*C)
 	for c := 0; c < C; c++ {
 		name, err := getString(br)
 		if err != nil {
 			return nil, fmt.Errorf("load model: category %d: %w", c, err)
 		}
+		th, err := getFloat(br)
+		if err != nil {
+			return nil, fmt.Errorf("load model: %s: %w", name, err)
+		}
 		m.categories = append(m.categories, name)
-		var vals [3]float32
+		m.threshold = append(m.threshold, th)
+	}
+	if m.alpha, err = getFloat(br); err != nil || m.alpha < 0 || m.alpha > 1 {
+		return nil, errors.New("load model: bad sentence weight")
+	}
+	for _, l := range []*linear{&m.clause, &m.sentence} {
+		if *l, err = loadLinear(br, m.dim, m.categories); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func loadLinear(br *bufio.Reader, dim uint32, cats []string) (linear, error) {
+	C := len(cats)
+	l := linear{weights: make([]int8, int(dim)*C)}
+	for c, name := range cats {
+		var vals [2]float32
+		var err error
 		for i := range vals {
 			if vals[i], err = getFloat(br); err != nil {
-				return nil, fmt.Errorf("load model: %s: %w", name, err)
+				return l, fmt.Errorf("load model: %s: %w", name, err)
 			}
 		}
-		m.bias = append(m.bias, vals[0])
-		m.scale = append(m.scale, vals[1])
-		m.threshold = append(m.threshold, vals[2])
+		l.bias = append(l.bias, vals[0])
+		l.scale = append(l.scale, vals[1])
 		nnz, err := binary.ReadUvarint(br)
-		if err != nil || nnz > dim {
-			return nil, fmt.Errorf("load model: %s: bad weight count", name)
+		if err != nil || nnz > uint64(dim) {
+			return l, fmt.Errorf("load model: %s: bad weight count", name)
 		}
 		idx := make([]uint32, nnz)
 		prev := uint64(0)
 		for i := range idx {
 			d, err := binary.ReadUvarint(br)
 			if err != nil {
-				return nil, fmt.Errorf("load model: %s: %w", name, err)
+				return l, fmt.Errorf("load model: %s: %w", name, err)
 			}
 			prev += d
-			if prev >= dim {
-				return nil, fmt.Errorf("load model: %s: index out of range", name)
+			if prev >= uint64(dim) || (i > 0 && d == 0) {
+				return l, fmt.Errorf("load model: %s: index out of range", name)
 			}
 			idx[i] = uint32(prev)
 		}
 		for _, ix := range idx {
 			b, err := br.ReadByte()
 			if err != nil {
-				return nil, fmt.Errorf("load model: %s: %w", name, err)
+				return l, fmt.Errorf("load model: %s: %w", name, err)
 			}
-			m.weights[int(ix)*C+c] = int8(b)
+			l.weights[int(ix)*C+c] = int8(b)
 		}
 	}
-	return m, nil
+	return l, nil
+}
+
+// logits returns the per-category log-odds of one input under the layer.
+func (l *linear) logits(in FeatureInput, dim uint32, out []float64) {
+	C := len(l.bias)
+	acc := make([]float32, C)
+	for _, f := range ClauseFeatures(in, dim) {
+		row := l.weights[int(f.Index)*C : int(f.Index)*C+C]
+		for c, q := range row {
+			if q != 0 {
+				acc[c] += f.Value * float32(q)
+			}
+		}
+	}
+	for c := range acc {
+		out[c] = float64(acc[c]*l.scale[c] + l.bias[c])
+	}
+}
+
+// Logits returns the clause layer's log-odds of a clause and, per category,
+// the highest log-odds of the sentence layer over its sentences (see
+// SentenceInputs). The training command combines them to choose the
+// sentence weight; Predict uses Scores.
+func (m *Model) Logits(in FeatureInput) (clause, sentence []float64) {
+	C := len(m.categories)
+	clause = make([]float64, C)
+	m.clause.logits(in, m.dim, clause)
+	sentence = make([]float64, C)
+	for c := range sentence {
+		sentence[c] = math.Inf(-1)
+	}
+	tmp := make([]float64, C)
+	for _, s := range SentenceInputs(in) {
+		m.sentence.logits(s, m.dim, tmp)
+		for c, v := range tmp {
+			sentence[c] = max(sentence[c], v)
+		}
+	}
+	return clause, sentence
+}
+
+// CombineLogits mixes the clause and best-sentence log-odds with weight
+// alpha on the sentence and returns probabilities.
+func CombineLogits(clause, sentence []float64, alpha float64) []float64 {
+	out := make([]float64, len(clause))
+	for c := range out {
+		out[c] = sigmoid((1-alpha)*clause[c] + alpha*sentence[c])
+	}
+	return out
 }
 
 // Prediction is the classification of one clause.
@@ -224,23 +301,10 @@ type Prediction struct {
 	Scores     []float64 // probability per category, in Model.Categories() order
 }
 
-// Scores returns the per-category probabilities for a clause.
+// scores returns the per-category probabilities for a clause.
 func (m *Model) scores(in FeatureInput) []float64 {
-	C := len(m.categories)
-	acc := make([]float32, C)
-	for _, f := range ApplyIDF(ClauseFeatures(in, m.dim), m.idf) {
-		row := m.weights[int(f.Index)*C : int(f.Index)*C+C]
-		for c, q := range row {
-			if q != 0 {
-				acc[c] += f.Value * float32(q)
-			}
-		}
-	}
-	out := make([]float64, C)
-	for c := range acc {
-		out[c] = sigmoid(float64(acc[c]*m.scale[c] + m.bias[c]))
-	}
-	return out
+	clause, sentence := m.Logits(in)
+	return CombineLogits(clause, sentence, float64(m.alpha))
 }
 
 // Classify classifies the clauses of one document (as SplitClauses returns
@@ -276,37 +340,6 @@ func (m *Model) Predict(in FeatureInput) Prediction {
 		p.Confidence = 1 - top
 	}
 	return p
-}
-
-const idfScale = 16
-
-// QuantiseIDF rounds idf values the way the model file stores them, so
-// training sees exactly the weights inference will use.
-func QuantiseIDF(idf []float32) []float32 {
-	out := make([]float32, len(idf))
-	for i, v := range idf {
-		out[i] = float32(min(255, max(0, math.Round(float64(v)*idfScale)))) / idfScale
-	}
-	return out
-}
-
-// ApplyIDF multiplies features by their IDF and re-normalises (no-op when idf is nil).
-func ApplyIDF(fs []Feature, idf []float32) []Feature {
-	if idf == nil {
-		return fs
-	}
-	var norm float64
-	for i := range fs {
-		fs[i].Value *= idf[fs[i].Index]
-		norm += float64(fs[i].Value) * float64(fs[i].Value)
-	}
-	if norm > 0 {
-		inv := float32(1 / math.Sqrt(norm))
-		for i := range fs {
-			fs[i].Value *= inv
-		}
-	}
-	return fs
 }
 
 func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }

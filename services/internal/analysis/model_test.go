@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"bytes"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -18,7 +19,7 @@ func testModel(t testing.TB) *Model {
 
 func TestEmbeddedModelIsVersionedAndComplete(t *testing.T) {
 	m := testModel(t)
-	if m.Version() != "cuad-lr-v1" || !strings.Contains(ModelFile, "v1") {
+	if m.Version() != "cuad-lr-v2" || !strings.Contains(ModelFile, "v2") {
 		t.Fatalf("model version %q in %s", m.Version(), ModelFile)
 	}
 	if !slices.Equal(m.Categories(), Categories()) || len(Categories()) != 41 || len(ClauseCategories()) != 33 {
@@ -26,6 +27,9 @@ func TestEmbeddedModelIsVersionedAndComplete(t *testing.T) {
 	}
 	if len(embeddedModel) > 5<<20 {
 		t.Fatalf("model artifact is %d bytes, over 5 MB", len(embeddedModel))
+	}
+	if m.alpha <= 0 || m.alpha >= 1 {
+		t.Errorf("sentence weight %v: want both layers to count", m.alpha)
 	}
 	for i, th := range m.Thresholds() {
 		if th <= 0 || th >= 1 {
@@ -97,8 +101,12 @@ func TestPredictionShape(t *testing.T) {
 }
 
 func TestModelEncodingRoundTrips(t *testing.T) {
-	d := ModelData{Version: "t", Dim: 16, Categories: []string{"A", "B"}, Bias: []float32{0.5, -1}, Threshold: []float32{0.3, 0.6},
-		Weights: [][]Feature{{{Index: 1, Value: 2}, {Index: 7, Value: -1}}, {{Index: 3, Value: 0.5}}}}
+	d := ModelData{Version: "t", Dim: 16, Categories: []string{"A", "B"}, Threshold: []float32{0.3, 0.6}, SentenceWeight: 0.25,
+		Clause: LinearData{Bias: []float32{0.5, -1},
+			Weights: [][]Feature{{{Index: 1, Value: 2}, {Index: 7, Value: -1}}, {{Index: 3, Value: 0.5}}}},
+		Sentence: LinearData{Bias: []float32{0, 1},
+			Weights: [][]Feature{{{Index: 2, Value: -4}}, {{Index: 3, Value: 1}, {Index: 15, Value: 0.5}}}},
+	}
 	var a, b bytes.Buffer
 	if err := EncodeModel(&a, d); err != nil {
 		t.Fatal(err)
@@ -113,11 +121,56 @@ func TestModelEncodingRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Version() != "t" || m.weights[1*2+0] != 127 || m.weights[7*2+0] != -64 || m.weights[3*2+1] != 127 {
-		t.Fatalf("decoded %+v", m)
+	if m.Version() != "t" || m.alpha != 0.25 || !slices.Equal(m.Thresholds(), []float32{0.3, 0.6}) {
+		t.Fatalf("decoded header %q %v %v", m.Version(), m.alpha, m.Thresholds())
+	}
+	if m.clause.weights[1*2+0] != 127 || m.clause.weights[7*2+0] != -64 || m.clause.weights[3*2+1] != 127 {
+		t.Fatalf("clause layer decoded as %v", m.clause.weights)
+	}
+	if m.sentence.weights[2*2+0] != -127 || m.sentence.weights[3*2+1] != 127 || m.sentence.weights[15*2+1] != 64 || m.sentence.bias[1] != 1 {
+		t.Fatalf("sentence layer decoded as %v", m.sentence.weights)
 	}
 	if _, err := LoadModel(bytes.NewReader([]byte("not a model"))); err == nil {
 		t.Fatal("garbage accepted")
+	}
+	bad := d
+	bad.Sentence.Weights = [][]Feature{{{Index: 16, Value: 1}}, nil}
+	if err := EncodeModel(&b, bad); err == nil || !strings.Contains(err.Error(), "outside dimension") {
+		t.Fatalf("out-of-range feature: %v", err)
+	}
+}
+
+// The combined score follows the sentence weight: 0 is the clause layer
+// alone, 1 the best sentence alone.
+func TestCombineLogits(t *testing.T) {
+	clause, sentence := []float64{2, -3}, []float64{-2, 1}
+	for _, tc := range []struct {
+		alpha float64
+		want  []float64
+	}{{0, []float64{sigmoid(2), sigmoid(-3)}}, {1, []float64{sigmoid(-2), sigmoid(1)}}, {0.5, []float64{0.5, sigmoid(-1)}}} {
+		got := CombineLogits(clause, sentence, tc.alpha)
+		for c := range got {
+			if math.Abs(got[c]-tc.want[c]) > 1e-12 {
+				t.Errorf("alpha %v: %v, want %v", tc.alpha, got, tc.want)
+			}
+		}
+	}
+}
+
+// A clause's sentence scores come from its best sentence: a liability cap
+// buried in a long clause about other things still reads as a cap.
+func TestBestSentenceFindsBuriedClause(t *testing.T) {
+	m := testModel(t)
+	capSentence := "IN NO EVENT SHALL EITHER PARTY'S AGGREGATE LIABILITY UNDER THIS AGREEMENT EXCEED THE FEES PAID BY CUSTOMER IN THE TWELVE MONTHS PRECEDING THE CLAIM."
+	filler := "The Distributor shall maintain adequate inventory of the Products at its warehouse and shall ship orders within five business days of receipt. "
+	in := FeatureInput{Text: strings.Repeat(filler, 6) + capSentence + " " + strings.Repeat(filler, 6)}
+	clause, sentence := m.Logits(in)
+	c := slices.Index(m.categories, "Cap on Liability")
+	if sentence[c] <= clause[c] {
+		t.Fatalf("best-sentence log-odds %.2f not above the clause layer's %.2f", sentence[c], clause[c])
+	}
+	if p := m.Predict(in); !slices.Contains(p.Labels, "Cap on Liability") {
+		t.Fatalf("labels %v lack Cap on Liability (score %.3f, threshold %.3f)", p.Labels, p.Scores[c], m.threshold[c])
 	}
 }
 

@@ -49,6 +49,16 @@ type labelledClause struct {
 	// partial marks categories whose spans overlap the clause too little to
 	// label it; training may skip those (clause, category) pairs.
 	partial uint64
+	sents   []labelledSentence
+}
+
+// labelledSentence is a sentence of a clause with the categories whose spans
+// cover it; unknown marks categories whose span could not be placed inside
+// the clause text (not learnt from).
+type labelledSentence struct {
+	in      analysis.FeatureInput
+	labels  uint64
+	unknown uint64
 }
 
 type contract struct {
@@ -117,6 +127,16 @@ func loadCUAD(dir string) (*dataset, error) {
 		for _, in := range analysis.FeatureInputs(clauses) {
 			c.clauses = append(c.clauses, labelledClause{in: in})
 		}
+		sentsOf := make([][]analysis.Sentence, len(clauses))
+		for i := range clauses {
+			sentsOf[i] = analysis.SplitSentences(clauses[i].Text)
+			if len(sentsOf[i]) == 0 { // SentenceInputs then reads the clause as one sentence
+				sentsOf[i] = []analysis.Sentence{{Text: clauses[i].Text, End: len(clauses[i].Text)}}
+			}
+			for _, in := range analysis.SentenceInputs(c.clauses[i].in) {
+				c.clauses[i].sents = append(c.clauses[i].sents, labelledSentence{in: in})
+			}
+		}
 		var loc locator
 		for _, cat := range cats {
 			bit := uint64(1) << catIndex[cat]
@@ -132,6 +152,7 @@ func loadCUAD(dir string) (*dataset, error) {
 					if overlap <= 0 {
 						continue
 					}
+					labelSentences(c.clauses[i].sents, sentsOf[i], cl.Text, c.text[max(start, cl.Start):min(end, cl.End)], bit)
 					if float64(overlap) >= 0.5*float64(min(end-start, cl.End-cl.Start)) {
 						c.clauses[i].labels |= bit
 					} else {
@@ -146,6 +167,29 @@ func loadCUAD(dir string) (*dataset, error) {
 		return nil, fmt.Errorf("no contracts in %s/txt", dir)
 	}
 	return ds, nil
+}
+
+// labelSentences labels the sentences of a clause that the part of a span
+// inside the clause (source text) covers: at least half of the sentence or
+// half of that part. When the part cannot be found in the clause's
+// normalised text the category is unknown for all its sentences.
+func labelSentences(ls []labelledSentence, ss []analysis.Sentence, clauseText, part string, bit uint64) {
+	sub, _ := collapse(part)
+	sub = strings.TrimSpace(sub)
+	o := -1
+	if len(sub) >= 8 {
+		o = strings.Index(clauseText, sub)
+	}
+	for j, st := range ss {
+		if o < 0 {
+			ls[j].unknown |= bit
+			continue
+		}
+		ov := min(o+len(sub), st.End) - max(o, st.Start)
+		if ov > 0 && float64(ov) >= 0.5*float64(min(len(sub), st.End-st.Start)) {
+			ls[j].labels |= bit
+		}
+	}
 }
 
 // locate finds span in text, exactly or else with whitespace runs collapsed,

@@ -2,8 +2,9 @@
 // embedded in services/internal/analysis (run it as `go run ./hack/classifier`
 // from the repository root).
 //
-//	build [-data DIR] [-out FILE]  train on the CUAD train split, tune thresholds on
-//	                               validation, write the versioned model artifact
+//	build [-data DIR] [-out FILE]  choose the sentence weight and thresholds by 4-fold CV on
+//	                               train+validation, train on both, write the versioned artifact
+//	build -cv-only [flags]         only the out-of-fold micro-F1 (for choosing settings)
 //	eval  [-data DIR]              per-category paragraph-level P/R/F1 of the embedded
 //	                               model and the keyword baseline on the test split
 //	facts [-data DIR] [-v]         accuracy of ExtractFacts against the CUAD labels
@@ -80,26 +81,31 @@ func runBuild(args []string) error {
 	out := fs.String("out", "services/internal/analysis/"+analysis.ModelFile, "model artifact to write")
 	cfg := defaultConfig()
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "SGD epochs")
-	fs.IntVar(&cfg.KeepPerC, "keep", cfg.KeepPerC, "weights kept per category")
-	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "learning rate")
+	fs.IntVar(&cfg.KeepPerC, "keep", cfg.KeepPerC, "weights kept per category and layer")
+	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "learning rate of the clause layer")
 	fs.Float64Var(&cfg.MaxPosW, "posw", cfg.MaxPosW, "cap of the positive class weight")
 	bits := fs.Int("bits", 18, "log2 of the hashed feature dimension")
 	fs.Float64Var(&cfg.L2, "l2", cfg.L2, "L2 regularisation strength")
-	fs.BoolVar(&cfg.IDF, "idf", cfg.IDF, "weight features by inverse document frequency")
 	fs.BoolVar(&cfg.SkipPartial, "skip-partial", cfg.SkipPartial, "do not learn from clauses a labelled span only partly covers")
 	fs.BoolVar(&cfg.MicroThresholds, "micro-thresholds", cfg.MicroThresholds, "tune thresholds for micro-F1 over the yes/no categories")
+	sentRate := fs.Float64("sentence-rate", 0, "learning rate of the sentence layer (0: the default)")
 	cvOnly := fs.Bool("cv-only", false, "report the out-of-fold micro-F1 and stop (for choosing settings)")
 	fs.Parse(args)
 	cfg.Dim = 1 << *bits
+	scfg := sentenceConfig(cfg)
+	if *sentRate > 0 {
+		scfg.Rate = *sentRate
+	}
 	ds, err := load(*dir)
 	if err != nil {
 		return err
 	}
 	C := len(ds.categories)
 	start := time.Now()
-	// Out-of-fold probabilities over train+validation (4 folds by contract)
-	// tune the per-category thresholds; the shipped model is then trained on
-	// all of train+validation. The test split is never used here.
+	// Out-of-fold scores over train+validation (4 folds by contract) choose
+	// the sentence weight and tune the per-category thresholds; the shipped
+	// model is then trained on all of train+validation. The test split is
+	// never used here.
 	var all []labelledClause
 	var folds []int
 	for _, c := range ds.contracts {
@@ -111,17 +117,13 @@ func runBuild(args []string) error {
 			folds = append(folds, foldOf(c.name))
 		}
 	}
-	ex := featurize(all, cfg.Dim)
-	var idf []float32
-	if cfg.IDF {
-		idf = computeIDF(ex, cfg.Dim)
-		for i := range ex {
-			ex[i].feats = analysis.ApplyIDF(ex[i].feats, idf)
-		}
-	}
-	probs := make([][]float64, len(ex))
+	exC := featurize(all, cfg.Dim)
+	exS, owner := featurizeSentences(all, cfg.Dim)
+	fmt.Fprintf(os.Stderr, "%d clauses, %d sentences (%s)\n", len(exC), len(exS), time.Since(start).Round(time.Second))
+	zc := make([][]float64, len(all)) // out-of-fold clause-layer log-odds
+	zs := make([][]float64, len(all)) // out-of-fold best-sentence log-odds
 	// Folds train concurrently (two at a time); each writes only its own
-	// clauses' probabilities, so the result does not depend on scheduling.
+	// clauses' scores, so the result does not depend on scheduling.
 	var wg sync.WaitGroup
 	errs := make([]error, numFolds)
 	sem := make(chan struct{}, 2)
@@ -131,63 +133,61 @@ func runBuild(args []string) error {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			var tr []example
-			var te []int
-			for i, e := range ex {
-				if folds[i] == k {
-					te = append(te, i)
-				} else {
-					tr = append(tr, e)
+			var trC, trS []example
+			for i, e := range exC {
+				if folds[i] != k {
+					trC = append(trC, e)
 				}
 			}
-			w, bias := trainLR(cfg, tr, C)
-			md := toModelData(cfg, ds.categories, w, bias, make([]float32, C))
-			md.IDF = idf
-			m, err := quantised(md)
+			for j, e := range exS {
+				if folds[owner[j]] != k {
+					trS = append(trS, e)
+				}
+			}
+			m, err := quantised(train(cfg, scfg, ds.categories, trC, trS, 0.5, nil))
 			if err != nil {
 				errs[k] = err
 				return
 			}
-			for _, i := range te {
-				probs[i] = m.Predict(all[i].in).Scores
+			n := 0
+			for i := range all {
+				if folds[i] == k {
+					zc[i], zs[i] = m.Logits(all[i].in)
+					n++
+				}
 			}
-			fmt.Fprintf(os.Stderr, "fold %d: trained on %d clauses, scored %d (%s)\n", k, len(tr), len(te), time.Since(start).Round(time.Second))
+			fmt.Fprintf(os.Stderr, "fold %d: trained on %d clauses and %d sentences, scored %d clauses (%s)\n", k, len(trC), len(trS), n, time.Since(start).Round(time.Second))
 		}(k)
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	oofMicro := func(th []float32) float64 {
-		oof := newCounts(C)
-		for i, e := range ex {
-			var pred uint64
-			for c := 0; c < C; c++ {
-				if probs[i][c] >= float64(th[c]) {
-					pred |= 1 << c
-				}
-			}
-			oof.add(e.labels, pred)
+	// The sentence weight: the grid value with the best out-of-fold micro-F1.
+	alpha, thresholds, best := 0.0, []float32(nil), -1.0
+	for _, a := range []float64{0, 0.25, 0.5, 0.6, 0.7, 0.8, 1} {
+		probs := make([][]float64, len(all))
+		for i := range all {
+			probs[i] = analysis.CombineLogits(zc[i], zs[i], a)
 		}
-		_, _, f := oof.micro(ds.categories)
-		return f
+		th := tuneThresholds(cfg, exC, probs, C)
+		if cfg.MicroThresholds {
+			th = microThresholds(exC, probs, th, ds.categories)
+		}
+		f := oofMicro(exC, probs, th, ds.categories)
+		fmt.Fprintf(os.Stderr, "sentence weight %.2f: out-of-fold micro-F1 %.3f (33 yes/no categories, train+validation)\n", a, f)
+		if f > best+1e-9 {
+			alpha, thresholds, best = a, th, f
+		}
 	}
-	thresholds := tuneThresholds(cfg, ex, probs, C)
-	fmt.Fprintf(os.Stderr, "out-of-fold micro-F1 (33 yes/no categories, train+validation), per-category F1 thresholds: %.3f\n", oofMicro(thresholds))
-	if cfg.MicroThresholds {
-		thresholds = microThresholds(ex, probs, thresholds, ds.categories)
-		fmt.Fprintf(os.Stderr, "out-of-fold micro-F1 with thresholds tuned for micro-F1: %.3f\n", oofMicro(thresholds))
-	}
+	fmt.Fprintf(os.Stderr, "chosen sentence weight %.2f: out-of-fold micro-F1 %.3f\n", alpha, best)
 	if *cvOnly {
 		return nil
 	}
-	w, bias := trainLR(cfg, ex, C)
-	fmt.Fprintf(os.Stderr, "trained final model on %d clauses (%s)\n", len(ex), time.Since(start).Round(time.Second))
-	draft := toModelData(cfg, ds.categories, w, bias, thresholds)
-	draft.IDF = idf
+	md := train(cfg, scfg, ds.categories, exC, exS, alpha, thresholds)
+	fmt.Fprintf(os.Stderr, "trained the final model on %d clauses and %d sentences (%s)\n", len(exC), len(exS), time.Since(start).Round(time.Second))
 	var buf bytes.Buffer
-	buf.Reset()
-	if err := analysis.EncodeModel(&buf, draft); err != nil {
+	if err := analysis.EncodeModel(&buf, md); err != nil {
 		return err
 	}
 	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
@@ -195,6 +195,40 @@ func runBuild(args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s: %d bytes, sha256 %x\n", *out, buf.Len(), sha256.Sum256(buf.Bytes()))
 	return nil
+}
+
+// train fits both layers and returns the model (thresholds nil: 0.5).
+func train(cfg, scfg trainConfig, cats []string, exC, exS []example, alpha float64, thresholds []float32) analysis.ModelData {
+	C := len(cats)
+	if thresholds == nil {
+		thresholds = make([]float32, C)
+		for c := range thresholds {
+			thresholds[c] = 0.5
+		}
+	}
+	wC, bC := trainLR(cfg, exC, C)
+	wS, bS := trainLR(scfg, exS, C)
+	return analysis.ModelData{
+		Version: cfg.Version, Dim: cfg.Dim, Categories: cats, Threshold: thresholds, SentenceWeight: float32(alpha),
+		Clause: toLinear(cfg, C, wC, bC), Sentence: toLinear(scfg, C, wS, bS),
+	}
+}
+
+// oofMicro is the micro-F1 over the yes/no categories of probabilities
+// thresholded per category.
+func oofMicro(ex []example, probs [][]float64, th []float32, cats []string) float64 {
+	k := newCounts(len(cats))
+	for i, e := range ex {
+		var pred uint64
+		for c := range cats {
+			if probs[i][c] >= float64(th[c]) {
+				pred |= 1 << c
+			}
+		}
+		k.add(e.labels, pred)
+	}
+	_, _, f := k.micro(cats)
+	return f
 }
 
 const numFolds = 4

@@ -18,14 +18,25 @@ type trainConfig struct {
 	KeepPerC        int     // largest weights kept per category in the artifact
 	Version         string
 	MinThresh       float64
-	IDF             bool
 	SkipPartial     bool
 	MicroThresholds bool
 	L2              float64 // weight decay per example, applied in batches
 }
 
+// defaultConfig is the clause layer's configuration; sentenceConfig derives
+// the sentence layer's from it.
 func defaultConfig() trainConfig {
-	return trainConfig{Dim: 1 << 18, Epochs: 12, Rate: 0.5, Seed: 20260101, MaxPosW: 8, KeepPerC: 24000, Version: "cuad-lr-v1", MinThresh: 0.05, MicroThresholds: true}
+	return trainConfig{Dim: 1 << 18, Epochs: 12, Rate: 0.5, Seed: 20260101, MaxPosW: 8, KeepPerC: 24000, Version: "cuad-lr-v2", MinThresh: 0.05, MicroThresholds: true}
+}
+
+// sentenceConfig: the sentence layer learns faster (rate 1.0; chosen by
+// out-of-fold micro-F1: 0.5 → 0.635, 1.0 → 0.640, 2.0 → 0.643) and always
+// skips (sentence, category) pairs whose span could not be placed.
+func sentenceConfig(cfg trainConfig) trainConfig {
+	cfg.Rate = 1.0
+	cfg.Seed++
+	cfg.SkipPartial = true
+	return cfg
 }
 
 const decayEvery = 500
@@ -42,6 +53,18 @@ func featurize(cls []labelledClause, dim uint32) []example {
 		out[i] = example{feats: analysis.ClauseFeatures(c.in, dim), labels: c.labels, skip: c.partial &^ c.labels}
 	}
 	return out
+}
+
+// featurizeSentences returns the sentence examples of the clauses and, for
+// each, the index of its clause.
+func featurizeSentences(cls []labelledClause, dim uint32) (ex []example, owner []int) {
+	for i, c := range cls {
+		for _, s := range c.sents {
+			ex = append(ex, example{feats: analysis.ClauseFeatures(s.in, dim), labels: s.labels, skip: s.unknown &^ s.labels})
+			owner = append(owner, i)
+		}
+	}
+	return ex, owner
 }
 
 // trainLR fits one-vs-rest logistic regression by averaged SGD (Polyak
@@ -136,10 +159,9 @@ func trainLR(cfg trainConfig, ex []example, C int) ([]float32, []float32) {
 	return avg, bias
 }
 
-// toModelData keeps the KeepPerC largest weights of each category.
-func toModelData(cfg trainConfig, cats []string, w, bias []float32, thresholds []float32) analysis.ModelData {
-	C := len(cats)
-	d := analysis.ModelData{Version: cfg.Version, Dim: cfg.Dim, Categories: cats, Bias: bias, Threshold: thresholds, Weights: make([][]analysis.Feature, C)}
+// toLinear keeps the KeepPerC largest weights of each category.
+func toLinear(cfg trainConfig, C int, w, bias []float32) analysis.LinearData {
+	d := analysis.LinearData{Bias: bias, Weights: make([][]analysis.Feature, C)}
 	for c := 0; c < C; c++ {
 		var fs []analysis.Feature
 		for i := 0; i < int(cfg.Dim); i++ {
@@ -161,28 +183,6 @@ func toModelData(cfg trainConfig, cats []string, w, bias []float32, thresholds [
 		d.Weights[c] = fs
 	}
 	return d
-}
-
-// predictRaw scores examples with float weights (used for threshold tuning).
-func predictRaw(ex []example, w, bias []float32, C int) [][]float64 {
-	out := make([][]float64, len(ex))
-	for k, e := range ex {
-		s := make([]float64, C)
-		for c := range s {
-			s[c] = float64(bias[c])
-		}
-		for _, f := range e.feats {
-			row := w[int(f.Index)*C : int(f.Index)*C+C]
-			for c, v := range row {
-				s[c] += float64(f.Value * v)
-			}
-		}
-		for c := range s {
-			s[c] = 1 / (1 + math.Exp(-s[c]))
-		}
-		out[k] = s
-	}
-	return out
 }
 
 // tuneThresholds picks, per category, the probability threshold maximising
@@ -227,23 +227,6 @@ func tuneThresholds(cfg trainConfig, ex []example, probs [][]float64, C int) []f
 		}
 	}
 	return th
-}
-
-// computeIDF returns smoothed inverse document frequencies of the hashed
-// features over the examples, quantised as the model file stores them.
-func computeIDF(ex []example, dim uint32) []float32 {
-	df := make([]int, dim)
-	for _, e := range ex {
-		for _, f := range e.feats {
-			df[f.Index]++
-		}
-	}
-	n := float64(len(ex))
-	idf := make([]float32, dim)
-	for i, d := range df {
-		idf[i] = float32(math.Log((n+1)/(float64(d)+1)) + 1)
-	}
-	return analysis.QuantiseIDF(idf)
 }
 
 // microThresholds adjusts the per-category thresholds by coordinate ascent to
