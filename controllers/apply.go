@@ -12,18 +12,24 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"reflect"
+	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // apply server-side applies obj (built with TypeMeta set) with our single
 // field manager, sending only the fields the builder set, unless the live
-// object already carries the hash of exactly this desired object: then it
-// sends nothing, so a steady-state reconcile issues no write request.
-// The trade-off: a change another writer makes to one of our fields is
-// corrected on the next change of the desired object, not immediately.
+// object already carries the hash of exactly this desired object and every
+// field we set still has our value: then it sends nothing, so a
+// steady-state reconcile issues no write request. A change another writer
+// makes to one of our fields (kubectl edit of a NetworkPolicy, an image
+// swapped by hand) is drift: it is logged and reverted on the next
+// reconcile, which the edit itself triggers through the owned-object watch.
 func (r *ContractLucidityReconciler) apply(ctx context.Context, obj client.Object) error {
 	u, err := toApplyUnstructured(obj)
 	if err != nil {
@@ -51,7 +57,12 @@ func (r *ContractLucidityReconciler) apply(ctx context.Context, obj client.Objec
 	err = r.getLive(ctx, client.ObjectKeyFromObject(obj), obj, live)
 	switch {
 	case err == nil && live.GetAnnotations()[AnnotationSpecHash] == hash:
-		return nil
+		path, same := contains(live.Object, u.Object, "")
+		if same {
+			return nil
+		}
+		log.FromContext(ctx).Info("reverting a change another writer made to a field the operator manages",
+			"kind", u.GetKind(), "name", u.GetName(), "field", path)
 	case err != nil && !apierrors.IsNotFound(err):
 		return fmt.Errorf("get %s %s: %w", u.GetKind(), u.GetName(), err)
 	}
@@ -62,8 +73,9 @@ func (r *ContractLucidityReconciler) apply(ctx context.Context, obj client.Objec
 	return nil
 }
 
-// getLive reads the live object: typed kinds from the label-filtered cache,
-// unstructured kinds (ServiceMonitor) from the API server.
+// getLive reads the live object into u: typed kinds from the
+// label-filtered cache (through JSON, so values compare with the apply
+// request's), unstructured kinds (ServiceMonitor) from the API server.
 func (r *ContractLucidityReconciler) getLive(ctx context.Context, key client.ObjectKey, typed client.Object, u *unstructured.Unstructured) error {
 	if _, ok := typed.(*unstructured.Unstructured); ok {
 		return r.Client.Get(ctx, key, u)
@@ -75,8 +87,45 @@ func (r *ContractLucidityReconciler) getLive(ctx context.Context, key client.Obj
 	if err := r.Client.Get(ctx, key, live); err != nil {
 		return err
 	}
-	u.SetAnnotations(live.GetAnnotations())
-	return nil
+	b, err := json.Marshal(live)
+	if err != nil {
+		return fmt.Errorf("encode %T: %w", live, err)
+	}
+	return json.Unmarshal(b, &u.Object)
+}
+
+// contains reports whether every field set in want has the same value in
+// got: maps may have more keys in got (defaults, other writers' fields),
+// lists must have the same length and match element by element (the API
+// server keeps the order of an applied list). It returns the path of the
+// first difference.
+func contains(got, want any, path string) (string, bool) {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return path, false
+		}
+		for _, k := range slices.Sorted(maps.Keys(w)) {
+			if p, ok := contains(g[k], w[k], path+"."+k); !ok {
+				return p, false
+			}
+		}
+		return "", true
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return path, false
+		}
+		for i := range w {
+			if p, ok := contains(g[i], w[i], fmt.Sprintf("%s[%d]", path, i)); !ok {
+				return p, false
+			}
+		}
+		return "", true
+	default:
+		return path, reflect.DeepEqual(got, want)
+	}
 }
 
 // toApplyUnstructured converts a typed object to the unstructured apply

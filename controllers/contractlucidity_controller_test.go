@@ -647,6 +647,56 @@ func TestDeletedChildrenComeBack(t *testing.T) {
 	})
 }
 
+// Drift: another writer changes fields the operator manages (a NetworkPolicy
+// opened to everyone, a container image swapped by hand). The operator puts
+// them back, keeps the fields it does not manage (another writer's
+// annotation), and then goes quiet again.
+func TestEditsToManagedFieldsAreReverted(t *testing.T) {
+	ns, cl := readyInstance(t, nil)
+	settle(t, ns)
+	n := cl.Name
+	np := &networkingv1.NetworkPolicy{}
+	waitFor(t, np, key(ns, n+"-postgres"), nil)
+	wantIngress := np.Spec.Ingress
+	if len(wantIngress) == 0 || len(wantIngress[0].From) == 0 {
+		t.Fatalf("postgres policy has no restricted ingress: %+v", np.Spec)
+	}
+	dep := &appsv1.Deployment{}
+	waitFor(t, dep, key(ns, n+"-backend"), nil)
+	wantImage := dep.Spec.Template.Spec.Containers[0].Image
+
+	// An update (not an apply) by another client, as kubectl edit does.
+	np.Spec.Ingress = []networkingv1.NetworkPolicyIngressRule{{}} // allow from anywhere
+	if err := k8sClient.Update(ctx, np, client.FieldOwner("kubectl-edit")); err != nil {
+		t.Fatal(err)
+	}
+	patch := []byte(`{"metadata":{"annotations":{"example.com/owner":"team-a"}},"spec":{"template":{"spec":{"containers":[{"name":"backend","image":"example.com/evil:latest"}]}}}}`)
+	if err := k8sClient.Patch(ctx, dep, client.RawPatch(types.StrategicMergePatchType, patch), client.FieldOwner("kubectl-edit")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, np, key(ns, n+"-postgres"), func() error {
+		if !reflect.DeepEqual(np.Spec.Ingress, wantIngress) {
+			return fmt.Errorf("postgres ingress still %+v", np.Spec.Ingress)
+		}
+		return nil
+	})
+	waitFor(t, dep, key(ns, n+"-backend"), func() error {
+		if img := dep.Spec.Template.Spec.Containers[0].Image; img != wantImage {
+			return fmt.Errorf("backend image still %s", img)
+		}
+		return nil
+	})
+	if dep.Annotations["example.com/owner"] != "team-a" {
+		t.Errorf("another writer's annotation was removed: %v", dep.Annotations)
+	}
+	settle(t, ns)
+	before := requests.Writes(ns)
+	poke(t, ns, n, 3)
+	if d := requests.Writes(ns) - before; d != 0 {
+		t.Fatalf("after reverting drift, 3 reconciles sent %d writes, want 0", d)
+	}
+}
+
 func TestGeneratedSecretsNeverChange(t *testing.T) {
 	ns, cl := readyInstance(t, nil)
 	read := func() map[string]string {

@@ -13,9 +13,12 @@ Licensed under the Apache License, Version 2.0.
 // Writes. Every child is server-side applied with the single field manager
 // "contract-lucidity-operator" and only the fields the builder sets. The
 // applied object carries the annotation contractlucidity.io/spec-hash; when
-// the live object (read from the cache) carries the same hash nothing is
-// sent, and the status is written only when it changed, so a steady-state
-// reconcile sends no write request at all.
+// the live object (read from the cache) carries the same hash and still has
+// our value in every field we set, nothing is sent, and the status is
+// written only when it changed, so a steady-state reconcile sends no write
+// request at all. A field another writer changed (kubectl edit of a
+// NetworkPolicy, an image swapped by hand) is drift: logged and re-applied
+// with forced ownership on the reconcile the edit triggers.
 //
 // Secrets (created once with crypto/rand, never overwritten; a missing key is
 // added, an existing value never changes):

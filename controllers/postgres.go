@@ -114,7 +114,6 @@ func BuildPostgresStatefulSet(cl *clv1.ContractLucidity, configHash string) *app
 				},
 			},
 			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
-				TypeMeta:   typeMeta("v1", "PersistentVolumeClaim"),
 				ObjectMeta: metav1.ObjectMeta{Name: "data", Labels: labels},
 				Spec: corev1.PersistentVolumeClaimSpec{
 					AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
