@@ -90,52 +90,83 @@ func ClassifyClauses(ctx context.Context, c *Client, model string, categories []
 		`Answer with JSON only: {"clauses":[{"index":0,"category":"<category>","confidence":0.0}]} ` +
 		"with one entry per clause, index as given, confidence between 0 and 1."
 	out := make([]Classification, len(clauses))
+	tokens, err := askPerClause(ctx, c, model, system, clauses, false, func(i int, a classAnswer) error {
+		cat, ok := allowed[strings.ToLower(strings.TrimSpace(a.Category))]
+		if !ok {
+			return fmt.Errorf("%w: unknown category %q", ErrMalformed, clip(a.Category, 60))
+		}
+		conf := 0.5
+		if a.Confidence != nil {
+			conf = *a.Confidence
+		}
+		if conf < 0 || conf > 1 {
+			return fmt.Errorf("%w: confidence %v out of range", ErrMalformed, conf)
+		}
+		out[i] = Classification{Category: cat, Confidence: conf}
+		return nil
+	})
+	if err != nil {
+		return nil, tokens, err
+	}
+	return out, tokens, nil
+}
+
+type classAnswer struct {
+	Index      *int     `json:"index"`
+	Category   string   `json:"category"`
+	Confidence *float64 `json:"confidence"`
+}
+
+type riskAnswer struct {
+	Index       *int   `json:"index"`
+	Risk        string `json:"risk"`
+	Explanation string `json:"explanation"`
+}
+
+func (a classAnswer) index() *int { return a.Index }
+func (a riskAnswer) index() *int  { return a.Index }
+
+// askPerClause sends the clauses in batches of batchSize with the system
+// prompt and expects {"clauses":[...]} with one entry per clause of the
+// batch, each naming its index; accept validates and stores an entry (i is
+// the clause's index in clauses). A bad, repeated or missing index, or an
+// entry accept refuses, is ErrMalformed. It returns the tokens used.
+func askPerClause[E interface{ index() *int }](ctx context.Context, c *Client, model, system string, clauses []ClauseInput,
+	withCategory bool, accept func(i int, e E) error) (int, error) {
 	tokens := 0
 	for start := 0; start < len(clauses); start += batchSize {
 		batch := clauses[start:min(start+batchSize, len(clauses))]
-		res, err := c.Chat(ctx, model, system, []Message{{Role: "user", Content: numbered(batch, false)}})
+		res, err := c.Chat(ctx, model, system, []Message{{Role: "user", Content: numbered(batch, withCategory)}})
 		if res != nil {
 			tokens += res.Tokens
 		}
 		if err != nil {
-			return nil, tokens, err
+			return tokens, err
 		}
 		var ans struct {
-			Clauses []struct {
-				Index      *int     `json:"index"`
-				Category   string   `json:"category"`
-				Confidence *float64 `json:"confidence"`
-			} `json:"clauses"`
+			Clauses []E `json:"clauses"`
 		}
 		if err := parseJSONObject(res.Text, &ans); err != nil {
-			return nil, tokens, err
+			return tokens, err
 		}
 		seen := make([]bool, len(batch))
 		for _, a := range ans.Clauses {
-			if a.Index == nil || *a.Index < 0 || *a.Index >= len(batch) || seen[*a.Index] {
-				return nil, tokens, fmt.Errorf("%w: bad or repeated clause index", ErrMalformed)
+			i := a.index()
+			if i == nil || *i < 0 || *i >= len(batch) || seen[*i] {
+				return tokens, fmt.Errorf("%w: bad or repeated clause index", ErrMalformed)
 			}
-			cat, ok := allowed[strings.ToLower(strings.TrimSpace(a.Category))]
-			if !ok {
-				return nil, tokens, fmt.Errorf("%w: unknown category %q", ErrMalformed, clip(a.Category, 60))
+			if err := accept(start+*i, a); err != nil {
+				return tokens, err
 			}
-			conf := 0.5
-			if a.Confidence != nil {
-				conf = *a.Confidence
-			}
-			if conf < 0 || conf > 1 {
-				return nil, tokens, fmt.Errorf("%w: confidence %v out of range", ErrMalformed, conf)
-			}
-			seen[*a.Index] = true
-			out[start+*a.Index] = Classification{Category: cat, Confidence: conf}
+			seen[*i] = true
 		}
 		for i, s := range seen {
 			if !s {
-				return nil, tokens, fmt.Errorf("%w: clause %d missing from the answer", ErrMalformed, i)
+				return tokens, fmt.Errorf("%w: clause %d missing from the answer", ErrMalformed, i)
 			}
 		}
 	}
-	return out, tokens, nil
+	return tokens, nil
 }
 
 // AssessRisks asks the model for a risk level (low, medium, high) and a
@@ -145,47 +176,20 @@ func AssessRisks(ctx context.Context, c *Client, model, playbook string, clauses
 		"and explain the rating in one sentence. Follow the client's playbook of default positions:\n" + playbook + "\n" +
 		`Answer with JSON only: {"clauses":[{"index":0,"risk":"low|medium|high","explanation":"<one sentence>"}]} with one entry per clause.`
 	out := make([]Assessment, len(clauses))
-	tokens := 0
-	for start := 0; start < len(clauses); start += batchSize {
-		batch := clauses[start:min(start+batchSize, len(clauses))]
-		res, err := c.Chat(ctx, model, system, []Message{{Role: "user", Content: numbered(batch, true)}})
-		if res != nil {
-			tokens += res.Tokens
+	tokens, err := askPerClause(ctx, c, model, system, clauses, true, func(i int, a riskAnswer) error {
+		risk := strings.ToLower(strings.TrimSpace(a.Risk))
+		if risk != "low" && risk != "medium" && risk != "high" {
+			return fmt.Errorf("%w: risk %q", ErrMalformed, clip(a.Risk, 30))
 		}
-		if err != nil {
-			return nil, tokens, err
+		expl := strings.TrimSpace(a.Explanation)
+		if expl == "" || len(expl) > 1000 {
+			return fmt.Errorf("%w: explanation missing or too long", ErrMalformed)
 		}
-		var ans struct {
-			Clauses []struct {
-				Index       *int   `json:"index"`
-				Risk        string `json:"risk"`
-				Explanation string `json:"explanation"`
-			} `json:"clauses"`
-		}
-		if err := parseJSONObject(res.Text, &ans); err != nil {
-			return nil, tokens, err
-		}
-		seen := make([]bool, len(batch))
-		for _, a := range ans.Clauses {
-			if a.Index == nil || *a.Index < 0 || *a.Index >= len(batch) || seen[*a.Index] {
-				return nil, tokens, fmt.Errorf("%w: bad or repeated clause index", ErrMalformed)
-			}
-			risk := strings.ToLower(strings.TrimSpace(a.Risk))
-			if risk != "low" && risk != "medium" && risk != "high" {
-				return nil, tokens, fmt.Errorf("%w: risk %q", ErrMalformed, clip(a.Risk, 30))
-			}
-			expl := strings.TrimSpace(a.Explanation)
-			if expl == "" || len(expl) > 1000 {
-				return nil, tokens, fmt.Errorf("%w: explanation missing or too long", ErrMalformed)
-			}
-			seen[*a.Index] = true
-			out[start+*a.Index] = Assessment{Risk: risk, Explanation: expl}
-		}
-		for i, s := range seen {
-			if !s {
-				return nil, tokens, fmt.Errorf("%w: clause %d missing from the answer", ErrMalformed, i)
-			}
-		}
+		out[i] = Assessment{Risk: risk, Explanation: expl}
+		return nil
+	})
+	if err != nil {
+		return nil, tokens, err
 	}
 	return out, tokens, nil
 }
