@@ -266,7 +266,7 @@ func (s *Server) handleListMembers(w http.ResponseWriter, r *http.Request) error
 }
 
 func (s *Server) handlePutMember(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := s.authorize(r, s.projectRole, "admin", "manage members")
 	if err != nil {
 		return err
 	}
@@ -275,13 +275,6 @@ func (s *Server) handlePutMember(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	role, err := s.projectRole(ctx, caller(r), id)
-	if err != nil {
-		return err
-	}
-	if err := s.require(r, role, "admin", "manage members"); err != nil {
-		return err
-	}
 	var in struct {
 		Role string `json:"role"`
 	}
@@ -328,7 +321,7 @@ func ensureProjectAdmin(ctx context.Context, tx pgx.Tx, projectID string) error 
 }
 
 func (s *Server) handleDeleteMember(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := s.authorize(r, s.projectRole, "admin", "manage members")
 	if err != nil {
 		return err
 	}
@@ -337,13 +330,6 @@ func (s *Server) handleDeleteMember(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	ctx := r.Context()
-	role, err := s.projectRole(ctx, caller(r), id)
-	if err != nil {
-		return err
-	}
-	if err := s.require(r, role, "admin", "manage members"); err != nil {
-		return err
-	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM project_members WHERE project_id = $1 AND user_id = $2`, id, userID)
 		if err != nil {
