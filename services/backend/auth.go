@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -283,6 +285,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return unprocessable("email and password are required")
 	}
 	ctx := r.Context()
+	if err := s.checkAccountLock(ctx, email, ip); err != nil {
+		return err
+	}
 	var hash string
 	var disabled bool
 	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE lower(email) = lower($1)`, email), &hash)
@@ -311,7 +316,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 			uid = u.ID
 		}
 		s.audit(ctx, auditEvent{Type: "login_failed", UserID: uid, Email: email, IP: ip, Detail: map[string]any{"reason": reason}})
+		if err := s.noteLoginFailure(ctx, email); err != nil {
+			return err
+		}
 		return errBadCredentials
+	}
+	if err := s.clearLoginFailures(ctx, email); err != nil {
+		return err
 	}
 	var resp *tokenResponse
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -471,5 +482,65 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, u)
+	return nil
+}
+
+// Failed sign-ins are counted per account (any client address, so spreading
+// a password guessing run over many addresses does not help) in Redis,
+// shared by every replica. Unknown emails are counted the same way, so a
+// lock says nothing about whether an account exists. The key is a hash of
+// the lower-cased email: no address is stored in Redis.
+func loginFailKey(email string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(email)))
+	return "cl:loginfail:" + hex.EncodeToString(sum[:16])
+}
+
+// checkAccountLock refuses a sign-in (429 with Retry-After) while the
+// account has LoginMaxFailures failures in a row, before any password check.
+func (s *Server) checkAccountLock(ctx context.Context, email, ip string) error {
+	if s.cfg.LoginMaxFailures == 0 {
+		return nil
+	}
+	key := loginFailKey(email)
+	n, err := s.rdb.Get(ctx, key).Int()
+	if errors.Is(err, redis.Nil) || (err == nil && n < s.cfg.LoginMaxFailures) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("login failures: %w", err)
+	}
+	ttl, err := s.rdb.TTL(ctx, key).Result()
+	if err != nil {
+		return fmt.Errorf("login failures: %w", err)
+	}
+	s.audit(ctx, auditEvent{Type: "login_locked", Email: email, IP: ip, Detail: map[string]any{"failures": n}})
+	return &apiError{Status: http.StatusTooManyRequests, Detail: "too many failed sign-ins for this account; try again later",
+		RetryAfter: max(1, int(math.Ceil(ttl.Seconds())))}
+}
+
+// noteLoginFailure counts a failed sign-in; the count expires LoginLockout
+// after the last failure.
+func (s *Server) noteLoginFailure(ctx context.Context, email string) error {
+	if s.cfg.LoginMaxFailures == 0 {
+		return nil
+	}
+	key := loginFailKey(email)
+	pipe := s.rdb.TxPipeline()
+	pipe.Incr(ctx, key)
+	pipe.Expire(ctx, key, s.cfg.LoginLockout)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("login failures: %w", err)
+	}
+	return nil
+}
+
+// clearLoginFailures resets the count after a successful sign-in.
+func (s *Server) clearLoginFailures(ctx context.Context, email string) error {
+	if s.cfg.LoginMaxFailures == 0 {
+		return nil
+	}
+	if err := s.rdb.Del(ctx, loginFailKey(email)).Err(); err != nil {
+		return fmt.Errorf("login failures: %w", err)
+	}
 	return nil
 }

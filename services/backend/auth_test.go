@@ -2,7 +2,9 @@ package backend_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -218,6 +220,44 @@ func TestRateLimitIsSharedAcrossReplicas(t *testing.T) {
 	if r := replicas[0].upload(e.admin, p, "c.pdf", pdfBytes).want(429); r.header.Get("Retry-After") == "" {
 		t.Fatal("upload 429 without Retry-After")
 	}
+}
+
+// Failed sign-ins lock the account, not just the client address: a guessing
+// run spread over many addresses stops after LoginMaxFailures, even for the
+// right password, and an unknown email behaves the same (no enumeration).
+func TestFailedSignInsLockTheAccount(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.LoginMaxFailures = 3; c.LoginLockout = 2 * time.Second })
+	e.createUser("target@example.com")
+	good := userPassword + "2"
+	signIn := func(email, password, ip string) *response {
+		return e.do("POST", "/api/auth/login", "", map[string]string{"email": email, "password": password}, "X-Forwarded-For", ip)
+	}
+	// Failures interleaved with a success do not add up.
+	signIn("target@example.com", "Wrong-Passw0rd!!", "203.0.113.1").want(401)
+	signIn("target@example.com", "Wrong-Passw0rd!!", "203.0.113.2").want(401)
+	signIn("target@example.com", good, "203.0.113.3").want(200)
+	for i := range 3 {
+		signIn("target@example.com", "Wrong-Passw0rd!!", fmt.Sprintf("203.0.113.%d", 10+i)).want(401)
+	}
+	locked := signIn("Target@Example.com", good, "203.0.113.99").want(429)
+	if ra, _ := strconv.Atoi(locked.header.Get("Retry-After")); ra < 1 || ra > 2 {
+		t.Fatalf("Retry-After %q, want 1-2 s", locked.header.Get("Retry-After"))
+	}
+	if !strings.Contains(locked.detail(), "too many failed sign-ins") {
+		t.Fatalf("locked answer: %s", locked.body)
+	}
+	// Other accounts are unaffected; an unknown email locks the same way.
+	signIn(adminEmail, newAdminPass, "203.0.113.99").want(200)
+	for range 3 {
+		signIn("nobody@example.com", "Wrong-Passw0rd!!", "203.0.113.50").want(401)
+	}
+	signIn("nobody@example.com", "Wrong-Passw0rd!!", "203.0.113.51").want(429)
+	if n := e.auditCount("login_locked"); n != 2 {
+		t.Fatalf("%d login_locked audit events, want 2", n)
+	}
+	// The lock ends LoginLockout after the last failure.
+	time.Sleep(2100 * time.Millisecond)
+	signIn("target@example.com", good, "203.0.113.99").want(200)
 }
 
 func TestAPIRateLimitPerUser(t *testing.T) {

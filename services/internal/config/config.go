@@ -89,6 +89,13 @@ type Config struct {
 	RateLimitUploadPerMinute int
 	RateLimitAPIPerMinute    int
 
+	// LoginMaxFailures (LOGIN_MAX_FAILURES, default 10; 0 turns it off)
+	// consecutive failed sign-ins to one account, from any address, lock
+	// its sign-in for LoginLockout (LOGIN_LOCKOUT, default 15m) after the
+	// last failure.
+	LoginMaxFailures int
+	LoginLockout     time.Duration
+
 	BackendAddr        string // listen address of the backend (BACKEND_ADDR, default :8000)
 	BackendInternalURL string
 	APIBaseURL         string
@@ -153,6 +160,8 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 	c.RateLimitLoginPerMinute = l.integer("RATE_LIMIT_LOGIN_PER_MINUTE", 5, 1, 1_000_000)
 	c.RateLimitUploadPerMinute = l.integer("RATE_LIMIT_UPLOAD_PER_MINUTE", 10, 1, 1_000_000)
 	c.RateLimitAPIPerMinute = l.integer("RATE_LIMIT_API_PER_MINUTE", 100, 1, 1_000_000)
+	c.LoginMaxFailures = l.integer("LOGIN_MAX_FAILURES", 10, 0, 1000)
+	c.LoginLockout = l.duration("LOGIN_LOCKOUT", 15*time.Minute)
 	c.BackendAddr = l.str("BACKEND_ADDR", ":8000")
 	c.BackendInternalURL = l.str("BACKEND_INTERNAL_URL", "http://localhost:8000")
 	c.FrontendAddr = l.str("FRONTEND_ADDR", ":3000")
