@@ -25,6 +25,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -891,6 +892,67 @@ func TestServiceMonitorAppliedOnceTheCRDIsServed(t *testing.T) {
 	}
 	if err := k8sClient.Get(ctx, key(ns, cl.Name+"-worker"), &corev1.Service{}); err != nil {
 		t.Errorf("worker metrics Service: %v", err)
+	}
+}
+
+// Switching a running instance from the managed PostgreSQL and Redis to
+// external ones removes the managed workloads and their Services, and keeps
+// the database's data volume and generated Secrets.
+func TestSwitchingToExternalServicesRemovesTheManagedOnes(t *testing.T) {
+	ns, cl := readyInstance(t, nil)
+	n := cl.Name
+	for _, o := range []client.Object{&appsv1.StatefulSet{}, &corev1.Service{}, &appsv1.Deployment{}} {
+		name := n + "-postgres"
+		if _, ok := o.(*appsv1.Deployment); ok {
+			name = n + "-redis"
+		}
+		waitFor(t, o, key(ns, name), nil)
+	}
+	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "data-" + n + "-postgres-0"},
+		Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}
+	if err := k8sClient.Create(ctx, pvc); err != nil { // what the StatefulSet controller would have made
+		t.Fatal(err)
+	}
+	for name, data := range map[string]map[string][]byte{
+		"db":    {"host": []byte("pg.example.com"), "user": []byte("app"), "password": []byte("pw"), "dbname": []byte("cl")},
+		"cache": {"url": []byte("redis://redis.example.com:6379/0"), "password": []byte("pw")},
+	} {
+		if err := k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	updateCL(t, ns, n, func(cl *clv1.ContractLucidity) {
+		cl.Spec.Database = &clv1.DatabaseSpec{External: &clv1.ExternalDatabase{SecretRef: clv1.SecretRef{Name: "db"}}}
+		cl.Spec.Redis = &clv1.RedisSpec{External: &clv1.ExternalRedis{SecretRef: clv1.SecretRef{Name: "cache"}}}
+	})
+	waitCondition(t, ns, n, clv1.ConditionDatabaseReady, metav1.ConditionTrue, "External")
+	waitCondition(t, ns, n, clv1.ConditionRedisReady, metav1.ConditionTrue, "External")
+	gone := map[string]client.Object{
+		n + "-postgres":      &appsv1.StatefulSet{},
+		n + "-postgres-init": &corev1.ConfigMap{},
+		n + "-redis":         &appsv1.Deployment{},
+	}
+	for _, svc := range BuildPostgresServices(cl) {
+		gone[svc.Name] = &corev1.Service{}
+	}
+	gone[BuildRedisService(cl).Name] = &corev1.Service{}
+	for name, o := range gone {
+		eventually(t, wait, name+" removed", func() error {
+			if err := k8sClient.Get(ctx, key(ns, name), o); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("%T %s still there (%v)", o, name, err)
+			}
+			return nil
+		})
+	}
+	for _, o := range []struct {
+		obj  client.Object
+		name string
+	}{{&corev1.PersistentVolumeClaim{}, pvc.Name}, {&corev1.Secret{}, n + "-postgres"}, {&corev1.Secret{}, n + "-redis"},
+		{&corev1.ConfigMap{}, n + "-config"}, {&appsv1.Deployment{}, n + "-backend"}} {
+		if err := k8sClient.Get(ctx, key(ns, o.name), o.obj); err != nil {
+			t.Errorf("%T %s: %v", o.obj, o.name, err)
+		}
 	}
 }
 

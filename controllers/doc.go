@@ -36,6 +36,10 @@ Licensed under the Apache License, Version 2.0.
 // a missing one makes the instance Degraded (reason SecretMissing, a Warning
 // event, retries with backoff from 1s to 5m) and nothing is deleted.
 //
+// Switching spec.database or spec.redis from managed to external deletes
+// the managed StatefulSet or Deployment with its Services (and PostgreSQL's
+// init ConfigMap); the database's data PVC and the generated Secrets stay.
+//
 // Deletion. Children carry a controller owner reference and are garbage
 // collected with the instance, except data: the storage PVC <name>-storage
 // and the generated Secrets have no owner reference, and PostgreSQL's

@@ -220,6 +220,13 @@ func (r *ContractLucidityReconciler) reconcileStorage(ctx context.Context, s *st
 
 func (r *ContractLucidityReconciler) reconcileDatabase(ctx context.Context, s *state) error {
 	if s.d.Spec.Database.External != nil {
+		// Switched from managed to external: the managed PostgreSQL goes;
+		// its data PVC stays (retention policy Retain, never pruned).
+		for _, list := range []client.ObjectList{&appsv1.StatefulSetList{}, &corev1.ServiceList{}, &corev1.ConfigMapList{}} {
+			if err := r.prune(ctx, s, list, ComponentPostgres, nil); err != nil {
+				return err
+			}
+		}
 		s.status.Components.Postgres = clv1.ReplicaStatus{}
 		s.condition(clv1.ConditionDatabaseReady, true, "External", "using the external database from Secret "+s.d.Spec.Database.External.SecretRef.Name)
 		return nil
@@ -255,6 +262,12 @@ func (r *ContractLucidityReconciler) reconcileDatabase(ctx context.Context, s *s
 
 func (r *ContractLucidityReconciler) reconcileRedis(ctx context.Context, s *state) error {
 	if s.d.Spec.Redis.External != nil {
+		// Switched from managed to external: the managed Redis goes.
+		for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &corev1.ServiceList{}} {
+			if err := r.prune(ctx, s, list, ComponentRedis, nil); err != nil {
+				return err
+			}
+		}
 		s.status.Components.Redis = clv1.ReplicaStatus{}
 		s.condition(clv1.ConditionRedisReady, true, "External", "using the external Redis from Secret "+s.d.Spec.Redis.External.SecretRef.Name)
 		return nil
