@@ -22,6 +22,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -892,6 +893,87 @@ func TestServiceMonitorAppliedOnceTheCRDIsServed(t *testing.T) {
 	}
 	if err := k8sClient.Get(ctx, key(ns, cl.Name+"-worker"), &corev1.Service{}); err != nil {
 		t.Errorf("worker metrics Service: %v", err)
+	}
+}
+
+// Growing spec.database.managed.storage.size grows the database's PVC (the
+// StatefulSet's volumeClaimTemplate is immutable and keeps its size), a
+// StorageClass without volume expansion is reported, and shrinking or
+// changing the class is refused at admission with a message that says why.
+func TestDatabaseVolumeGrowsAndNeverShrinks(t *testing.T) {
+	for _, expandable := range []bool{true, false} {
+		t.Run(fmt.Sprintf("allowVolumeExpansion=%v", expandable), func(t *testing.T) {
+			sc := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{GenerateName: "cl-test-"},
+				Provisioner: "example.com/none", AllowVolumeExpansion: ptr.To(expandable)}
+			if err := k8sClient.Create(ctx, sc); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), sc) })
+			ns, cl := readyInstance(t, func(cl *clv1.ContractLucidity) {
+				cl.Spec.Database = &clv1.DatabaseSpec{Managed: &clv1.ManagedDatabase{Storage: clv1.VolumeSpec{
+					Size: ptr.To(resource.MustParse("20Gi")), StorageClassName: ptr.To(sc.Name)}}}
+			})
+			n := cl.Name
+			sts := &appsv1.StatefulSet{}
+			waitFor(t, sts, key(ns, n+"-postgres"), nil)
+			// The claim the StatefulSet controller would have made, bound.
+			tmpl := sts.Spec.VolumeClaimTemplates[0]
+			pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "data-" + n + "-postgres-0", Labels: tmpl.Labels},
+				Spec: *tmpl.Spec.DeepCopy()}
+			pvc.Spec.VolumeName = "pv-" + ns
+			if err := k8sClient.Create(ctx, pvc); err != nil {
+				t.Fatal(err)
+			}
+			setStatus(t, pvc, func() {
+				pvc.Status.Phase = corev1.ClaimBound
+				pvc.Status.Capacity = corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("20Gi")}
+			})
+
+			updateCL(t, ns, n, func(cl *clv1.ContractLucidity) { cl.Spec.Database.Managed.Storage.Size = ptr.To(resource.MustParse("30Gi")) })
+			if expandable {
+				live := waitCondition(t, ns, n, clv1.ConditionDatabaseVolume, metav1.ConditionTrue, "Sized")
+				waitFor(t, pvc, client.ObjectKeyFromObject(pvc), func() error {
+					if q := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; q.String() != "30Gi" {
+						return fmt.Errorf("claim requests %s", q.String())
+					}
+					return nil
+				})
+				if c := meta.FindStatusCondition(live.Status.Conditions, clv1.ConditionDegraded); c != nil && c.Status == metav1.ConditionTrue {
+					t.Fatalf("degraded after growing: %s", c.Message)
+				}
+			} else {
+				live := waitCondition(t, ns, n, clv1.ConditionDatabaseVolume, metav1.ConditionFalse, "GrowRefused")
+				if c := meta.FindStatusCondition(live.Status.Conditions, clv1.ConditionDatabaseVolume); !strings.Contains(c.Message, "allowVolumeExpansion") {
+					t.Errorf("message %q does not say what to change", c.Message)
+				}
+			}
+			if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(sts), sts); err != nil {
+				t.Fatal(err)
+			}
+			if q := sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests[corev1.ResourceStorage]; q.String() != "20Gi" {
+				t.Errorf("volumeClaimTemplate changed to %s", q.String())
+			}
+			if c := meta.FindStatusCondition(getCL(t, ns, n).Status.Conditions, clv1.ConditionDegraded); c != nil && c.Status == metav1.ConditionTrue {
+				t.Errorf("degraded: %s", c.Message)
+			}
+
+			// Admission refuses shrinking and a class change.
+			for _, tc := range []struct {
+				edit func(*clv1.ContractLucidity)
+				msg  string
+			}{
+				{func(cl *clv1.ContractLucidity) { cl.Spec.Database.Managed.Storage.Size = ptr.To(resource.MustParse("10Gi")) }, "cannot shrink"},
+				{func(cl *clv1.ContractLucidity) { cl.Spec.Database.Managed.Storage.StorageClassName = ptr.To("other") }, "storageClassName cannot change"},
+				{func(cl *clv1.ContractLucidity) { cl.Spec.Storage.Size = ptr.To(resource.MustParse("1Gi")) }, "spec.storage.size cannot shrink"},
+			} {
+				live := getCL(t, ns, n)
+				tc.edit(live)
+				err := k8sClient.Update(ctx, live)
+				if err == nil || !strings.Contains(err.Error(), tc.msg) {
+					t.Errorf("update: %v, want an error saying %q", err, tc.msg)
+				}
+			}
+		})
 	}
 }
 

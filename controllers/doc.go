@@ -36,6 +36,12 @@ Licensed under the Apache License, Version 2.0.
 // a missing one makes the instance Degraded (reason SecretMissing, a Warning
 // event, retries with backoff from 1s to 5m) and nothing is deleted.
 //
+// Volumes grow, never shrink (CEL refuses a smaller size or another
+// StorageClass). The database StatefulSet's volumeClaimTemplate is immutable,
+// so it keeps its first size and the operator grows the PVC
+// data-<name>-postgres-0 itself; condition DatabaseVolumeSized reports a
+// StorageClass that refuses expansion.
+//
 // Switching spec.database or spec.redis from managed to external deletes
 // the managed StatefulSet or Deployment with its Services (and PostgreSQL's
 // init ConfigMap); the database's data PVC and the generated Secrets stay.

@@ -17,6 +17,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -240,6 +241,9 @@ func (r *ContractLucidityReconciler) reconcileDatabase(ctx context.Context, s *s
 		"su": s.secretValues[Name(s.cl, "postgres")+"/"+SecretKeyPGSuperuser],
 	})
 	sts := BuildPostgresStatefulSet(s.d, hash)
+	if err := r.databaseVolume(ctx, s, sts); err != nil {
+		return err
+	}
 	objs = append(objs, sts)
 	for _, o := range objs {
 		if err := r.apply(ctx, o); err != nil {
@@ -257,6 +261,55 @@ func (r *ContractLucidityReconciler) reconcileDatabase(ctx context.Context, s *s
 		return nil
 	}
 	s.condition(clv1.ConditionDatabaseReady, true, "Ready", "PostgreSQL is ready")
+	return nil
+}
+
+// databaseVolume keeps the StatefulSet's volumeClaimTemplate at the size it
+// was created with (the template is immutable) and grows the claim itself
+// when spec.database.managed.storage.size grew; CEL refuses shrinking. The
+// DatabaseVolumeSized condition reports the outcome: a StorageClass without
+// allowVolumeExpansion refuses the grow, which leaves the database running
+// at its old size.
+func (r *ContractLucidityReconciler) databaseVolume(ctx context.Context, s *state, sts *appsv1.StatefulSet) error {
+	tmpl := &sts.Spec.VolumeClaimTemplates[0]
+	want := tmpl.Spec.Resources.Requests[corev1.ResourceStorage]
+	live := &appsv1.StatefulSet{}
+	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(sts), live); err != nil {
+		if isNotFound(err) { // created with the size asked for
+			return nil
+		}
+		return fmt.Errorf("get StatefulSet %s: %w", sts.Name, err)
+	}
+	for _, t := range live.Spec.VolumeClaimTemplates {
+		if t.Name == tmpl.Name {
+			tmpl.Spec.Resources.Requests = t.Spec.Resources.Requests.DeepCopy()
+		}
+	}
+	name := tmpl.Name + "-" + sts.Name + "-0"
+	pvc := &corev1.PersistentVolumeClaim{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: sts.Namespace, Name: name}, pvc); err != nil {
+		if isNotFound(err) { // the StatefulSet controller has not made it yet
+			return nil
+		}
+		return fmt.Errorf("get PersistentVolumeClaim %s: %w", name, err)
+	}
+	have := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
+	if have.Cmp(want) < 0 {
+		patch := client.MergeFrom(pvc.DeepCopy())
+		pvc.Spec.Resources.Requests[corev1.ResourceStorage] = want
+		if err := r.Client.Patch(ctx, pvc, patch); err != nil {
+			if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) {
+				return fmt.Errorf("grow PersistentVolumeClaim %s: %w", name, err)
+			}
+			s.condition(clv1.ConditionDatabaseVolume, false, "GrowRefused", fmt.Sprintf(
+				"cannot grow PersistentVolumeClaim %s from %s to %s (its StorageClass must set allowVolumeExpansion: true): %v",
+				name, have.String(), want.String(), err))
+			return nil
+		}
+		r.Recorder.Eventf(s.cl, pvc, corev1.EventTypeNormal, "VolumeGrowing", "Resize",
+			"growing PersistentVolumeClaim %s from %s to %s", name, have.String(), want.String())
+	}
+	s.condition(clv1.ConditionDatabaseVolume, true, "Sized", fmt.Sprintf("PersistentVolumeClaim %s requests %s", name, want.String()))
 	return nil
 }
 

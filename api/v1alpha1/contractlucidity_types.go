@@ -318,9 +318,13 @@ type RateLimitsSpec struct {
 }
 
 // StorageSpec is the shared document storage volume.
+// +kubebuilder:validation:XValidation:rule="has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",message="spec.storage.storageClassName cannot change once the volume exists: copy the data to a new instance instead"
 type StorageSpec struct {
+	// Size of the volume. It can grow (when the StorageClass allows volume
+	// expansion) but never shrink.
 	// +kubebuilder:default="50Gi"
 	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('1Gi')) >= 0",message="spec.storage.size must be at least 1Gi, e.g. 50Gi"
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity(string(oldSelf))) >= 0",message="spec.storage.size cannot shrink: a PersistentVolumeClaim only grows; keep the current size or set a larger one"
 	// +optional
 	Size *resource.Quantity `json:"size,omitempty"`
 	// StorageClassName; unset uses the cluster default.
@@ -359,10 +363,14 @@ type ManagedDatabase struct {
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 }
 
-// VolumeSpec sizes a volume.
+// VolumeSpec sizes the database volume.
+// +kubebuilder:validation:XValidation:rule="has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",message="spec.database.managed.storage.storageClassName cannot change once the volume exists: dump and restore into a new instance instead"
 type VolumeSpec struct {
+	// Size of the volume. It can grow (when the StorageClass allows volume
+	// expansion; the operator grows the PersistentVolumeClaim) but never shrink.
 	// +kubebuilder:default="20Gi"
 	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('1Gi')) >= 0",message="spec.database.managed.storage.size must be at least 1Gi, e.g. 20Gi"
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity(string(oldSelf))) >= 0",message="spec.database.managed.storage.size cannot shrink: a PersistentVolumeClaim only grows; keep the current size or set a larger one"
 	// +optional
 	Size *resource.Quantity `json:"size,omitempty"`
 	// +kubebuilder:validation:MaxLength=253
@@ -511,13 +519,16 @@ type DeletionPolicySpec struct {
 
 // Condition types.
 const (
-	ConditionReady           = "Ready"
-	ConditionProgressing     = "Progressing"
-	ConditionDegraded        = "Degraded"
-	ConditionSecretsReady    = "SecretsReady"
-	ConditionConfigReady     = "ConfigReady"
-	ConditionStorageReady    = "StorageReady"
-	ConditionDatabaseReady   = "DatabaseReady"
+	ConditionReady         = "Ready"
+	ConditionProgressing   = "Progressing"
+	ConditionDegraded      = "Degraded"
+	ConditionSecretsReady  = "SecretsReady"
+	ConditionConfigReady   = "ConfigReady"
+	ConditionStorageReady  = "StorageReady"
+	ConditionDatabaseReady = "DatabaseReady"
+	// ConditionDatabaseVolume: the managed database's PVC has the size
+	// spec.database.managed.storage.size asks for (False: the grow was refused).
+	ConditionDatabaseVolume  = "DatabaseVolumeSized"
 	ConditionRedisReady      = "RedisReady"
 	ConditionMigrationsReady = "MigrationsReady"
 	ConditionFrontendReady   = "FrontendReady"
