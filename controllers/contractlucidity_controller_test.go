@@ -929,7 +929,9 @@ func TestDatabaseVolumeGrowsAndNeverShrinks(t *testing.T) {
 				pvc.Status.Capacity = corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("20Gi")}
 			})
 
-			updateCL(t, ns, n, func(cl *clv1.ContractLucidity) { cl.Spec.Database.Managed.Storage.Size = ptr.To(resource.MustParse("30Gi")) })
+			updateCL(t, ns, n, func(cl *clv1.ContractLucidity) {
+				cl.Spec.Database.Managed.Storage.Size = ptr.To(resource.MustParse("30Gi"))
+			})
 			if expandable {
 				live := waitCondition(t, ns, n, clv1.ConditionDatabaseVolume, metav1.ConditionTrue, "Sized")
 				waitFor(t, pvc, client.ObjectKeyFromObject(pvc), func() error {
@@ -962,7 +964,9 @@ func TestDatabaseVolumeGrowsAndNeverShrinks(t *testing.T) {
 				edit func(*clv1.ContractLucidity)
 				msg  string
 			}{
-				{func(cl *clv1.ContractLucidity) { cl.Spec.Database.Managed.Storage.Size = ptr.To(resource.MustParse("10Gi")) }, "cannot shrink"},
+				{func(cl *clv1.ContractLucidity) {
+					cl.Spec.Database.Managed.Storage.Size = ptr.To(resource.MustParse("10Gi"))
+				}, "cannot shrink"},
 				{func(cl *clv1.ContractLucidity) { cl.Spec.Database.Managed.Storage.StorageClassName = ptr.To("other") }, "storageClassName cannot change"},
 				{func(cl *clv1.ContractLucidity) { cl.Spec.Storage.Size = ptr.To(resource.MustParse("1Gi")) }, "spec.storage.size cannot shrink"},
 			} {
