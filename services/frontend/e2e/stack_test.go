@@ -6,7 +6,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -14,7 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,18 +21,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/contract-lucidity/contract-lucidity/services/backend"
 	"github.com/contract-lucidity/contract-lucidity/services/frontend"
-	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
-	"github.com/contract-lucidity/contract-lucidity/services/internal/db"
-	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv"
-	"github.com/contract-lucidity/contract-lucidity/services/worker"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv/stacktest"
 	"github.com/contract-lucidity/contract-lucidity/services/worker/fixtures"
 )
 
-const adminEmail = "admin@example.com"
+const adminEmail = stacktest.AdminEmail
 
 // stack is the running product shared by the tests of this binary.
 type stack struct {
@@ -63,9 +55,6 @@ func randomHex(n int) string {
 }
 
 func runMain(m *testing.M) (int, error) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-
 	st.artifacts = os.Getenv("ARTIFACTS_DIR")
 	if st.artifacts == "" {
 		dir, err := os.MkdirTemp("", "cl-e2e-artifacts-")
@@ -87,91 +76,14 @@ func runMain(m *testing.M) (int, error) {
 	defer logFile.Close()
 	log := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	pg, err := testenv.StartPostgres()
+	stk, err := stacktest.Start(stacktest.Options{Logger: log})
 	if err != nil {
 		return 0, err
 	}
-	defer pg.Stop()
-	rd, err := testenv.StartRedis()
-	if err != nil {
-		return 0, err
-	}
-	defer rd.Stop()
-	dbURL, err := pg.CreateDatabase("e2e")
-	if err != nil {
-		return 0, err
-	}
-	storage, err := os.MkdirTemp("", "cl-e2e-storage-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(storage)
+	defer stk.Close()
+	initialPassword := stk.AdminPassword
 
-	initialPassword := "initial-" + randomHex(8)
-	env := map[string]string{
-		"ENVIRONMENT":                  "development",
-		"DATABASE_URL":                 dbURL,
-		"REDIS_URL":                    rd.URL(0),
-		"STORAGE_PATH":                 storage,
-		"JWT_SECRET_KEY":               randomHex(32),
-		"ENCRYPTION_KEY":               randomHex(32),
-		"INITIAL_ADMIN_EMAIL":          adminEmail,
-		"INITIAL_ADMIN_PASSWORD":       initialPassword,
-		"BCRYPT_COST":                  "4",
-		"RATE_LIMIT_LOGIN_PER_MINUTE":  "1000",
-		"RATE_LIMIT_UPLOAD_PER_MINUTE": "1000",
-		"RATE_LIMIT_API_PER_MINUTE":    "100000",
-		"WORKER_VISIBILITY_TIMEOUT":    "2m",
-		"WORKER_CONCURRENCY":           "2",
-		"MAX_UPLOAD_SIZE_MB":           "20",
-		// Port 0: a fixed metrics port could be taken on a shared machine,
-		// and then Run would return at once and no job would ever run.
-		"WORKER_METRICS_ADDR": "127.0.0.1:0",
-	}
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-
-	// Backend.
-	bcfg, err := config.LoadFrom(config.Backend, lookup)
-	if err != nil {
-		return 0, err
-	}
-	be, err := backend.New(ctx, bcfg, backend.Options{Logger: log.With("service", "backend")})
-	if err != nil {
-		return 0, fmt.Errorf("backend: %w", err)
-	}
-	defer be.Close()
-	beLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	beDone := make(chan error, 1)
-	go func() { beDone <- be.Serve(ctx, beLn) }()
-
-	// Worker.
-	wcfg, err := config.LoadFrom(config.Worker, lookup)
-	if err != nil {
-		return 0, err
-	}
-	pool, err := db.Open(ctx, wcfg)
-	if err != nil {
-		return 0, err
-	}
-	defer pool.Close()
-	ropt, err := wcfg.RedisOptions()
-	if err != nil {
-		return 0, err
-	}
-	rdb := redis.NewClient(ropt)
-	defer rdb.Close()
-	w, err := worker.New(wcfg, worker.Deps{Pool: pool, Redis: rdb, Logger: log.With("service", "worker")})
-	if err != nil {
-		return 0, fmt.Errorf("worker: %w", err)
-	}
-	wDone := make(chan error, 1)
-	go func() { wDone <- w.Run(ctx) }()
-
-	// Frontend.
-	beURL, _ := url.Parse("http://" + beLn.Addr().String())
+	beURL, _ := url.Parse(stk.API)
 	fe, err := frontend.New(frontend.Config{BackendURL: beURL, MaxUploadBytes: 21 << 20, Logger: log.With("service", "frontend")})
 	if err != nil {
 		return 0, err
@@ -179,16 +91,8 @@ func runMain(m *testing.M) (int, error) {
 	feSrv := httptest.NewServer(fe)
 	defer feSrv.Close()
 	st.url = feSrv.URL
-
-	if err := waitReady(st.url+"/readyz", 60*time.Second); err != nil {
+	if err := stacktest.WaitReady(st.url+"/readyz", 60*time.Second); err != nil {
 		return 0, err
-	}
-	select {
-	case err := <-wDone:
-		return 0, fmt.Errorf("worker stopped at start: %v", err)
-	case err := <-beDone:
-		return 0, fmt.Errorf("backend stopped at start: %v", err)
-	case <-time.After(time.Second):
 	}
 	// The seeded admin chooses a real password through the API; the browser
 	// journey uses an account an admin creates, which must change its own.
@@ -201,32 +105,7 @@ func runMain(m *testing.M) (int, error) {
 		return 0, fmt.Errorf("admin password change: %w", err)
 	}
 
-	code := m.Run()
-	cancel()
-	for _, ch := range []chan error{beDone, wDone} {
-		select {
-		case <-ch:
-		case <-time.After(30 * time.Second):
-		}
-	}
-	return code, nil
-}
-
-func waitReady(u string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		resp, err := http.Get(u)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s (last error %v)", u, timeout, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	return m.Run(), nil
 }
 
 // ---- API client (through the frontend's proxy, like the browser) --------

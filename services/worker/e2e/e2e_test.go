@@ -5,7 +5,6 @@ package e2e_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -14,7 +13,6 @@ import (
 	"log/slog"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,21 +21,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
-	"github.com/contract-lucidity/contract-lucidity/services/backend"
-	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
-	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv/stacktest"
 	"github.com/contract-lucidity/contract-lucidity/services/worker"
 	"github.com/contract-lucidity/contract-lucidity/services/worker/extract"
 	"github.com/contract-lucidity/contract-lucidity/services/worker/fixtures"
 )
 
-const (
-	adminEmail = "admin@example.com"
-	adminPass  = "Initial-Admin-Passw0rd"
-	newPass    = "Settled-Admin-Passw0rd!"
-)
+const newPass = "Settled-Admin-Passw0rd!"
 
 // stack is one backend and one worker sharing PostgreSQL, Redis and storage.
 type stack struct {
@@ -46,11 +37,7 @@ type stack struct {
 	pool  *pgxpool.Pool
 }
 
-var (
-	pg  *testenv.Postgres
-	rds *testenv.Redis
-	st  *stack
-)
+var st *stack
 
 func TestMain(m *testing.M) {
 	code, err := run(m)
@@ -62,78 +49,29 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) (int, error) {
-	var err error
-	if pg, err = testenv.StartPostgres(); err != nil {
-		return 0, err
-	}
-	defer pg.Stop()
-	if rds, err = testenv.StartRedis(); err != nil {
-		return 0, err
-	}
-	defer rds.Stop()
-	dbURL, err := pg.CreateDatabase("e2e")
-	if err != nil {
-		return 0, err
-	}
-	storage, err := os.MkdirTemp("", "cl-e2e-storage-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(storage)
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	cfg := &config.Config{
-		Environment: "development", DatabaseURL: dbURL, RedisURL: rds.URL(0),
-		JWTSecret: hex.EncodeToString(key) + "-jwt", JWTAlgorithm: "HS256", AccessTokenTTL: time.Hour, RefreshTokenTTL: 24 * time.Hour,
-		BcryptCost: 4, EncryptionKey: key, CORSOrigins: []string{"http://localhost:3000"},
-		MaxUploadSizeMB: 20, StoragePath: storage,
-		RateLimitLoginPerMinute: 1000, RateLimitUploadPerMinute: 10000, RateLimitAPIPerMinute: 1000000,
-		APIBaseURL: "http://localhost:8000", WorkerVisibilityTimeout: time.Minute, WorkerConcurrency: 2,
-		InitialAdminEmail: adminEmail, InitialAdminPassword: adminPass,
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var logger *slog.Logger
 	if os.Getenv("E2E_VERBOSE") != "" {
-		quiet = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	srv, err := backend.New(ctx, cfg, backend.Options{Logger: quiet})
-	if err != nil {
-		return 0, fmt.Errorf("backend: %w", err)
-	}
-	defer srv.Close()
-	hs := httptest.NewServer(srv.Handler())
-	defer hs.Close()
-
-	pool, err := pgxpool.New(ctx, dbURL)
+	s, err := stacktest.Start(stacktest.Options{Logger: logger,
+		Env:    map[string]string{"WORKER_VISIBILITY_TIMEOUT": "1m"},
+		Worker: worker.Options{PollBlock: 200 * time.Millisecond}})
 	if err != nil {
 		return 0, err
 	}
-	defer pool.Close()
-	opt, _ := redis.ParseURL(cfg.RedisURL)
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
-	w, err := worker.New(cfg, worker.Deps{Pool: pool, Redis: rdb, Logger: quiet,
-		Options: worker.Options{PollBlock: 200 * time.Millisecond}})
-	if err != nil {
-		return 0, err
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = w.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-
-	st = &stack{url: hs.URL, pool: pool}
+	defer s.Close()
+	st = &stack{url: s.API, pool: s.Pool}
 	var login struct {
 		AccessToken string `json:"access_token"`
 	}
-	if err := st.call("POST", "/api/auth/login", "", map[string]string{"email": adminEmail, "password": adminPass}, 200, &login); err != nil {
+	if err := st.call("POST", "/api/auth/login", "", map[string]string{"email": stacktest.AdminEmail, "password": s.AdminPassword}, 200, &login); err != nil {
 		return 0, err
 	}
 	var changed struct {
 		AccessToken string `json:"access_token"`
 	}
 	if err := st.call("POST", "/api/auth/change-password", login.AccessToken,
-		map[string]string{"current_password": adminPass, "new_password": newPass}, 200, &changed); err != nil {
+		map[string]string{"current_password": s.AdminPassword, "new_password": newPass}, 200, &changed); err != nil {
 		return 0, err
 	}
 	st.token = changed.AccessToken
