@@ -201,7 +201,7 @@ func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
 // HNSW when available, else an exact scan), then attaches the latest
 // decisions.
 func (s *Server) handleSimilar(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id")
+	id, err := s.authorize(r, s.clauseRole, "", "")
 	if err != nil {
 		return err
 	}
@@ -211,9 +211,6 @@ func (s *Server) handleSimilar(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	p := caller(r)
-	if _, _, err := s.clauseAccess(ctx, p, id); err != nil {
-		return err
-	}
 	scope := search.AllProjects()
 	if !p.admin() {
 		rows, err := s.pool.Query(ctx, `SELECT project_id::text FROM project_members WHERE user_id = $1`, p.ID)
