@@ -23,6 +23,8 @@ type Clause struct {
 	Risk        string // low | medium | high
 	Explanation string
 	Embedding   []float32
+	// EmbeddingModel is the embedder of Embedding (see docAnalyzer.Embed).
+	EmbeddingModel string
 }
 
 // Assessment is a risk rating of one clause.

@@ -3,6 +3,8 @@ package worker
 import (
 	"context"
 	"sync/atomic"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/analysis"
 )
 
 // docAnalyzer is the analyzer for one document: the offline analyzer, with
@@ -109,20 +111,24 @@ func (d *docAnalyzer) Assess(ctx context.Context, segs []Segment, cls []Classifi
 	return d.offline.Assess(ctx, segs, cls)
 }
 
-func (d *docAnalyzer) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+// Embed returns the clause vectors and the embedder that made them (the
+// provider's label, or analysis.EmbedderVersion offline): vectors of
+// different embedders are never compared.
+func (d *docAnalyzer) Embed(ctx context.Context, texts []string) ([][]float32, string, error) {
 	if d.embed != nil && len(texts) > 0 {
 		vecs, n, err := d.embed(ctx, texts)
 		d.tokens.Add(int64(n))
 		if err == nil && len(vecs) == len(texts) {
 			d.markUsed("embed")
-			return vecs, nil
+			return vecs, d.provider["embed"], nil
 		}
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, "", ctx.Err()
 		}
 		d.fallback("embed", err)
 	}
-	return d.offline.Embed(ctx, texts)
+	vecs, err := d.offline.Embed(ctx, texts)
+	return vecs, analysis.EmbedderVersion, err
 }
 
 // analyzerFor builds the analyzer of one document from the current AI

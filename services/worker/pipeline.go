@@ -225,7 +225,7 @@ func (w *Worker) pipelineStages(ctx context.Context, doc *document, an *docAnaly
 	for i, s := range segs {
 		texts[i] = s.Text
 	}
-	vecs, err := an.Embed(ctx, texts)
+	vecs, embedder, err := an.Embed(ctx, texts)
 	if err != nil {
 		return classify(StatusEmbedding, err)
 	}
@@ -247,7 +247,7 @@ func (w *Worker) pipelineStages(ctx context.Context, doc *document, an *docAnaly
 			risks[i].Risk = "low"
 		}
 		clauses[i] = Clause{Ordinal: i + 1, Heading: s.Heading, Text: s.Text, Category: cls[i].Category,
-			Confidence: cls[i].Confidence, Risk: risks[i].Risk, Explanation: risks[i].Explanation, Embedding: vecs[i]}
+			Confidence: cls[i].Confidence, Risk: risks[i].Risk, Explanation: risks[i].Explanation, Embedding: vecs[i], EmbeddingModel: embedder}
 	}
 	if err := w.storeClauses(ctx, doc.id, clauses, an); err != nil {
 		return err
@@ -300,10 +300,10 @@ func (w *Worker) storeClauses(ctx context.Context, id string, clauses []Clause, 
 		rows := make([][]any, len(clauses))
 		for i, c := range clauses {
 			rows[i] = []any{id, c.Ordinal, safeText(c.Heading), safeText(c.Category), float32(c.Confidence), safeText(c.Text),
-				c.Risk, safeText(c.Explanation), c.Embedding}
+				c.Risk, safeText(c.Explanation), c.Embedding, c.EmbeddingModel}
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"clauses"},
-			[]string{"document_id", "ordinal", "heading", "category", "confidence", "text", "risk_level", "explanation", "embedding"},
+			[]string{"document_id", "ordinal", "heading", "category", "confidence", "text", "risk_level", "explanation", "embedding", "embedding_model"},
 			pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("insert clauses: %w", err)
 		}

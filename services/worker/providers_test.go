@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/contract-lucidity/contract-lucidity/services/internal/secretbox"
 	"github.com/contract-lucidity/contract-lucidity/services/worker"
 )
@@ -177,6 +179,11 @@ func TestConfiguredProviderAnalysesAndCountsTokens(t *testing.T) {
 		AND explanation = 'Reviewed by the model.' AND (SELECT max(x) FROM unnest(embedding) x) = 1`, id).Scan(&risks)
 	if risks != r.Clauses {
 		t.Errorf("%d of %d clauses carry the model's risk and embedding", risks, r.Clauses)
+	}
+	rows, _ := e.pool.Query(context.Background(), `SELECT DISTINCT embedding_model FROM clauses WHERE document_id = $1`, id)
+	embedders, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+	if len(embedders) != 1 || !strings.Contains(embedders[0], "embed-test") {
+		t.Errorf("clauses record embedders %q, want the provider's embedding model", embedders)
 	}
 	// A report's summary comes from the generation capability.
 	var reportID string

@@ -86,10 +86,12 @@ func HasVector(ctx context.Context, db DB) (bool, error) {
 	return ok, nil
 }
 
-// Embedding is one clause's vector.
+// Embedding is one clause's vector and the embedder that made it
+// (analysis.EmbedderVersion, or a provider's label).
 type Embedding struct {
 	ClauseID string
 	Vector   []float32
+	Model    string
 }
 
 // StoreEmbeddings writes clause embeddings to clauses.embedding and, when
@@ -103,15 +105,15 @@ func StoreEmbeddings(ctx context.Context, db DB, items []Embedding) error {
 	if err != nil {
 		return err
 	}
-	q := `UPDATE clauses SET embedding = $2::real[] WHERE id = $1`
+	q := `UPDATE clauses SET embedding = $2::real[], embedding_model = $3 WHERE id = $1`
 	if vec {
-		q = fmt.Sprintf(`UPDATE clauses SET embedding = $2::real[], embedding_vec = $2::real[]::vector(%d) WHERE id = $1`, Dim)
+		q = fmt.Sprintf(`UPDATE clauses SET embedding = $2::real[], embedding_model = $3, embedding_vec = $2::real[]::vector(%d) WHERE id = $1`, Dim)
 	}
 	for _, it := range items {
 		if err := checkVector(it.Vector); err != nil {
 			return fmt.Errorf("store embedding of clause %s: %w", it.ClauseID, err)
 		}
-		tag, err := db.Exec(ctx, q, it.ClauseID, it.Vector)
+		tag, err := db.Exec(ctx, q, it.ClauseID, it.Vector, it.Model)
 		if err != nil {
 			return fmt.Errorf("store embedding of clause %s: %w", it.ClauseID, err)
 		}
@@ -167,12 +169,12 @@ type Result struct {
 var ErrNotFound = errors.New("clause not found")
 
 // Similar returns up to limit clauses most similar to the given clause, from
-// other documents within scope, best first. A clause without an embedding
-// has no neighbours (empty result).
+// other documents within scope and with vectors of the same embedder, best
+// first. A clause without an embedding has no neighbours (empty result).
 func Similar(ctx context.Context, db DB, clauseID string, scope Scope, limit int) ([]Result, error) {
-	var docID string
+	var docID, model string
 	var emb []float32
-	err := db.QueryRow(ctx, `SELECT document_id::text, embedding FROM clauses WHERE id = $1`, clauseID).Scan(&docID, &emb)
+	err := db.QueryRow(ctx, `SELECT document_id::text, embedding, embedding_model FROM clauses WHERE id = $1`, clauseID).Scan(&docID, &emb, &model)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -182,24 +184,25 @@ func Similar(ctx context.Context, db DB, clauseID string, scope Scope, limit int
 	if len(emb) != Dim {
 		return []Result{}, nil
 	}
-	return SimilarToVector(ctx, db, emb, scope, limit, docID)
+	return SimilarToVector(ctx, db, emb, model, scope, limit, docID)
 }
 
 // SimilarToVector returns up to limit clauses within scope most similar to
-// vec (any L2-normalised 384-dimensional vector, e.g. an embedded query),
-// best first, skipping clauses of excludeDocumentID (may be "").
-func SimilarToVector(ctx context.Context, db DB, vec []float32, scope Scope, limit int, excludeDocumentID string) ([]Result, error) {
+// vec (an L2-normalised 384-dimensional vector of the embedder model, e.g.
+// an embedded query), best first, skipping clauses of excludeDocumentID
+// (may be "") and clauses embedded by another embedder.
+func SimilarToVector(ctx context.Context, db DB, vec []float32, model string, scope Scope, limit int, excludeDocumentID string) ([]Result, error) {
 	vecOK, err := HasVector(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	return similar(ctx, db, vec, scope, limit, excludeDocumentID, vecOK)
+	return similar(ctx, db, vec, model, scope, limit, excludeDocumentID, vecOK)
 }
 
 const resultColumns = `c.id::text, c.document_id::text, d.project_id::text, d.original_name, c.ordinal, c.heading,
 	c.category, c.confidence::float8, c.text, c.risk_level, c.explanation`
 
-func similar(ctx context.Context, db DB, vec []float32, scope Scope, limit int, excludeDoc string, useVector bool) ([]Result, error) {
+func similar(ctx context.Context, db DB, vec []float32, model string, scope Scope, limit int, excludeDoc string, useVector bool) ([]Result, error) {
 	if err := checkVector(vec); err != nil {
 		return nil, err
 	}
@@ -217,7 +220,7 @@ func similar(ctx context.Context, db DB, vec []float32, scope Scope, limit int, 
 	if projects == nil {
 		projects = []string{}
 	}
-	where := `($2 OR d.project_id = ANY($3::uuid[])) AND ($4::uuid IS NULL OR c.document_id <> $4::uuid)`
+	where := `($2 OR d.project_id = ANY($3::uuid[])) AND ($4::uuid IS NULL OR c.document_id <> $4::uuid) AND c.embedding_model = $6`
 	var rows pgx.Rows
 	if useVector {
 		// The HNSW index answers ORDER BY distance LIMIT; iterative scans keep
@@ -239,7 +242,7 @@ func similar(ctx context.Context, db DB, vec []float32, scope Scope, limit int, 
 			FROM clauses c JOIN documents d ON d.id = c.document_id
 			WHERE c.embedding_vec IS NOT NULL AND %s
 			ORDER BY c.embedding_vec <=> $1::real[]::vector(%d)
-			LIMIT $5`, resultColumns, Dim, where, Dim), vec, scope.All, projects, exclude, limit)
+			LIMIT $5`, resultColumns, Dim, where, Dim), vec, scope.All, projects, exclude, limit, model)
 		if err != nil {
 			return nil, fmt.Errorf("similar clauses (pgvector): %w", err)
 		}
@@ -250,7 +253,7 @@ func similar(ctx context.Context, db DB, vec []float32, scope Scope, limit int, 
 			FROM clauses c JOIN documents d ON d.id = c.document_id
 			WHERE c.embedding IS NOT NULL AND cardinality(c.embedding) = %d AND %s
 			ORDER BY score DESC, c.id
-			LIMIT $5`, resultColumns, Dim, where), vec, scope.All, projects, exclude, limit)
+			LIMIT $5`, resultColumns, Dim, where), vec, scope.All, projects, exclude, limit, model)
 		if err != nil {
 			return nil, fmt.Errorf("similar clauses (exact scan): %w", err)
 		}

@@ -35,29 +35,35 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// applySchema runs the real migrations. PGlite ships no pgcrypto; its
-// gen_random_uuid() is built in (PostgreSQL 13+), so the test drops that line.
+// applySchema runs the real migrations, in order. PGlite ships no pgcrypto;
+// its gen_random_uuid() is built in (PostgreSQL 13+), so the test drops that
+// line.
 func applySchema(t *testing.T, ctx context.Context, db DB, pglite bool) {
 	t.Helper()
-	b, err := os.ReadFile("../db/migrations/0001_init.sql")
-	if err != nil {
-		t.Fatal(err)
+	files, err := filepath.Glob("../db/migrations/*.sql")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("migrations: %v %v", files, err)
 	}
-	schema := string(b)
-	if pglite {
-		schema = strings.Replace(schema, "CREATE EXTENSION IF NOT EXISTS pgcrypto;", "", 1)
-	}
-	if _, err := db.Exec(ctx, schema); err != nil {
-		t.Fatalf("apply 0001: %v", err)
+	sort.Strings(files)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		schema := string(b)
+		if pglite {
+			schema = strings.Replace(schema, "CREATE EXTENSION IF NOT EXISTS pgcrypto;", "", 1)
+		}
+		if _, err := db.Exec(ctx, schema); err != nil {
+			t.Fatalf("apply %s: %v", filepath.Base(f), err)
+		}
 	}
 	playbook, err := os.ReadFile("../db/migrations/0002_playbook.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 2; i++ { // idempotent
-		if _, err := db.Exec(ctx, string(playbook)); err != nil {
-			t.Fatalf("apply 0002 (run %d): %v", i+1, err)
-		}
+	if _, err := db.Exec(ctx, string(playbook)); err != nil { // idempotent
+		t.Fatalf("apply 0002_playbook again: %v", err)
 	}
 	var n int
 	if err := db.QueryRow(ctx, `SELECT count(*) FROM playbook_rules`).Scan(&n); err != nil {
@@ -124,7 +130,7 @@ func seed(t *testing.T, ctx context.Context, db DB, f *fixture, from, to int) {
 				t.Fatal(err)
 			}
 			v := analysis.Embed(c.Text)
-			embs = append(embs, Embedding{ClauseID: id, Vector: v})
+			embs = append(embs, Embedding{ClauseID: id, Vector: v, Model: analysis.EmbedderVersion})
 			f.clauses = append(f.clauses, seeded{id: id, doc: doc, project: project, vec: v})
 		}
 		if err := StoreEmbeddings(ctx, tx, embs); err != nil {
@@ -217,6 +223,57 @@ func TestExactScanOnPostgresMatchesBruteForce(t *testing.T) {
 				t.Fatalf("bad result %+v", r)
 			}
 		}
+	}
+}
+
+// Vectors of different embedders are never compared: a clause embedded by a
+// provider finds only clauses of that provider's model, even when an
+// offline vector is numerically closer.
+func TestSimilarComparesOnlyTheSameEmbedder(t *testing.T) {
+	pool, ctx := connectPG(t)
+	applySchema(t, ctx, pool, false)
+	f := &fixture{}
+	seed(t, ctx, pool, f, 0, 2)
+	q := f.clauses[3]
+	// Two clauses of another document with q's exact vector: one claimed by
+	// a provider model, one offline.
+	var doc string
+	if err := pool.QueryRow(ctx, `INSERT INTO documents (project_id, original_name, file_type, size_bytes, sha256, storage_key)
+		VALUES ($1, 'other.pdf', 'pdf', 1, 'x', 'k') RETURNING id::text`, f.projects[0]).Scan(&doc); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, 2)
+	for i := range ids {
+		if err := pool.QueryRow(ctx, `INSERT INTO clauses (document_id, ordinal, category, text, risk_level)
+			VALUES ($1, $2, 'Other', 'same text', 'low') RETURNING id::text`, doc, i+1).Scan(&ids[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := StoreEmbeddings(ctx, pool, []Embedding{
+		{ClauseID: ids[0], Vector: q.vec, Model: "openai:text-embedding-3-small"},
+		{ClauseID: ids[1], Vector: q.vec, Model: analysis.EmbedderVersion},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Similar(ctx, pool, q.id, AllProjects(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 || got[0].ClauseID != ids[1] || math.Abs(got[0].Score-1) > 1e-5 {
+		t.Fatalf("best match %+v, want the offline twin %s", got, ids[1])
+	}
+	for _, r := range got {
+		if r.ClauseID == ids[0] {
+			t.Fatalf("a provider-embedded clause matched an offline one: %+v", r)
+		}
+	}
+	// And from the provider's side only its own model's clauses count.
+	got, err = Similar(ctx, pool, ids[0], AllProjects(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("provider clause matched %d clauses of other embedders: %+v", len(got), got[0])
 	}
 }
 
@@ -376,7 +433,7 @@ func TestPgvectorOnPGliteMatchesExactScan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			exact, err := similar(ctx, pool, q.vec, scope, 5, q.doc, false)
+			exact, err := similar(ctx, pool, q.vec, analysis.EmbedderVersion, scope, 5, q.doc, false)
 			if err != nil {
 				t.Fatal(err)
 			}
