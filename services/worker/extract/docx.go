@@ -133,6 +133,23 @@ func attr(se xml.StartElement, local string) string {
 	return ""
 }
 
+// eachToken calls f for every token of an XML part until its end or f's
+// first error.
+func eachToken(dec *xml.Decoder, f func(xml.Token) error) error {
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := f(tok); err != nil {
+			return err
+		}
+	}
+}
+
 func (n *numbering) parseNumbering(dec *xml.Decoder) error {
 	var (
 		curAbs  map[int]*numLevel
@@ -142,14 +159,7 @@ func (n *numbering) parseNumbering(dec *xml.Decoder) error {
 		ovrLvl  = -1
 		inAbsID string
 	)
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return eachToken(dec, func(tok xml.Token) error {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			switch t.Name.Local {
@@ -208,7 +218,8 @@ func (n *numbering) parseNumbering(dec *xml.Decoder) error {
 				ovrLvl = -1
 			}
 		}
-	}
+		return nil
+	})
 }
 
 func (n *numbering) parseStyles(dec *xml.Decoder) error {
@@ -216,14 +227,7 @@ func (n *numbering) parseStyles(dec *xml.Decoder) error {
 		styleID string
 		ref     numRef
 	)
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return eachToken(dec, func(tok xml.Token) error {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			switch t.Name.Local {
@@ -239,7 +243,8 @@ func (n *numbering) parseStyles(dec *xml.Decoder) error {
 				n.styles[styleID] = ref
 			}
 		}
-	}
+		return nil
+	})
 }
 
 // label advances the counters of list numID at level ilvl and returns the
@@ -421,14 +426,7 @@ func (w *docxWriter) parseBody(dec *xml.Decoder) error {
 		w.write(text)
 		w.write("\n\n")
 	}
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return eachToken(dec, func(tok xml.Token) error {
 		if w.size+para.Len() > w.max {
 			return permanent(MsgTooLarge, errors.New("DOCX text exceeds limit"))
 		}
@@ -522,5 +520,6 @@ func (w *docxWriter) parseBody(dec *xml.Decoder) error {
 				}
 			}
 		}
-	}
+		return nil
+	})
 }
