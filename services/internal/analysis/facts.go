@@ -1,8 +1,10 @@
 package analysis
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,10 +54,14 @@ var numberWords = map[string]int{"one": 1, "two": 2, "three": 3, "four": 4, "fiv
 	"eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "sixty": 60, "ninety": 90}
 
 // ExtractFacts finds document-level facts with rules over the text (the first
-// pages for names, parties and dates; the whole text for law and terms).
+// pages for names, parties and dates; the whole text for law and terms). The
+// term's end and the renewal term are read first from the clauses the
+// embedded classifier finds most likely to state them ("Expiration Date",
+// "Renewal Term"), then from the whole text.
 func ExtractFacts(text string) Facts {
 	var f Facts
 	text = stripFurniture(text)
+	doc := newScoredDoc(text)
 	head := text
 	if len(head) > 6000 {
 		head = head[:6000]
@@ -65,10 +71,178 @@ func ExtractFacts(text string) Facts {
 	f.Parties = parties(head)
 	f.AgreementDate, f.EffectiveDate = agreementDates(head, text)
 	f.GoverningLaw = governingLaw(text)
-	f.RenewalTerm = renewalTerm(text)
-	f.NoticePeriod = noticePeriod(text)
-	f.ExpirationDate = expiration(text, f.EffectiveDate)
+	f.RenewalTerm = renewalFromClause(doc)
+	if f.RenewalTerm == "" {
+		f.RenewalTerm = renewalTerm(text)
+	}
+	f.NoticePeriod = noticeFromClause(doc)
+	if f.NoticePeriod == "" {
+		f.NoticePeriod = noticePeriod(text)
+	}
+	f.ExpirationDate = termClauseEnd(doc, f.EffectiveDate)
+	if f.ExpirationDate == "" {
+		f.ExpirationDate = expiration(text, f.EffectiveDate)
+	}
 	return f
+}
+
+var (
+	endDateRe     = regexp.MustCompile(`(?i)\b(?:until|through|thru|expir\w*|ending|end(?:s)?\s+on|terminat\w*\s+on|to\s+and\s+including)\b`)
+	startDateRe   = regexp.MustCompile(`(?i)\b(?:commenc\w*|begin\w*|start\w*|effective|from)\b`)
+	anniversaryRe = regexp.MustCompile(`(?i)\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|fifteenth|twentieth|one|two|three|four|five|six|seven|eight|nine|ten|\d{1,2})(?:st|nd|rd|th)?\s*(?:\(\d{1,2}(?:st|nd|rd|th)?\)\s*)?(?:-?\s*years?\s+)?anniversary`)
+	untilTermRe   = regexp.MustCompile(`(?i)\buntil\s+(?:it\s+is\s+|so\s+)?terminated\b|\bperpetu(?:al|ity)\b|\bindefinite(?:ly)?\b`)
+)
+
+// termClauseEnd reads the end of the initial term from the clause the
+// classifier finds most likely to state it (CUAD's "Expiration Date"): the
+// last date after "until", "through", "expiring"...; else a duration ("a
+// term of five (5) years") counted from a start date in the same clause or
+// the effective date; else "perpetual" for a term that runs until
+// terminated. "" when no clause is confident enough.
+func termClauseEnd(doc *scoredDoc, effective string) string {
+	for _, clause := range doc.ranked("Expiration Date", 2) {
+		if end := clauseTermEnd(clause, effective); end != "" {
+			return end
+		}
+	}
+	return ""
+}
+
+var renewalPhraseRes = []*regexp.Regexp{
+	regexp.MustCompile(`(?i)\b(?:successive|additional|further|consecutive|subsequent|renewal)\s+(?:[\w\-()]+\s+){0,3}?(?:periods?|terms?|years?|months?)\b(?:\s+(?:periods?|terms?))?`),
+	regexp.MustCompile(`(?i)\b(?:year|month)[\s-]+to[\s-]+(?:year|month)\b`),
+	regexp.MustCompile(`(?i)\bsame\s+(?:duration|length|period|term)\b`),
+}
+
+// scoredDoc is a document's clauses with the classifier's probabilities,
+// computed once for all the facts that use them.
+type scoredDoc struct {
+	clauses []Clause
+	scores  [][]float64
+	model   *Model
+}
+
+func newScoredDoc(text string) *scoredDoc {
+	m, err := DefaultModel()
+	if err != nil {
+		return &scoredDoc{}
+	}
+	d := &scoredDoc{clauses: SplitClauses(text), model: m}
+	for _, in := range FeatureInputs(d.clauses) {
+		d.scores = append(d.scores, m.scores(in))
+	}
+	return d
+}
+
+// ranked returns up to n clause texts scored for category at half its
+// threshold or more, best first.
+func (d *scoredDoc) ranked(category string, n int) []string {
+	if d.model == nil {
+		return nil
+	}
+	c := slices.Index(d.model.categories, category)
+	if c < 0 {
+		return nil
+	}
+	floor := float64(d.model.threshold[c]) / 2
+	var idx []int
+	for i, sc := range d.scores {
+		if sc[c] >= floor {
+			idx = append(idx, i)
+		}
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(d.scores[b][c], d.scores[a][c]) })
+	var out []string
+	for _, i := range idx[:min(n, len(idx))] {
+		out = append(out, d.clauses[i].Text)
+	}
+	return out
+}
+
+// renewalFromClause reads the renewal term from the clause the classifier
+// finds most likely to state it ("Renewal Term"): "renew for successive one
+// (1) year periods", "year to year", "terms of the same duration".
+func renewalFromClause(doc *scoredDoc) string {
+	best := doc.ranked("Renewal Term", 1)
+	if len(best) == 0 {
+		return ""
+	}
+	clause := best[0]
+	if v := renewalTerm(clause); v != "" {
+		return v
+	}
+	for _, re := range renewalPhraseRes {
+		if m := re.FindString(clause); m != "" {
+			return normSpace(m)
+		}
+	}
+	return ""
+}
+
+// noticeFromClause reads the notice period for stopping a renewal from the
+// clause the classifier finds most likely to state it.
+func noticeFromClause(doc *scoredDoc) string {
+	for _, clause := range doc.ranked("Notice Period to Terminate Renewal", 1) {
+		if m := noticeRe.FindStringSubmatch(clause); m != nil {
+			return normSpace(m[1])
+		}
+	}
+	return ""
+}
+
+// ordinals maps anniversary words to years.
+var ordinals = map[string]int{"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
+	"eighth": 8, "ninth": 9, "tenth": 10, "fifteenth": 15, "twentieth": 20}
+
+// clauseTermEnd reads the end of a term from one clause (see termClauseEnd).
+func clauseTermEnd(clause, effective string) string {
+	dates := findDates(clause)
+	if loc := endDateRe.FindStringIndex(clause); loc != nil {
+		for i := len(dates) - 1; i >= 0; i-- {
+			if dates[i].start > loc[0] {
+				return dates[i].iso
+			}
+		}
+	}
+	base := effective
+	if loc := startDateRe.FindStringIndex(clause); loc != nil {
+		for _, d := range dates {
+			if d.start > loc[0] {
+				base = d.iso
+				break
+			}
+		}
+	}
+	t, baseErr := time.Parse("2006-01-02", base)
+	if m := anniversaryRe.FindStringSubmatch(clause); m != nil && baseErr == nil {
+		w := strings.ToLower(m[1])
+		n := ordinals[w]
+		if n == 0 {
+			n = numberWords[w]
+		}
+		if n == 0 {
+			n = atoi(w)
+		}
+		if n > 0 && n <= 50 {
+			return t.AddDate(n, 0, 0).Format("2006-01-02")
+		}
+	}
+	if m := termRe.FindStringSubmatch(clause); m != nil && baseErr == nil {
+		n := atoi(m[2])
+		if n == 0 {
+			n = numberWords[strings.ToLower(strings.Fields(m[1])[0])]
+		}
+		if n > 0 {
+			if strings.HasPrefix(strings.ToLower(m[4]), "year") {
+				return t.AddDate(n, 0, 0).Format("2006-01-02")
+			}
+			return t.AddDate(0, n, 0).Format("2006-01-02")
+		}
+	}
+	if untilTermRe.MatchString(clause) && len(dates) == 0 {
+		return "perpetual"
+	}
+	return ""
 }
 
 func documentName(head string) string {
@@ -247,6 +421,15 @@ func findDates(s string) []foundDate {
 		for j := i; j > 0 && out[j].start < out[j-1].start; j-- {
 			out[j], out[j-1] = out[j-1], out[j]
 		}
+	}
+	return out
+}
+
+// ParseDates returns the ISO form of every date in s, in order.
+func ParseDates(s string) []string {
+	var out []string
+	for _, d := range findDates(s) {
+		out = append(out, d.iso)
 	}
 	return out
 }

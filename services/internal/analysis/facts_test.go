@@ -79,3 +79,23 @@ func TestParseDate(t *testing.T) {
 		}
 	}
 }
+
+func TestClauseTermEnd(t *testing.T) {
+	const effective = "2019-02-01"
+	tests := []struct{ clause, want string }{
+		{"This Agreement shall be valid for five (5) years from February 1, 2019 through January 31, 2024 unless terminated earlier.", "2024-01-31"},
+		{"The term of the license shall commence August 1, 1995 and continue until January 30, 2000, unless sooner terminated.", "2000-01-30"},
+		// a duration counts from a start date in the clause, else the effective date
+		{"The term of this Agreement shall commence upon April 1, 1999 and shall continue for a period of six (6) months.", "1999-10-01"},
+		{"This Agreement shall have an initial term of three (3) years.", "2022-02-01"},
+		{"This Agreement shall terminate on the third anniversary of the Effective Date.", "2022-02-01"},
+		{"This Agreement shall continue until the four-year anniversary of the Effective Date.", "2023-02-01"},
+		{"This Agreement will continue in effect thereafter until terminated pursuant to Paragraph 4.2 below.", "perpetual"},
+		{"Each party shall keep the other's Confidential Information secret.", ""},
+	}
+	for _, tc := range tests {
+		if got := clauseTermEnd(tc.clause, effective); got != tc.want {
+			t.Errorf("clauseTermEnd(%q) = %q, want %q", tc.clause, got, tc.want)
+		}
+	}
+}

@@ -7,7 +7,7 @@
 //	build -cv-only [flags]         only the out-of-fold micro-F1 (for choosing settings)
 //	eval  [-data DIR]              per-category paragraph-level P/R/F1 of the embedded
 //	                               model and the keyword baseline on the test split
-//	facts [-data DIR] [-v]         accuracy of ExtractFacts against the CUAD labels
+//	facts [-data DIR] [-all] [-v]  accuracy of ExtractFacts against the CUAD labels (test split)
 //	playbook-sql                   print migration 0002_playbook.sql (the default playbook)
 //	split FILE                     show how a text file is split into clauses
 package main
