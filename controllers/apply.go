@@ -30,6 +30,8 @@ import (
 // makes to one of our fields (kubectl edit of a NetworkPolicy, an image
 // swapped by hand) is drift: it is logged and reverted on the next
 // reconcile, which the edit itself triggers through the owned-object watch.
+// A re-apply that changes nothing (the server keeps one of our fields in
+// another form) is remembered, so it is not repeated on every reconcile.
 func (r *ContractLucidityReconciler) apply(ctx context.Context, obj client.Object) error {
 	u, err := toApplyUnstructured(obj)
 	if err != nil {
@@ -61,8 +63,24 @@ func (r *ContractLucidityReconciler) apply(ctx context.Context, obj client.Objec
 		if same {
 			return nil
 		}
+		key := u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()
+		seen := hash + "@" + live.GetResourceVersion()
+		if v, ok := r.normalised.Load(key); ok && v == seen {
+			return nil
+		}
 		log.FromContext(ctx).Info("reverting a change another writer made to a field the operator manages",
 			"kind", u.GetKind(), "name", u.GetName(), "field", path)
+		if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
+			client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+			return fmt.Errorf("apply %s %s: %w", u.GetKind(), u.GetName(), err)
+		}
+		if u.GetResourceVersion() == live.GetResourceVersion() {
+			// Nothing changed: the server keeps that field in its own form.
+			log.FromContext(ctx).V(1).Info("field normalised by the API server; not re-applying it",
+				"kind", u.GetKind(), "name", u.GetName(), "field", path)
+			r.normalised.Store(key, seen)
+		}
+		return nil
 	case err != nil && !apierrors.IsNotFound(err):
 		return fmt.Errorf("get %s %s: %w", u.GetKind(), u.GetName(), err)
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -54,6 +55,13 @@ type ContractLucidityReconciler struct {
 	Rand io.Reader
 	// MaxConcurrentReconciles is how many instances reconcile at once (default 4).
 	MaxConcurrentReconciles int
+
+	// normalised remembers objects whose re-apply after an apparent drift
+	// changed nothing (the API server stores one of our fields in another
+	// form): kind/namespace/name -> spec hash and resourceVersion. The same
+	// object at the same version is not re-applied, so such a field cannot
+	// cause a write on every reconcile.
+	normalised sync.Map
 }
 
 // RBAC, least privilege: the operator never updates or deletes Secrets,
