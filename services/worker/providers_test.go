@@ -145,12 +145,15 @@ func runWithLogs(t *testing.T, e *env) *lockedBuffer {
 	return logs
 }
 
-func TestConfiguredProviderAnalysesAndCountsTokens(t *testing.T) {
+// analyseWithProvider runs a worker configured with the fake provider in
+// mode and analyses one CUAD contract to completion.
+func analyseWithProvider(t *testing.T, mode string) (*env, *fakeOpenAI, *lockedBuffer, string, docRow) {
+	t.Helper()
 	t.Parallel()
 	e := newEnv(t, time.Minute)
-	fake := &fakeOpenAI{mode: "ratelimited"}
+	fake := &fakeOpenAI{mode: mode}
 	srv := httptest.NewServer(fake)
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	configureProvider(t, e, srv.URL)
 	logs := runWithLogs(t, e)
 	id := e.upload("adams.pdf", "pdf", readCUAD(t, adamsGolf))
@@ -158,6 +161,11 @@ func TestConfiguredProviderAnalysesAndCountsTokens(t *testing.T) {
 	if r.Status != worker.StatusComplete {
 		t.Fatalf("%s %s", r.Status, r.Error)
 	}
+	return e, fake, logs, id, r
+}
+
+func TestConfiguredProviderAnalysesAndCountsTokens(t *testing.T) {
+	e, fake, logs, id, r := analyseWithProvider(t, "ratelimited")
 	if !fake.sawKey.Load() {
 		t.Error("provider never received the decrypted key")
 	}
@@ -204,18 +212,7 @@ func TestConfiguredProviderAnalysesAndCountsTokens(t *testing.T) {
 }
 
 func TestMalformedModelOutputFallsBackToOffline(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, time.Minute)
-	fake := &fakeOpenAI{mode: "malformed"}
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	configureProvider(t, e, srv.URL)
-	logs := runWithLogs(t, e)
-	id := e.upload("adams.pdf", "pdf", readCUAD(t, adamsGolf))
-	r := e.waitFinished(id, 2*time.Minute)
-	if r.Status != worker.StatusComplete {
-		t.Fatalf("%s %s", r.Status, r.Error)
-	}
+	e, _, logs, id, r := analyseWithProvider(t, "malformed")
 	// Chat steps fell back; embeddings (well-formed) still came from the provider.
 	if strings.Contains(r.Analyzer, "gpt-test") || !strings.HasPrefix(r.Analyzer, "offline") {
 		t.Errorf("analyzer %q", r.Analyzer)
