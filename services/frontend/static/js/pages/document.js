@@ -83,18 +83,26 @@ function pipelinePanel(doc) {
       h('span', { class: 'progress-text' }, `${doc.progress || 0}%`))), { id: 'pipeline' });
 }
 
-export async function documentPage(ctx) {
-  ctx.main.append(loading('Loading document…'));
+// openDocument shows a loading state, loads the document and draws its
+// header with tab selected. It returns null when loading failed (the error
+// panel is shown) or was aborted by navigation.
+async function openDocument(ctx, tab, loadingText) {
+  ctx.main.append(loading(loadingText));
   let info;
   try {
     info = await loadDocument(ctx);
   } catch (e) {
-    if (e.name === 'AbortError') return;
-    replace(ctx.main, errorPanel(e, 'this document'));
-    return;
+    if (e.name !== 'AbortError') replace(ctx.main, errorPanel(e, 'this document'));
+    return null;
   }
+  replace(ctx.main, docHeader(ctx, info, tab));
+  return info;
+}
+
+export async function documentPage(ctx) {
+  const info = await openDocument(ctx, 'review', 'Loading document…');
+  if (!info) return;
   const { doc } = info;
-  replace(ctx.main, docHeader(ctx, info, 'review'));
 
   if (!isTerminal(doc.pipeline_status)) {
     const box = h('div', pipelinePanel(doc));
@@ -401,17 +409,9 @@ async function historyList(c, ctx) {
 // ---- reports -------------------------------------------------------------
 
 export async function reportsPage(ctx) {
-  ctx.main.append(loading('Loading reports…'));
-  let info;
-  try {
-    info = await loadDocument(ctx);
-  } catch (e) {
-    if (e.name === 'AbortError') return;
-    replace(ctx.main, errorPanel(e, 'this document'));
-    return;
-  }
+  const info = await openDocument(ctx, 'reports', 'Loading reports…');
+  if (!info) return;
   const { doc } = info;
-  replace(ctx.main, docHeader(ctx, info, 'reports'));
   if (doc.pipeline_status !== 'complete') {
     ctx.main.append(emptyState('Reports are available once the analysis is complete',
       'Follow the progress on the Review tab.', h('a', { href: `/documents/${doc.id}`, class: 'btn' }, 'Go to review')));
