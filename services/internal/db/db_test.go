@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv"
 )
@@ -95,15 +97,7 @@ func TestConcurrentSetupAppliesEachMigrationOnce(t *testing.T) {
 
 func TestSeedDoesNotRecreateRemovedDefaults(t *testing.T) {
 	ctx := context.Background()
-	cfg := testConfig(pg.NewDatabase(t))
-	pool, err := Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if _, err := Setup(ctx, pool, cfg); err != nil {
-		t.Fatal(err)
-	}
+	pool, cfg := setupDatabase(t)
 	if _, err := pool.Exec(ctx, "DELETE FROM projects; UPDATE system_config SET value = '[\"pdf\"]' WHERE key = 'supported_file_types'; UPDATE users SET email = 'renamed@example.com'"); err != nil {
 		t.Fatal(err)
 	}
@@ -124,6 +118,21 @@ func TestSeedDoesNotRecreateRemovedDefaults(t *testing.T) {
 	}
 }
 
+// setupDatabase opens a new database and runs Setup (migrations and seed).
+func setupDatabase(t *testing.T) (*pgxpool.Pool, *config.Config) {
+	t.Helper()
+	cfg := testConfig(pg.NewDatabase(t))
+	pool, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := Setup(context.Background(), pool, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return pool, cfg
+}
+
 func TestOpenErrorDoesNotLeakPassword(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -140,17 +149,9 @@ func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 func TestClauseCountFollowsClauseWrites(t *testing.T) {
 	ctx := context.Background()
-	cfg := testConfig(pg.NewDatabase(t))
-	pool, err := Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if _, err := Setup(ctx, pool, cfg); err != nil {
-		t.Fatal(err)
-	}
+	pool, _ := setupDatabase(t)
 	var doc string
-	err = pool.QueryRow(ctx, `WITH p AS (INSERT INTO projects (name) VALUES ('p') RETURNING id)
+	err := pool.QueryRow(ctx, `WITH p AS (INSERT INTO projects (name) VALUES ('p') RETURNING id)
 		INSERT INTO documents (project_id, original_name, file_type, size_bytes, sha256, storage_key)
 		SELECT id, 'a.pdf', 'pdf', 1, 'x', 'k' FROM p RETURNING id`).Scan(&doc)
 	if err != nil {
