@@ -57,36 +57,32 @@ func (r *ContractLucidityReconciler) apply(ctx context.Context, obj client.Objec
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(u.GroupVersionKind())
 	err = r.getLive(ctx, client.ObjectKeyFromObject(obj), obj, live)
+	key := u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()
+	drift := "" // the first field another writer changed, when re-applying because of it
 	switch {
 	case err == nil && live.GetAnnotations()[AnnotationSpecHash] == hash:
 		path, same := contains(live.Object, u.Object, "")
 		if same {
 			return nil
 		}
-		key := u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()
-		seen := hash + "@" + live.GetResourceVersion()
-		if v, ok := r.normalised.Load(key); ok && v == seen {
+		if v, ok := r.normalised.Load(key); ok && v == hash+"@"+live.GetResourceVersion() {
 			return nil
 		}
 		log.FromContext(ctx).Info("reverting a change another writer made to a field the operator manages",
 			"kind", u.GetKind(), "name", u.GetName(), "field", path)
-		if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
-			client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
-			return fmt.Errorf("apply %s %s: %w", u.GetKind(), u.GetName(), err)
-		}
-		if u.GetResourceVersion() == live.GetResourceVersion() {
-			// Nothing changed: the server keeps that field in its own form.
-			log.FromContext(ctx).V(1).Info("field normalised by the API server; not re-applying it",
-				"kind", u.GetKind(), "name", u.GetName(), "field", path)
-			r.normalised.Store(key, seen)
-		}
-		return nil
+		drift = path
 	case err != nil && !apierrors.IsNotFound(err):
 		return fmt.Errorf("get %s %s: %w", u.GetKind(), u.GetName(), err)
 	}
 	if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u),
 		client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("apply %s %s: %w", u.GetKind(), u.GetName(), err)
+	}
+	if drift != "" && u.GetResourceVersion() == live.GetResourceVersion() {
+		// Nothing changed: the server keeps that field in its own form.
+		log.FromContext(ctx).V(1).Info("field normalised by the API server; not re-applying it",
+			"kind", u.GetKind(), "name", u.GetName(), "field", drift)
+		r.normalised.Store(key, hash+"@"+live.GetResourceVersion())
 	}
 	return nil
 }
