@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/contract-lucidity/contract-lucidity/services/internal/analysis"
@@ -101,5 +105,27 @@ func TestFactsOnHeldOutSplit(t *testing.T) {
 	t.Logf("all facts: %.1f%% of %d labelled values", 100*sum.accuracy(), sum.labelled)
 	if sum.accuracy() < 0.72 {
 		t.Errorf("all facts: accuracy %.3f, floor 0.72", sum.accuracy())
+	}
+}
+
+// The embedded model is exactly what `classifier build` makes from the
+// in-repository data: a rebuild gives the same bytes, so the artifact can be
+// audited and a change to the data, the features or the trainer that alters
+// the model cannot land without a new artifact. (About 2.5 minutes.)
+func TestModelRebuildsByteForByte(t *testing.T) {
+	ds := loadTestCUAD(t)
+	embedded, err := os.ReadFile(filepath.Join("..", "..", analysis.ModelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaultConfig()
+	built, err := buildModel(ds, cfg, sentenceConfig(cfg), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(built, embedded) {
+		t.Fatalf("rebuilt model: %d bytes, sha256 %x; embedded %s: %d bytes, sha256 %x\n"+
+			"(run `go run ./hack/classifier build` and commit the artifact if the change is intended)",
+			len(built), sha256.Sum256(built), analysis.ModelFile, len(embedded), sha256.Sum256(embedded))
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/contract-lucidity/contract-lucidity/services/internal/analysis"
+	"github.com/contract-lucidity/contract-lucidity/services/worker/fixtures"
 )
 
 func main() {
@@ -53,11 +54,11 @@ func main() {
 }
 
 func dataFlag(fs *flag.FlagSet) *string {
-	def := os.Getenv("CUAD_DIR")
-	if def == "" {
-		def = "../shared/data/cuad"
+	def, err := fixtures.CUADDir() // $CUAD_DIR, or testdata/cuad in the repository
+	if err != nil {
+		def = "testdata/cuad"
 	}
-	return fs.String("data", def, "CUAD directory with txt/ and labels.jsonl (env CUAD_DIR)")
+	return fs.String("data", def, "CUAD directory with txt/ and labels.jsonl (default $CUAD_DIR, or testdata/cuad)")
 }
 
 func load(dir string) (*dataset, error) {
@@ -100,6 +101,22 @@ func runBuild(args []string) error {
 	if err != nil {
 		return err
 	}
+	model, err := buildModel(ds, cfg, scfg, *cvOnly)
+	if err != nil || *cvOnly {
+		return err
+	}
+	if err := os.WriteFile(*out, model, 0o644); err != nil {
+		return fmt.Errorf("write model: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s: %d bytes, sha256 %x\n", *out, len(model), sha256.Sum256(model))
+	return nil
+}
+
+// buildModel trains the model on the train and validation splits and
+// returns the encoded artifact (nil with cvOnly). Fixed seeds and a
+// scheduling-independent fold order make it deterministic: the same data
+// gives the same bytes.
+func buildModel(ds *dataset, cfg, scfg trainConfig, cvOnly bool) ([]byte, error) {
 	C := len(ds.categories)
 	start := time.Now()
 	// Out-of-fold scores over train+validation (4 folds by contract) choose
@@ -161,7 +178,7 @@ func runBuild(args []string) error {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return nil, err
 	}
 	// The sentence weight: the grid value with the best out-of-fold micro-F1.
 	alpha, thresholds, best := 0.0, []float32(nil), -1.0
@@ -181,20 +198,16 @@ func runBuild(args []string) error {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "chosen sentence weight %.2f: out-of-fold micro-F1 %.3f\n", alpha, best)
-	if *cvOnly {
-		return nil
+	if cvOnly {
+		return nil, nil
 	}
 	md := train(cfg, scfg, ds.categories, exC, exS, alpha, thresholds)
 	fmt.Fprintf(os.Stderr, "trained the final model on %d clauses and %d sentences (%s)\n", len(exC), len(exS), time.Since(start).Round(time.Second))
 	var buf bytes.Buffer
 	if err := analysis.EncodeModel(&buf, md); err != nil {
-		return err
+		return nil, err
 	}
-	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write model: %w", err)
-	}
-	fmt.Fprintf(os.Stderr, "wrote %s: %d bytes, sha256 %x\n", *out, buf.Len(), sha256.Sum256(buf.Bytes()))
-	return nil
+	return buf.Bytes(), nil
 }
 
 // train fits both layers and returns the model (thresholds nil: 0.5).
