@@ -16,6 +16,16 @@
 # CL_DEMO_EXIT_AFTER (seconds; stop by itself, for scripted checks).
 set -euo pipefail
 
+# Ctrl-C is a normal way to stop the demo. From a terminal, run the demo as a
+# job of its own (a process group the terminal gives the keyboard to), so the
+# interrupt reaches only the demo, which stops everything and exits 0: `make
+# demo` then ends quietly instead of reporting an interrupted recipe.
+if [ -t 0 ] && [ -z "${CL_DEMO_FOREGROUND:-}" ]; then
+  set -m
+  CL_DEMO_FOREGROUND=1 "$0" "$@"
+  exit $?
+fi
+
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 DATA=${CL_DEMO_DIR:-$ROOT/.demo}
@@ -135,13 +145,16 @@ cleanup() {
   say "stopped; data kept in $DATA (hack/demo.sh --clean deletes it)"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
+trap 'exit 0' INT           # Ctrl-C: a clean stop
 trap 'exit 143' TERM HUP
 
 start() { # start NAME LOGFILE CMD...
   local name=$1 log=$2
   shift 2
-  "$@" >>"$log" 2>&1 </dev/null &
+  # In a session of its own: Ctrl-C reaches only this script, which stops the
+  # services in order (a service killed by the same keystroke would look
+  # like a crash).
+  setsid "$@" >>"$log" 2>&1 </dev/null &
   pids+=($!)
   names+=("$name")
 }
@@ -218,7 +231,9 @@ SELECT count(*) FROM users WHERE lower(email) = lower(:'email');
 SQL
 )
   [ "$(echo "$n" | tail -1)" = 1 ] || die "no user $ADMIN_EMAIL to reset"
-  rm -f "$DATA/.admin-password-shown"
+  # Remember it beside the other secrets, so a restart can show it again
+  # until it is used.
+  sed -i "s/^INITIAL_ADMIN_PASSWORD=.*/INITIAL_ADMIN_PASSWORD=$INITIAL_ADMIN_PASSWORD/" "$SECRETS"
 fi
 
 say "starting backend, worker and frontend"
@@ -232,16 +247,17 @@ wait_for frontend 60 http_ok "$UI_PORT" /readyz
 
 echo
 printf '  \033[1mContract Lucidity is running:\033[0m  %s\n\n' "$URL"
-if [ ! -f "$DATA/.admin-password-shown" ]; then
+# Whether the one-time password is still the admin's password comes from
+# the database, not from how often the demo ran.
+must_change=$("$PGBIN/psql" "$DATABASE_URL" -tA -v email="$ADMIN_EMAIL" 2>/dev/null \
+  <<<"SELECT must_change_password FROM users WHERE lower(email) = lower(:'email')" || true)
+if [ "$must_change" = t ]; then
   printf '  Sign in as  %s\n  password    %s   (one-time: you choose a new one at first sign-in)\n\n' "$ADMIN_EMAIL" "$INITIAL_ADMIN_PASSWORD"
-  touch "$DATA/.admin-password-shown"
 else
-  printf '  Sign in as %s with the password you chose (the one-time password was shown on the first run).\n' "$ADMIN_EMAIL"
+  printf '  Sign in as %s with the password you chose at your first sign-in.\n' "$ADMIN_EMAIL"
   printf '  Forgot it? Stop the demo and run: hack/demo.sh --reset-admin-password\n\n'
 fi
-if [ -d "$ROOT/../shared/data/cuad/pdf" ]; then
-  printf '  Sample contracts to upload: %s\n' "$(cd "$ROOT/../shared/data/cuad/pdf" && pwd)"
-fi
+printf '  Sample contracts to upload (CUAD, CC BY 4.0): %s/testdata/cuad/pdf/\n' "$ROOT"
 printf '  Logs: %s/logs/   Data: %s   Stop: Ctrl-C\n\n' "$DATA" "$DATA"
 
 if [ -n "${CL_DEMO_EXIT_AFTER:-}" ]; then
