@@ -1,17 +1,22 @@
 # syntax=docker/dockerfile:1.7
 #
-# Two images from one build:
-#   docker build --target operator -t ghcr.io/contract-lucidity/operator:<version> .
-#   docker build --target app      -t ghcr.io/contract-lucidity/contract-lucidity:<version> .
+# Two images from one build (`make docker-build`, `make docker-push`):
+#   --target operator -> ghcr.io/contract-lucidity/operator:<VERSION>
+#   --target app      -> ghcr.io/contract-lucidity/contract-lucidity:<VERSION>
 # The default target (the last stage) is the operator, as in kubebuilder.
-# Build cross-platform with buildx: the Go stages run on the build platform
-# and cross-compile (CGO_ENABLED=0), only the final stages are per-platform.
+# Built cross-platform with buildx (linux/amd64, linux/arm64): the Go stages
+# run on the build platform and cross-compile (CGO_ENABLED=0), only the
+# final stages are per-platform.
+#
+# Base images: by tag until `make pin-images` (where a registry is
+# reachable) rewrites each FROM to tag@sha256:digest; Renovate
+# (renovate.json) keeps the pins current. Only digests resolved from a
+# registry are ever written here.
 
-ARG GO_VERSION=1.26
-ARG DEBIAN_VERSION=bookworm
+ARG VERSION=dev
 
 ############################ builder ############################
-FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-${DEBIAN_VERSION} AS builder
+FROM --platform=$BUILDPLATFORM golang:1.26-bookworm AS builder
 WORKDIR /src
 ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-trimpath
 # Dependencies first: this layer is reused until go.mod/go.sum change.
@@ -36,7 +41,13 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 ############################ app ############################
 # The application (backend, migrate, worker, frontend subcommands). The worker
 # shells out to pdftotext/pdftoppm (poppler-utils) and tesseract for OCR.
-FROM debian:${DEBIAN_VERSION}-slim AS app
+FROM debian:bookworm-slim AS app
+ARG VERSION
+LABEL org.opencontainers.image.title="contract-lucidity" \
+      org.opencontainers.image.description="Contract Lucidity: backend, worker, frontend and migrations" \
+      org.opencontainers.image.source="https://github.com/contract-lucidity/contract-lucidity" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}"
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
     --mount=type=cache,target=/var/lib/apt/lists,sharing=locked \
     rm -f /etc/apt/apt.conf.d/docker-clean \
@@ -63,6 +74,12 @@ ENTRYPOINT ["/usr/local/bin/contract-lucidity"]
 
 ############################ operator ############################
 FROM gcr.io/distroless/static-debian12:nonroot AS operator
+ARG VERSION
+LABEL org.opencontainers.image.title="contract-lucidity-operator" \
+      org.opencontainers.image.description="Kubernetes operator for Contract Lucidity" \
+      org.opencontainers.image.source="https://github.com/contract-lucidity/contract-lucidity" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}"
 WORKDIR /
 COPY --from=build-operator /out/manager /manager
 USER 65532:65532

@@ -3,16 +3,29 @@
 
 SHELL := /usr/bin/env bash -o pipefail
 .SHELLFLAGS := -ec
+comma := ,
 export GOTOOLCHAIN := local
 
 CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/contract-lucidity
 BIN ?= bin
-IMG ?= ghcr.io/contract-lucidity/operator:dev
+
+# One version (the VERSION file, set with hack/set-version.sh) drives the
+# image tags, the chart's appVersion and the operator's default spec.version.
+VERSION ?= $(shell cat VERSION)
+REGISTRY ?= ghcr.io/contract-lucidity
+IMG ?= $(REGISTRY)/operator:$(VERSION)
+APP_IMG ?= $(REGISTRY)/contract-lucidity:$(VERSION)
+PLATFORMS ?= linux/amd64,linux/arm64
+CHART_REGISTRY ?= oci://$(REGISTRY)/charts
 
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
+CRANE_VERSION ?= v0.22.1
+ACTIONLINT_VERSION ?= v1.7.12
 CONTROLLER_GEN ?= $(CACHE)/tools/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(CACHE)/tools/kustomize-$(KUSTOMIZE_VERSION)
+CRANE ?= $(CACHE)/tools/crane-$(CRANE_VERSION)
+ACTIONLINT ?= $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
 KUBECTL = $(shell hack/k8s-binaries.sh envtest)/kubectl
 
 .PHONY: all
@@ -49,9 +62,13 @@ deps: ## Install system packages and test binaries if missing (apt, npm, Go prox
 	hack/k8s-binaries.sh all >/dev/null
 	hack/helm.sh >/dev/null
 
+.PHONY: lint-workflows
+lint-workflows: $(ACTIONLINT) ## Lint the GitHub Actions workflows with actionlint.
+	$(ACTIONLINT) -no-color
+
 .PHONY: test
-test: manifests generate fmt vet deps ## Run all tests against real components.
-	KUBEBUILDER_ASSETS="$$(hack/k8s-binaries.sh all)" go test ./... -count=1 -timeout 75m
+test: manifests generate fmt vet deps lint-workflows $(CRANE) ## Run all tests against real components.
+	CRANE=$(CRANE) KUBEBUILDER_ASSETS="$$(hack/k8s-binaries.sh all)" go test ./... -count=1 -timeout 75m
 
 .PHONY: bench
 bench: deps ## Run the benchmarks (numbers, not assertions).
@@ -72,6 +89,55 @@ run: manifests generate ## Run the operator against the cluster in ~/.kube/confi
 demo: ## Run the whole product on this machine (PostgreSQL, Redis, backend, worker, UI).
 	hack/demo.sh
 
+##@ Images and release
+
+# docker buildx for both targets. With several PLATFORMS the result stays in
+# buildx's cache (a multi-platform image cannot be loaded into the local
+# engine); with one platform it is loaded, for `docker run`.
+BUILDX = docker buildx build --platform $(PLATFORMS) --build-arg VERSION=$(VERSION)
+
+.PHONY: docker-build
+docker-build: ## Build the operator and app images for $(PLATFORMS) (IMG, APP_IMG, VERSION).
+	$(BUILDX) --target operator -t $(IMG) $(if $(findstring $(comma),$(PLATFORMS)),,--load) .
+	$(BUILDX) --target app -t $(APP_IMG) $(if $(findstring $(comma),$(PLATFORMS)),,--load) .
+
+.PHONY: docker-push
+docker-push: ## Build and push both images for $(PLATFORMS) (IMG, APP_IMG, VERSION).
+	$(BUILDX) --target operator -t $(IMG) --push .
+	$(BUILDX) --target app -t $(APP_IMG) --push .
+
+.PHONY: pin-images
+pin-images: $(CRANE) ## Pin the Dockerfile's base images to the digests their tags have now (needs a registry).
+	CRANE=$(CRANE) hack/pin-images.sh Dockerfile
+
+.PHONY: set-version
+set-version: ## Set the version everywhere: make set-version NEW=0.2.0
+	hack/set-version.sh $(NEW)
+	$(MAKE) manifests
+
+DIST ?= dist
+.PHONY: release-manifests
+release-manifests: manifests $(KUSTOMIZE) ## Write $(DIST)/install.yaml (CRD, RBAC, operator at IMG).
+	mkdir -p $(DIST)
+	$(call render-install) > $(DIST)/install.yaml
+
+.PHONY: chart-package
+chart-package: manifests ## Package the Helm chart into $(DIST)/ (version and appVersion = VERSION).
+	mkdir -p $(DIST)
+	hack/helm.sh package charts/contract-lucidity --version $(VERSION) --app-version $(VERSION) -d $(DIST)
+
+.PHONY: chart-push
+chart-push: chart-package ## Push the packaged chart to $(CHART_REGISTRY) (OCI).
+	hack/helm.sh push $(DIST)/contract-lucidity-$(VERSION).tgz $(CHART_REGISTRY)
+
+# render-install prints config/default with the operator image set to IMG,
+# from a copy: no tracked file is edited.
+define render-install
+tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cp -r config "$$tmp/" && \
+  (cd "$$tmp/config/manager" && $(KUSTOMIZE) edit set image controller=$(IMG)) && \
+  $(KUSTOMIZE) build "$$tmp/config/default"
+endef
+
 ##@ Deployment
 
 .PHONY: install
@@ -83,9 +149,8 @@ uninstall: manifests $(KUSTOMIZE) ## Remove the CRD from the cluster.
 	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found -f -
 
 .PHONY: deploy
-deploy: manifests $(KUSTOMIZE) ## Deploy the operator to the cluster.
-	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
-	$(KUSTOMIZE) build config/default | $(KUBECTL) apply --server-side -f -
+deploy: manifests $(KUSTOMIZE) ## Deploy the operator (image IMG) to the cluster.
+	$(call render-install) | $(KUBECTL) apply --server-side -f -
 
 .PHONY: undeploy
 undeploy: $(KUSTOMIZE) ## Remove the operator from the cluster.
@@ -99,6 +164,18 @@ $(CONTROLLER_GEN):
 $(KUSTOMIZE):
 	mkdir -p $(dir $@) && tmp=$$(mktemp -d) && GOBIN=$$tmp go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION) && mv $$tmp/kustomize $@
 
-.PHONY: controller-gen kustomize
+$(CRANE):
+	mkdir -p $(dir $@) && tmp=$$(mktemp -d) && GOBIN=$$tmp go install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION) && mv $$tmp/crane $@
+
+$(ACTIONLINT):
+	mkdir -p $(dir $@) && tmp=$$(mktemp -d) && GOBIN=$$tmp go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION) && mv $$tmp/actionlint $@
+
+.PHONY: controller-gen kustomize crane actionlint
 controller-gen: $(CONTROLLER_GEN)
 kustomize: $(KUSTOMIZE)
+crane: $(CRANE)
+actionlint: $(ACTIONLINT)
+
+# print-VAR prints a variable (tests find the cached tools with it).
+print-%:
+	@echo $($*)

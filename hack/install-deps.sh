@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the services and their tests use, if missing:
-# redis-server, poppler-utils (pdftotext, pdftoppm), tesseract-ocr, chromium.
+# redis-server, poppler-utils (pdftotext, pdftoppm), tesseract-ocr, chromium,
+# shellcheck.
 # PostgreSQL 15 comes with the machine image (and is installed if absent).
 # Also installs PGlite with pgvector from npm into a cache outside the clone,
 # for testing the pgvector search path. Idempotent; a warm run takes ~1 s.
@@ -16,6 +17,9 @@ have chromium || need+=(chromium)
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
 have openssl || need+=(openssl)     # hack/local-cluster.sh: service-account key pair
 have curl || need+=(curl)           # hack/local-cluster.sh: health checks
+have npm || need+=(nodejs npm)      # PGlite (pgvector tests), Redocly
+have shellcheck || need+=(shellcheck) # make lint-workflows: actionlint checks run: scripts with it
+have script || need+=(bsdutils)      # test/demo: a terminal for make demo
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2

@@ -116,7 +116,7 @@ func TestDockerfileTargets(t *testing.T) {
 		entrypoint string
 	}{
 		{"operator", "gcr.io/distroless/static-debian12:nonroot", `["/manager"]`},
-		{"app", "debian:${DEBIAN_VERSION}-slim", `["/usr/local/bin/contract-lucidity"]`},
+		{"app", "debian:bookworm-slim", `["/usr/local/bin/contract-lucidity"]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.target, func(t *testing.T) {
@@ -124,8 +124,8 @@ func TestDockerfileTargets(t *testing.T) {
 			if !ok {
 				t.Fatalf("no stage named %q", tt.target)
 			}
-			if s.base != tt.base {
-				t.Errorf("base image = %q, want %q", s.base, tt.base)
+			if tag, _, _ := strings.Cut(s.base, "@"); tag != tt.base {
+				t.Errorf("base image = %q, want %q (optionally pinned @sha256:...)", s.base, tt.base)
 			}
 			if got := lastInstruction(s, "USER"); got != "65532:65532" {
 				t.Errorf("USER = %q, want the numeric non-root 65532:65532", got)
@@ -134,6 +134,21 @@ func TestDockerfileTargets(t *testing.T) {
 				t.Errorf("ENTRYPOINT = %q, want %q", got, tt.entrypoint)
 			}
 		})
+	}
+
+	// A base image is a tag, or a tag pinned to a full digest that
+	// `make pin-images` resolved; never a digest alone or a partial one.
+	for _, s := range stages {
+		if _, isStage := byName[s.base]; isStage || s.base == "scratch" {
+			continue
+		}
+		tag, digest, pinned := strings.Cut(s.base, "@")
+		if !strings.Contains(tag, ":") {
+			t.Errorf("stage %q: base %q has no tag (Renovate and readers need one)", s.name, s.base)
+		}
+		if pinned && !regexp.MustCompile(`^sha256:[0-9a-f]{64}$`).MatchString(digest) {
+			t.Errorf("stage %q: base %q: malformed digest", s.name, s.base)
+		}
 	}
 
 	// The app image carries the tools the worker shells out to.
