@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the services and their tests use, if missing:
-# redis-server, poppler-utils (pdftotext, pdftoppm), tesseract-ocr, chromium,
-# shellcheck.
+# redis-server, poppler-utils (pdftotext, pdftoppm), tesseract-ocr, chromium, and
+# the shellcheck linter.
 # PostgreSQL 15 comes with the machine image (and is installed if absent).
 # Also installs PGlite with pgvector from npm into a cache outside the clone,
 # for testing the pgvector search path. Idempotent; a warm run takes ~1 s.
