@@ -4,7 +4,8 @@
 # the shellcheck linter.
 # PostgreSQL 15 comes with the machine image (and is installed if absent).
 # Also installs PGlite with pgvector from npm into a cache outside the clone,
-# for testing the pgvector search path. Idempotent; a warm run takes ~1 s.
+# for testing the pgvector search path, and Redocly CLI (hack/redocly.sh), the
+# OpenAPI linter. Idempotent; a warm run takes ~1 s.
 set -euo pipefail
 
 need=()
@@ -36,4 +37,9 @@ if [ ! -f "$pglite/.installed-v2" ] && command -v npm >/dev/null 2>&1; then
   (cd "$pglite" && [ -f package.json ] || echo '{"name":"cl-pglite","private":true}' > package.json)
   (cd "$pglite" && npm install --silent --no-audit --no-fund @electric-sql/pglite@0.5.14 @electric-sql/pglite-socket@0.2.17 @electric-sql/pglite-pgvector@0.0.15 >&2)
   touch "$pglite/.installed-v2"
+fi
+
+# Redocly CLI, which lints the backend's OpenAPI document in go test.
+if command -v npm >/dev/null 2>&1; then
+  "$(dirname "$0")/redocly.sh" >/dev/null
 fi

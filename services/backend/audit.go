@@ -44,10 +44,10 @@ func (s *Server) audit(ctx context.Context, e auditEvent) {
 	s.log.Info("audit", "event_type", e.Type, "user_id", e.UserID, "ip", e.IP)
 }
 
-type auditJSON struct {
+type auditEventJSON struct {
 	ID        int64           `json:"id"`
 	EventType string          `json:"event_type"`
-	UserID    *string         `json:"user_id"`
+	UserID    *string         `json:"user_id" format:"uuid"`
 	Email     *string         `json:"email"`
 	IP        *string         `json:"ip"`
 	Detail    json.RawMessage `json:"detail"`
@@ -66,8 +66,8 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (auditJSON, error) {
-		var a auditJSON
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (auditEventJSON, error) {
+		var a auditEventJSON
 		err := row.Scan(&a.ID, &a.EventType, &a.UserID, &a.Email, &a.IP, &a.Detail, &a.CreatedAt)
 		return a, err
 	})
@@ -78,6 +78,6 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request) error {
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE ($1 = '' OR event_type = $1)`, et).Scan(&total); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page{Items: items, Total: total})
+	writeJSON(w, http.StatusOK, page[auditEventJSON]{Items: items, Total: total})
 	return nil
 }

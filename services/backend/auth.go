@@ -240,10 +240,24 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
+type loginRequest struct {
+	Email    string `json:"email" format:"email"`
+	Password string `json:"password" format:"password"`
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+type changePasswordRequest struct {
+	CurrentPassword string `json:"current_password" format:"password"`
+	NewPassword     string `json:"new_password" format:"password"`
+}
+
 type tokenResponse struct {
 	AccessToken  string   `json:"access_token"`
 	RefreshToken string   `json:"refresh_token"`
-	TokenType    string   `json:"token_type"`
+	TokenType    string   `json:"token_type" enum:"bearer"`
 	ExpiresIn    int      `json:"expires_in"`
 	User         userJSON `json:"user"`
 }
@@ -273,10 +287,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := s.rateLimit(r.Context(), "login:ip:"+ip, s.cfg.RateLimitLoginPerMinute); err != nil {
 		return err
 	}
-	var in struct {
-		Email    string `json:"email"`
-		Password string `json:"password"`
-	}
+	var in loginRequest
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
@@ -341,9 +352,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		RefreshToken string `json:"refresh_token"`
-	}
+	var in refreshRequest
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
@@ -406,9 +415,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		RefreshToken string `json:"refresh_token"`
-	}
+	var in refreshRequest
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
@@ -425,10 +432,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) error {
 	p := caller(r)
-	var in struct {
-		CurrentPassword string `json:"current_password"`
-		NewPassword     string `json:"new_password"`
-	}
+	var in changePasswordRequest
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}

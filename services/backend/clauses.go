@@ -14,23 +14,23 @@ import (
 )
 
 type decisionJSON struct {
-	ID        string    `json:"id"`
-	ClauseID  string    `json:"clause_id"`
-	Decision  string    `json:"decision"`
+	ID        string    `json:"id" format:"uuid"`
+	ClauseID  string    `json:"clause_id" format:"uuid"`
+	Decision  string    `json:"decision" enum:"accept,reject,negotiate"`
 	Comment   string    `json:"comment"`
 	DecidedBy *userRef  `json:"decided_by"`
 	DecidedAt time.Time `json:"decided_at"`
 }
 
 type clauseJSON struct {
-	ID             string        `json:"id"`
-	DocumentID     string        `json:"document_id"`
+	ID             string        `json:"id" format:"uuid"`
+	DocumentID     string        `json:"document_id" format:"uuid"`
 	Ordinal        int           `json:"ordinal"`
 	Heading        string        `json:"heading"`
 	Category       string        `json:"category"`
 	Confidence     float32       `json:"confidence"`
 	Text           string        `json:"text"`
-	RiskLevel      string        `json:"risk_level"`
+	RiskLevel      string        `json:"risk_level" enum:"low,medium,high"`
 	Explanation    string        `json:"explanation"`
 	LatestDecision *decisionJSON `json:"latest_decision"`
 }
@@ -84,7 +84,7 @@ func (s *Server) handleListClauses(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page{Items: items, Total: int64(len(items))})
+	writeJSON(w, http.StatusOK, page[clauseJSON]{Items: items, Total: int64(len(items))})
 	return nil
 }
 
@@ -112,6 +112,11 @@ func scanDecision(row pgx.Row) (decisionJSON, error) {
 	return d, nil
 }
 
+type decisionRequest struct {
+	Decision string `json:"decision" enum:"accept,reject,negotiate"`
+	Comment  string `json:"comment,omitempty"`
+}
+
 func (s *Server) handleCreateDecision(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	p := caller(r)
@@ -119,10 +124,7 @@ func (s *Server) handleCreateDecision(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Decision string `json:"decision"`
-		Comment  string `json:"comment"`
-	}
+	var in decisionRequest
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
@@ -168,7 +170,7 @@ func (s *Server) writeDecisions(w http.ResponseWriter, r *http.Request, sql stri
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page{Items: items, Total: int64(len(items))})
+	writeJSON(w, http.StatusOK, page[decisionJSON]{Items: items, Total: int64(len(items))})
 	return nil
 }
 
@@ -176,9 +178,9 @@ func (s *Server) writeDecisions(w http.ResponseWriter, r *http.Request, sql stri
 type searchHit struct {
 	clauseJSON
 	DocumentName string   `json:"document_name"`
-	ProjectID    string   `json:"project_id"`
-	Score        *float64 `json:"score,omitempty"`
-	Rank         *float64 `json:"rank,omitempty"`
+	ProjectID    string   `json:"project_id" format:"uuid"`
+	Score        *float64 `json:"score,omitempty"` // similar clauses
+	Rank         *float64 `json:"rank,omitempty"`  // full-text search
 }
 
 // visibleDocs restricts documents d to projects the caller ($1, admin $2) may see.
@@ -257,7 +259,7 @@ func (s *Server) handleSimilar(w http.ResponseWriter, r *http.Request) error {
 			items = append(items, searchHit{clauseJSON: c, DocumentName: res.DocumentName, ProjectID: res.ProjectID, Score: &score})
 		}
 	}
-	writeJSON(w, http.StatusOK, page{Items: items, Total: int64(len(items))})
+	writeJSON(w, http.StatusOK, page[searchHit]{Items: items, Total: int64(len(items))})
 	return nil
 }
 
@@ -307,6 +309,6 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page{Items: items, Total: int64(len(items))})
+	writeJSON(w, http.StatusOK, page[searchHit]{Items: items, Total: int64(len(items))})
 	return nil
 }

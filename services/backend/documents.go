@@ -24,13 +24,13 @@ import (
 )
 
 type documentJSON struct {
-	ID             string          `json:"id"`
-	ProjectID      string          `json:"project_id"`
+	ID             string          `json:"id" format:"uuid"`
+	ProjectID      string          `json:"project_id" format:"uuid"`
 	OriginalName   string          `json:"original_name"`
-	FileType       string          `json:"file_type"`
+	FileType       string          `json:"file_type" enum:"pdf,docx,png,jpeg,tiff"`
 	SizeBytes      int64           `json:"size_bytes"`
 	SHA256         string          `json:"sha256"`
-	PipelineStatus string          `json:"pipeline_status"`
+	PipelineStatus string          `json:"pipeline_status" enum:"queued,extracting,classifying,analyzing,embedding,complete,failed"`
 	Progress       int             `json:"progress"`
 	ErrorMessage   *string         `json:"error_message"`
 	Facts          json.RawMessage `json:"facts"`
@@ -38,7 +38,7 @@ type documentJSON struct {
 	ClauseCount    int64           `json:"clause_count"`
 	TokensUsed     int             `json:"tokens_used"`
 	Analyzer       string          `json:"analyzer"`
-	UploadedBy     *string         `json:"uploaded_by"`
+	UploadedBy     *string         `json:"uploaded_by" format:"uuid"`
 	CreatedAt      time.Time       `json:"created_at"`
 	CompletedAt    *time.Time      `json:"completed_at"`
 }
@@ -121,7 +121,7 @@ func (s *Server) handleListDocuments(w http.ResponseWriter, r *http.Request) err
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, page{Items: items, Total: total})
+	writeJSON(w, http.StatusOK, page[documentJSON]{Items: items, Total: total})
 	return nil
 }
 
@@ -143,6 +143,14 @@ func (s *Server) handleGetDocument(w http.ResponseWriter, r *http.Request) error
 // STORAGE_PATH: the form's project_id part must come first (the caller's
 // right to upload is checked before any file byte is read), then the file
 // part, copied with a size limit, hashed on the way, and typed by content.
+// uploadForm is the multipart form handleUpload reads, in this order.
+type uploadForm struct {
+	ProjectID string `json:"project_id" format:"uuid"`
+	File      []byte `json:"file" format:"binary"`
+}
+
+func (uploadForm) mediaType() string { return "multipart/form-data" }
+
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) error {
 	p := caller(r)
 	ctx := r.Context()
@@ -340,6 +348,11 @@ func (s *Server) handleDownloadDocument(w http.ResponseWriter, r *http.Request) 
 	}
 	return s.serveFile(w, r, key, name, mimeType)
 }
+
+// documentFile is what handleDownloadDocument sends: the stored MIME type of
+// the upload.
+var documentFile = fileResponse{filetype.MIME(filetype.PDF), filetype.MIME(filetype.DOCX), filetype.MIME(filetype.PNG),
+	filetype.MIME(filetype.JPEG), filetype.MIME(filetype.TIFF), "application/octet-stream"}
 
 // serveFile sends a stored file as an attachment.
 func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, key, name, mimeType string) error {

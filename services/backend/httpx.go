@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -35,6 +36,11 @@ var (
 	errMustChange     = &apiError{Status: http.StatusForbidden, Detail: "password change required"}
 	errBadCredentials = &apiError{Status: http.StatusUnauthorized, Detail: "invalid email or password"}
 )
+
+// errorJSON is the body of every error response.
+type errorJSON struct {
+	Detail string `json:"detail"`
+}
 
 func unprocessable(format string, args ...any) error {
 	return errStatus(http.StatusUnprocessableEntity, format, args...)
@@ -72,7 +78,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if ae.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
 	}
-	writeJSON(w, ae.Status, map[string]string{"detail": ae.Detail})
+	writeJSON(w, ae.Status, errorJSON{Detail: ae.Detail})
 }
 
 func isUniqueViolation(err error) bool {
@@ -105,10 +111,13 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
-type page struct {
-	Items any   `json:"items"`
+// page is a list response; Total counts all matches, not only Items.
+type page[T any] struct {
+	Items []T   `json:"items"`
 	Total int64 `json:"total"`
 }
+
+func (page[T]) schemaName() string { return schemaName(reflect.TypeFor[T]()) + "Page" }
 
 // pagination reads ?limit=&offset= (limit 1..max, default def).
 func pagination(r *http.Request, def, max int) (limit, offset int, err error) {

@@ -265,9 +265,12 @@ func TestOpenAPIDocumentListsEveryRoute(t *testing.T) {
 			documented[strings.ToUpper(m)+" "+path] = true
 		}
 	}
+	// Served on the backend's address for the kubelet, Prometheus and
+	// tools; not part of the described API.
+	undescribed := map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /api/openapi.json": true}
 	routes := e.srv.Routes()
 	for _, rt := range routes {
-		if !documented[rt] {
+		if !documented[rt] && !undescribed[rt] {
 			t.Errorf("route %s is not in the OpenAPI document", rt)
 		}
 		delete(documented, rt)

@@ -118,7 +118,7 @@ func startServer(t *testing.T, cfg *config.Config) (*backend.Server, *httptest.S
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewServer(contractHandler(t, srv.Handler()))
 	t.Cleanup(func() { hs.Close(); srv.Close() })
 	return srv, hs, logs
 }

@@ -1,201 +1,414 @@
 package backend
 
 import (
+	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
+	"reflect"
 	"regexp"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3gen"
 )
 
-// The OpenAPI document is generated from the route table, so every
-// registered operation is described (a test compares the two).
+// The OpenAPI document is generated from the route table (paths, access
+// rules, operations) and from the Go types the handlers decode and encode
+// (schemas, through openapi3gen), so it cannot drift from either.
+//
+// Struct tags say what Go types cannot: format:"uuid", enum:"a,b",
+// writeOnly:"true". A property is required unless its field has omitempty
+// (encoding/json always writes the others); a pointer field is nullable.
+//
+// OpenAPI 3.0.3: what oapi-codegen (the clctl client) handles best.
 
-type obj = map[string]any
-
-func str() obj                { return obj{"type": "string"} }
-func strFmt(f string) obj     { return obj{"type": "string", "format": f} }
-func nullable(s obj) obj      { s["nullable"] = true; return s }
-func integer() obj            { return obj{"type": "integer"} }
-func boolean() obj            { return obj{"type": "boolean"} }
-func ref(name string) obj     { return obj{"$ref": "#/components/schemas/" + name} }
-func array(items obj) obj     { return obj{"type": "array", "items": items} }
-func enum(vals ...string) obj { return obj{"type": "string", "enum": vals} }
-func object(props obj, required ...string) obj {
-	o := obj{"type": "object", "properties": props}
-	if len(required) > 0 {
-		o["required"] = required
-	}
-	return o
-}
-func pageOf(name string) obj {
-	return object(obj{"items": array(ref(name)), "total": integer()}, "items", "total")
-}
-
-func schemas() obj {
-	clause := obj{
-		"id": strFmt("uuid"), "document_id": strFmt("uuid"), "ordinal": integer(), "heading": str(), "category": str(),
-		"confidence": obj{"type": "number"}, "text": str(), "risk_level": enum("low", "medium", "high"),
-		"explanation": str(), "latest_decision": nullable(obj{"allOf": []any{ref("Decision")}}),
-	}
-	hit := func(extra string) obj {
-		p := obj{}
-		for k, v := range clause {
-			p[k] = v
-		}
-		p["document_name"], p["project_id"], p[extra] = str(), strFmt("uuid"), obj{"type": "number"}
-		return object(p)
-	}
-	return obj{
-		"Error":                 object(obj{"detail": str()}, "detail"),
-		"LoginRequest":          object(obj{"email": strFmt("email"), "password": strFmt("password")}, "email", "password"),
-		"RefreshRequest":        object(obj{"refresh_token": str()}, "refresh_token"),
-		"ChangePasswordRequest": object(obj{"current_password": strFmt("password"), "new_password": strFmt("password")}, "current_password", "new_password"),
-		"TokenResponse": object(obj{"access_token": str(), "refresh_token": str(), "token_type": enum("bearer"),
-			"expires_in": integer(), "user": ref("User")}, "access_token", "refresh_token", "token_type", "expires_in", "user"),
-		"User": object(obj{"id": strFmt("uuid"), "email": str(), "name": str(), "role": enum("admin", "user"),
-			"must_change_password": boolean(), "disabled": boolean(), "last_login": nullable(strFmt("date-time")),
-			"created_at": strFmt("date-time")}),
-		"UserPage":             pageOf("User"),
-		"UserRef":              object(obj{"id": strFmt("uuid"), "email": str(), "name": str()}),
-		"CreateUserRequest":    object(obj{"email": str(), "name": str(), "role": enum("admin", "user"), "password": strFmt("password")}, "email", "password"),
-		"UpdateUserRequest":    object(obj{"name": str(), "role": enum("admin", "user"), "disabled": boolean()}),
-		"ResetPasswordRequest": object(obj{"password": strFmt("password")}, "password"),
-		"Project": object(obj{"id": strFmt("uuid"), "name": str(), "description": str(), "created_at": strFmt("date-time"),
-			"my_role": enum("viewer", "editor", "admin"), "document_count": integer()}),
-		"ProjectPage":    pageOf("Project"),
-		"ProjectRequest": object(obj{"name": str(), "description": str()}),
-		"Member":         object(obj{"user_id": strFmt("uuid"), "email": str(), "name": str(), "role": enum("viewer", "editor", "admin")}),
-		"MemberPage":     pageOf("Member"),
-		"MemberRequest":  object(obj{"role": enum("viewer", "editor", "admin")}, "role"),
-		"Document": object(obj{"id": strFmt("uuid"), "project_id": strFmt("uuid"), "original_name": str(),
-			"file_type": enum("pdf", "docx", "png", "jpeg", "tiff"), "size_bytes": integer(), "sha256": str(),
-			"pipeline_status": enum("queued", "extracting", "classifying", "analyzing", "embedding", "complete", "failed"),
-			"progress":        integer(), "error_message": nullable(str()), "facts": obj{"type": "object"},
-			"page_count": nullable(integer()), "clause_count": integer(), "tokens_used": integer(), "analyzer": str(),
-			"uploaded_by": nullable(strFmt("uuid")), "created_at": strFmt("date-time"), "completed_at": nullable(strFmt("date-time"))}),
-		"DocumentPage": pageOf("Document"),
-		"Upload":       object(obj{"project_id": strFmt("uuid"), "file": strFmt("binary")}, "project_id", "file"),
-		"Clause":       object(clause),
-		"ClausePage":   pageOf("Clause"),
-		"Decision": object(obj{"id": strFmt("uuid"), "clause_id": strFmt("uuid"), "decision": enum("accept", "reject", "negotiate"),
-			"comment": str(), "decided_by": nullable(obj{"allOf": []any{ref("UserRef")}}), "decided_at": strFmt("date-time")}),
-		"DecisionPage":    pageOf("Decision"),
-		"DecisionRequest": object(obj{"decision": enum("accept", "reject", "negotiate"), "comment": str()}, "decision"),
-		"SimilarClause":   hit("score"),
-		"SimilarPage":     pageOf("SimilarClause"),
-		"SearchHit":       hit("rank"),
-		"SearchPage":      pageOf("SearchHit"),
-		"Report": object(obj{"id": strFmt("uuid"), "document_id": strFmt("uuid"), "status": enum("queued", "running", "complete", "failed"),
-			"error_message": nullable(str()), "created_at": strFmt("date-time"), "completed_at": nullable(strFmt("date-time")),
-			"requested_by": nullable(strFmt("uuid"))}),
-		"ReportPage": pageOf("Report"),
-		"Settings":   object(obj{"supported_file_types": array(str()), "max_upload_size_mb": integer()}, "supported_file_types", "max_upload_size_mb"),
-		"Provider": object(obj{"id": strFmt("uuid"), "name": str(), "kind": enum("openai", "anthropic"), "base_url": strFmt("uri"),
-			"model": str(), "embedding_model": str(), "active": boolean(), "has_api_key": boolean(), "created_at": strFmt("date-time")}),
-		"ProviderPage": pageOf("Provider"),
-		"ProviderRequest": object(obj{"name": str(), "kind": enum("openai", "anthropic"), "base_url": strFmt("uri"), "model": str(),
-			"embedding_model": str(), "active": boolean(), "api_key": obj{"type": "string", "writeOnly": true}}),
-		"ProviderTest": object(obj{"ok": boolean(), "detail": str()}, "ok", "detail"),
-		"Capabilities": object(obj{"items": array(object(obj{"capability": str(), "provider_id": nullable(strFmt("uuid")), "model": str()}))}),
-		"AuditEvent": object(obj{"id": integer(), "event_type": str(), "user_id": nullable(strFmt("uuid")), "email": nullable(str()),
-			"ip": nullable(str()), "detail": obj{"type": "object"}, "created_at": strFmt("date-time")}),
-		"AuditPage": pageOf("AuditEvent"),
-	}
+// tagDescriptions describes every tag the documented routes use.
+var tagDescriptions = map[string]string{
+	"auth":      "Sign-in, token refresh and rotation, password change",
+	"users":     "User accounts (administrators)",
+	"projects":  "Projects and their members",
+	"documents": "Uploaded contracts and their pipeline status",
+	"clauses":   "Extracted clauses and review decisions",
+	"search":    "Full-text and similarity search over visible clauses",
+	"reports":   "Generated HTML and PDF reports",
+	"settings":  "Upload settings",
+	"ai":        "AI providers and the capability mapping (administrators)",
+	"admin":     "Audit log (administrators)",
 }
 
-var pathParamRE = regexp.MustCompile(`\{([a-z_]+)\}`)
+// fileResponse is a route Result for a stored file sent in one of these
+// media types.
+type fileResponse []string
 
-func (s *Server) openAPIDocument() obj {
-	paths := obj{}
-	for _, rt := range s.routes {
-		item, _ := paths[rt.Path].(obj)
-		if item == nil {
-			item = obj{}
-			paths[rt.Path] = item
-		}
-		op := obj{"summary": rt.Summary, "tags": []string{rt.Tag},
-			"operationId": operationID(rt)}
-		var params []any
-		for _, m := range pathParamRE.FindAllStringSubmatch(rt.Path, -1) {
-			params = append(params, obj{"name": m[1], "in": "path", "required": true, "schema": strFmt("uuid")})
-		}
-		for _, q := range queryParams(rt) {
-			params = append(params, obj{"name": q, "in": "query", "required": false, "schema": str()})
-		}
-		if len(params) > 0 {
-			op["parameters"] = params
-		}
-		if rt.Body != "" {
-			ct := "application/json"
-			if rt.Body == "Upload" {
-				ct = "multipart/form-data"
-			}
-			op["requestBody"] = obj{"required": true, "content": obj{ct: obj{"schema": ref(rt.Body)}}}
-		}
-		ok := obj{"description": http.StatusText(rt.Status)}
-		switch rt.Result {
-		case "":
-		case "File":
-			ok["content"] = obj{"application/octet-stream": obj{"schema": strFmt("binary")}}
-		default:
-			ok["content"] = obj{"application/json": obj{"schema": ref(rt.Result)}}
-		}
-		errResp := func(d string) obj {
-			return obj{"description": d, "content": obj{"application/json": obj{"schema": ref("Error")}}}
-		}
-		responses := obj{strconv.Itoa(rt.Status): ok}
-		if rt.Access != infrastructure && rt.Path != "/api/openapi.json" {
-			responses["422"] = errResp("Validation error")
-			responses["429"] = errResp("Rate limited (see Retry-After)")
-		}
-		if rt.Access >= authAny && rt.Access <= authAdmin {
-			op["security"] = []any{obj{"bearer": []string{}}}
-			responses["401"] = errResp("Missing, invalid or expired token")
-			responses["403"] = errResp("Forbidden or password change required")
-			responses["404"] = errResp("Not found or not visible")
-		}
-		if rt.Body == "Upload" {
-			responses["413"] = errResp("File too large")
-			responses["415"] = errResp("Unsupported file type")
-		}
-		op["responses"] = responses
-		item[strings.ToLower(rt.Method)] = op
-	}
-	return obj{
-		"openapi": "3.0.3",
-		"info": obj{"title": "Contract Lucidity API", "version": "1.0.0",
-			"description": "Errors are JSON {\"detail\": ...}. Authenticate with Authorization: Bearer <access token>."},
-		"paths": paths,
-		"components": obj{
-			"schemas":         schemas(),
-			"securitySchemes": obj{"bearer": obj{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+// mediaTyper is a request body type that is not JSON.
+type mediaTyper interface{ mediaType() string }
+
+// errorResponses are the shared error responses, by status.
+var errorResponses = map[int]string{
+	http.StatusUnauthorized:          "Not authenticated: missing, invalid or expired token, or wrong credentials",
+	http.StatusForbidden:             "Forbidden, or the password must be changed first",
+	http.StatusNotFound:              "Not found, or not visible to the caller",
+	http.StatusConflict:              "Conflict: the name or email is taken, or the resource is not ready",
+	http.StatusRequestEntityTooLarge: "Request body or file too large",
+	http.StatusUnsupportedMediaType:  "Unsupported file type, or content that does not match the file name",
+	http.StatusUnprocessableEntity:   "Invalid input; detail says what",
+	http.StatusTooManyRequests:       "Too many requests; retry after Retry-After seconds",
+}
+
+// extraErrors are statuses a route answers beyond those its kind implies
+// (see routeErrors); a test checks that every key is a route.
+var extraErrors = map[string][]int{
+	"POST /api/auth/login":                        {http.StatusUnauthorized, http.StatusTooManyRequests},
+	"POST /api/auth/refresh":                      {http.StatusUnauthorized},
+	"GET /api/users/lookup":                       {http.StatusNotFound},
+	"POST /api/users":                             {http.StatusConflict},
+	"POST /api/projects":                          {http.StatusConflict},
+	"PATCH /api/projects/{id}":                    {http.StatusConflict},
+	"DELETE /api/projects/{id}/members/{user_id}": {http.StatusUnprocessableEntity}, // the last project admin
+	"GET /api/search":                             {http.StatusNotFound},
+	"GET /api/reports/{id}/download":              {http.StatusConflict},
+	"POST /api/admin/ai-providers":                {http.StatusConflict},
+	"PATCH /api/admin/ai-providers/{id}":          {http.StatusConflict},
+}
+
+// queryParams are the query parameters routes name in their summary
+// ("(?q=&limit=)"), with their schema and whether they are required.
+var queryParams = map[string]struct {
+	schema   *openapi3.Schema
+	required bool
+}{
+	"limit":      {openapi3.NewIntegerSchema().WithMin(1), false},
+	"offset":     {openapi3.NewIntegerSchema().WithMin(0), false},
+	"q":          {openapi3.NewStringSchema().WithMaxLength(500), true},
+	"email":      {openapi3.NewStringSchema(), true},
+	"project_id": {openapi3.NewUUIDSchema(), false},
+	"category":   {openapi3.NewStringSchema(), false},
+	"risk":       {openapi3.NewStringSchema().WithEnum("low", "medium", "high"), false},
+	"event_type": {openapi3.NewStringSchema(), false},
+	"format":     {openapi3.NewStringSchema().WithEnum("html", "pdf").WithDefault("html"), false},
+}
+
+var (
+	pathParamRE = regexp.MustCompile(`\{([a-z_]+)\}`)
+	queryRE     = regexp.MustCompile(`[?&]([a-z_]+)=`)
+)
+
+// documented reports whether a route is part of the described API: health,
+// metrics and the document itself are not (they are for the kubelet,
+// Prometheus and tools, on the backend's own address).
+func documented(rt route) bool { return rt.Access != infrastructure }
+
+func (s *Server) openAPIDocument() (*openapi3.T, error) {
+	g := newSchemaGen()
+	doc := &openapi3.T{
+		OpenAPI: "3.0.3",
+		Info: &openapi3.Info{
+			Title:   "Contract Lucidity API",
+			Version: "1.0.0",
+			Description: "Errors are JSON {\"detail\": ...} without internals. Authenticate with " +
+				"`Authorization: Bearer <access token>` from /api/auth/login.",
+			License: &openapi3.License{Name: "Apache-2.0", URL: "https://www.apache.org/licenses/LICENSE-2.0"},
+		},
+		Servers:  openapi3.Servers{{URL: "/", Description: "The address that served this document (API_BASE_URL)"}},
+		Security: openapi3.SecurityRequirements{{"bearerAuth": {}}},
+		Paths:    openapi3.NewPaths(),
+		Components: &openapi3.Components{
+			Schemas:   g.schemas,
+			Responses: openapi3.ResponseBodies{},
+			SecuritySchemes: openapi3.SecuritySchemes{"bearerAuth": {Value: openapi3.NewJWTSecurityScheme().
+				WithDescription("Access token from /api/auth/login or /api/auth/refresh")}},
 		},
 	}
+	errRef, err := g.ref(reflect.TypeFor[errorJSON]())
+	if err != nil {
+		return nil, err
+	}
+	tags := map[string]bool{}
+	for _, rt := range s.routes {
+		if !documented(rt) {
+			continue
+		}
+		op, err := g.operation(rt)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", rt.Method, rt.Path, err)
+		}
+		for _, status := range routeErrors(rt) {
+			resp, err := errorResponse(status, errRef)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", rt.Method, rt.Path, err)
+			}
+			name := strings.ReplaceAll(http.StatusText(status), " ", "")
+			doc.Components.Responses[name] = &openapi3.ResponseRef{Value: resp}
+			op.Responses.Set(strconv.Itoa(status), &openapi3.ResponseRef{Ref: "#/components/responses/" + name})
+		}
+		item := doc.Paths.Value(rt.Path)
+		if item == nil {
+			item = &openapi3.PathItem{}
+			doc.Paths.Set(rt.Path, item)
+		}
+		item.SetOperation(rt.Method, op)
+		tags[rt.Tag] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(tags)) {
+		desc, ok := tagDescriptions[name]
+		if !ok {
+			return nil, fmt.Errorf("tag %q has no description", name)
+		}
+		doc.Tags = append(doc.Tags, &openapi3.Tag{Name: name, Description: desc})
+	}
+	return doc, nil
 }
 
-var queryRE = regexp.MustCompile(`[?&]([a-z_]+)=`)
+// errorResponse is the shared response for an error status: Error JSON,
+// with Retry-After on 429.
+func errorResponse(status int, schema *openapi3.SchemaRef) (*openapi3.Response, error) {
+	desc, ok := errorResponses[status]
+	if !ok {
+		return nil, fmt.Errorf("status %d has no description", status)
+	}
+	resp := openapi3.NewResponse().WithDescription(desc).WithContent(openapi3.NewContentWithJSONSchemaRef(schema))
+	if status == http.StatusTooManyRequests {
+		resp.Headers = openapi3.Headers{"Retry-After": {Value: &openapi3.Header{Parameter: openapi3.Parameter{
+			Description: "Seconds to wait", Schema: openapi3.NewIntegerSchema().NewRef()}}}}
+	}
+	return resp, nil
+}
 
-func queryParams(rt route) []string {
+func (g *schemaGen) operation(rt route) (*openapi3.Operation, error) {
+	op := &openapi3.Operation{
+		Tags:        []string{rt.Tag},
+		Summary:     rt.Summary,
+		OperationID: operationID(rt),
+		Responses:   openapi3.NewResponses(),
+	}
+	if rt.Access == public {
+		op.Security = &openapi3.SecurityRequirements{} // overrides the root's bearerAuth
+	}
+	for _, m := range pathParamRE.FindAllStringSubmatch(rt.Path, -1) {
+		op.Parameters = append(op.Parameters, &openapi3.ParameterRef{Value: openapi3.NewPathParameter(m[1]).
+			WithSchema(openapi3.NewUUIDSchema())})
+	}
+	for _, name := range queryNames(rt) {
+		q, ok := queryParams[name]
+		if !ok {
+			return nil, fmt.Errorf("query parameter %q has no schema", name)
+		}
+		p := openapi3.NewQueryParameter(name).WithSchema(q.schema)
+		p.Required = q.required
+		op.Parameters = append(op.Parameters, &openapi3.ParameterRef{Value: p})
+	}
+	if rt.Body != nil {
+		t := reflect.TypeOf(rt.Body)
+		ref, err := g.ref(t)
+		if err != nil {
+			return nil, err
+		}
+		mt := "application/json"
+		if m, ok := rt.Body.(mediaTyper); ok {
+			mt = m.mediaType()
+		}
+		op.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).
+			WithContent(openapi3.NewContentWithSchemaRef(ref, []string{mt}))}
+	}
+	ok := openapi3.NewResponse().WithDescription(http.StatusText(rt.Status))
+	switch res := rt.Result.(type) {
+	case nil:
+	case fileResponse:
+		ok.WithContent(openapi3.NewContentWithSchema(openapi3.NewStringSchema().WithFormat("binary"), res))
+	default:
+		ref, err := g.ref(reflect.TypeOf(res))
+		if err != nil {
+			return nil, err
+		}
+		ok.WithContent(openapi3.NewContentWithJSONSchemaRef(ref))
+	}
+	op.AddResponse(rt.Status, ok)
+	return op, nil
+}
+
+// routeErrors are the error statuses a route answers: those of its access
+// rule, its path parameters, body and query, and extraErrors.
+func routeErrors(rt route) []int {
+	var out []int
+	switch rt.Access {
+	case authAny:
+		out = append(out, http.StatusUnauthorized, http.StatusTooManyRequests)
+	case authUser, authAdmin:
+		out = append(out, http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests)
+	}
+	if pathParamRE.MatchString(rt.Path) {
+		out = append(out, http.StatusNotFound)
+	}
+	if rt.Body != nil || len(queryNames(rt)) > 0 {
+		out = append(out, http.StatusUnprocessableEntity)
+	}
+	if rt.Body != nil {
+		out = append(out, http.StatusRequestEntityTooLarge)
+	}
+	if _, ok := rt.Body.(uploadForm); ok {
+		out = append(out, http.StatusNotFound, http.StatusUnsupportedMediaType) // project_id not visible; content type
+	}
+	out = append(out, extraErrors[rt.Method+" "+rt.Path]...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func queryNames(rt route) []string {
 	var out []string
 	for _, m := range queryRE.FindAllStringSubmatch(rt.Summary, -1) {
 		out = append(out, m[1])
 	}
-	if strings.HasSuffix(rt.Result, "Page") && len(out) == 0 && rt.Method == "GET" {
-		out = []string{"limit", "offset"}
-	}
 	return out
 }
 
+// operationID is the handler's name without "handle": handleListUsers is
+// listUsers (unique, since every route has its own handler).
 func operationID(rt route) string {
-	var b strings.Builder
-	b.WriteString(strings.ToLower(rt.Method))
-	for _, part := range strings.Split(strings.Trim(rt.Path, "/"), "/") {
-		part = strings.Trim(part, "{}")
-		for _, w := range strings.FieldsFunc(part, func(r rune) bool { return r == '-' || r == '_' || r == '.' }) {
-			b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+	name := runtime.FuncForPC(reflect.ValueOf(rt.h).Pointer()).Name()
+	name = strings.TrimSuffix(name[strings.LastIndexByte(name, '.')+1:], "-fm")
+	name = strings.TrimPrefix(name, "handle")
+	return strings.ToLower(name[:1]) + name[1:]
+}
+
+// schemaName is a type's component name: its own schemaName method, else
+// the Go name without a JSON suffix, capitalised (userJSON is User).
+func schemaName(t reflect.Type) string {
+	if n, ok := reflect.Zero(t).Interface().(interface{ schemaName() string }); ok {
+		return n.schemaName()
+	}
+	n := strings.TrimSuffix(t.Name(), "JSON")
+	return strings.ToUpper(n[:1]) + n[1:]
+}
+
+// schemaGen turns Go types into component schemas, one per named struct;
+// a struct inside another becomes a $ref.
+type schemaGen struct {
+	schemas openapi3.Schemas
+	types   map[string]reflect.Type // component name -> the type it came from
+}
+
+func newSchemaGen() *schemaGen {
+	return &schemaGen{schemas: openapi3.Schemas{}, types: map[string]reflect.Type{}}
+}
+
+// goRef marks, during generation, a nested struct schema to be replaced
+// by a $ref to its component.
+const goRef = "x-go-ref"
+
+// ref returns a $ref to t's component schema, generating it (and the
+// components it refers to) the first time.
+func (g *schemaGen) ref(t reflect.Type) (*openapi3.SchemaRef, error) {
+	if t.Kind() != reflect.Struct || t.Name() == "" {
+		return nil, fmt.Errorf("%v: request and response types must be named structs", t)
+	}
+	name := schemaName(t)
+	ref := openapi3.NewSchemaRef("#/components/schemas/"+name, nil)
+	if prev, ok := g.types[name]; ok {
+		if prev != t {
+			return nil, fmt.Errorf("types %v and %v are both named %s", prev, t, name)
+		}
+		return ref, nil
+	}
+	g.types[name] = t
+	var nested []reflect.Type
+	customize := func(_ string, ft reflect.Type, tag reflect.StructTag, s *openapi3.Schema) error {
+		if ft.Kind() == reflect.Struct && ft != t && ft != reflect.TypeFor[time.Time]() {
+			nested = append(nested, ft)
+			*s = openapi3.Schema{Nullable: s.Nullable, Extensions: map[string]any{goRef: ft}}
+			return nil
+		}
+		return applyTags(ft, tag, s)
+	}
+	root, err := openapi3gen.NewSchemaRefForValue(reflect.Zero(t).Interface(), nil,
+		openapi3gen.UseAllExportedFields(), openapi3gen.SchemaCustomizer(customize))
+	if err != nil {
+		return nil, fmt.Errorf("schema of %v: %w", t, err)
+	}
+	g.schemas[name] = root
+	for _, nt := range nested {
+		if _, err := g.ref(nt); err != nil {
+			return nil, err
 		}
 	}
-	return b.String()
+	replaceGoRefs(root.Value)
+	return ref, nil
+}
+
+// replaceGoRefs swaps nested struct schemas for $refs; a nullable one
+// becomes {nullable, type: object, allOf: [$ref]}, since OpenAPI 3.0 allows
+// no siblings next to $ref and nullable needs a type.
+func replaceGoRefs(s *openapi3.Schema) {
+	swap := func(r *openapi3.SchemaRef) *openapi3.SchemaRef {
+		if r == nil || r.Value == nil {
+			return r
+		}
+		t, ok := r.Value.Extensions[goRef].(reflect.Type)
+		if !ok {
+			replaceGoRefs(r.Value)
+			return r
+		}
+		ref := openapi3.NewSchemaRef("#/components/schemas/"+schemaName(t), nil)
+		if !r.Value.Nullable {
+			return ref
+		}
+		return &openapi3.SchemaRef{Value: &openapi3.Schema{Nullable: true, Type: &openapi3.Types{openapi3.TypeObject},
+			AllOf: openapi3.SchemaRefs{ref}}}
+	}
+	for k, p := range s.Properties {
+		s.Properties[k] = swap(p)
+	}
+	s.Items = swap(s.Items)
+	s.AdditionalProperties.Schema = swap(s.AdditionalProperties.Schema)
+}
+
+// applyTags adds what the field's tags and the encoding/json rules say to
+// the generated schema of a field (or, for slices, of their items).
+func applyTags(t reflect.Type, tag reflect.StructTag, s *openapi3.Schema) error {
+	switch {
+	case t == reflect.TypeFor[json.RawMessage]():
+		s.Type = &openapi3.Types{openapi3.TypeObject} // facts, audit detail: free-form objects
+	case t.Kind() == reflect.Struct:
+		s.Required = requiredFields(t)
+	case s.Type.Is(openapi3.TypeString):
+		if f, ok := tag.Lookup("format"); ok {
+			s.Format = f
+		}
+		if e, ok := tag.Lookup("enum"); ok {
+			for _, v := range strings.Split(e, ",") {
+				s.Enum = append(s.Enum, v)
+			}
+		}
+	}
+	if tag.Get("writeOnly") == "true" && !s.Type.Is(openapi3.TypeArray) {
+		s.WriteOnly = true
+	}
+	return nil
+}
+
+// requiredFields are t's JSON properties without omitempty, embedded
+// structs flattened as encoding/json does.
+func requiredFields(t reflect.Type) []string {
+	var out []string
+	for f := range t.Fields() {
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-":
+		case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
+			out = append(out, requiredFields(f.Type)...)
+		case !f.IsExported():
+		case !slices.Contains(strings.Split(opts, ","), "omitempty"):
+			if name == "" {
+				name = f.Name
+			}
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) error {

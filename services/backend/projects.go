@@ -45,11 +45,11 @@ func (s *Server) require(r *http.Request, role, min, action string) error {
 }
 
 type projectJSON struct {
-	ID            string    `json:"id"`
+	ID            string    `json:"id" format:"uuid"`
 	Name          string    `json:"name"`
 	Description   string    `json:"description"`
 	CreatedAt     time.Time `json:"created_at"`
-	MyRole        string    `json:"my_role"`
+	MyRole        string    `json:"my_role" enum:"viewer,editor,admin"`
 	DocumentCount int64     `json:"document_count"`
 }
 
@@ -87,16 +87,17 @@ func (s *Server) handleListProjects(w http.ResponseWriter, r *http.Request) erro
 		p.ID, p.admin()).Scan(&total); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page{Items: items, Total: total})
+	writeJSON(w, http.StatusOK, page[projectJSON]{Items: items, Total: total})
 	return nil
 }
 
-type projectInput struct {
-	Name        *string `json:"name"`
-	Description *string `json:"description"`
+// projectRequest creates (name required) or updates (fields present) a project.
+type projectRequest struct {
+	Name        *string `json:"name,omitempty"`
+	Description *string `json:"description,omitempty"`
 }
 
-func (in *projectInput) validate(create bool) error {
+func (in *projectRequest) validate(create bool) error {
 	if in.Name != nil {
 		v := strings.TrimSpace(*in.Name)
 		in.Name = &v
@@ -115,7 +116,7 @@ func (in *projectInput) validate(create bool) error {
 
 func (s *Server) handleCreateProject(w http.ResponseWriter, r *http.Request) error {
 	p := caller(r)
-	var in projectInput
+	var in projectRequest
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
@@ -172,7 +173,7 @@ func (s *Server) handleUpdateProject(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	var in projectInput
+	var in projectRequest
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
@@ -236,10 +237,14 @@ func (s *Server) handleDeleteProject(w http.ResponseWriter, r *http.Request) err
 }
 
 type memberJSON struct {
-	UserID string `json:"user_id"`
+	UserID string `json:"user_id" format:"uuid"`
 	Email  string `json:"email"`
 	Name   string `json:"name"`
-	Role   string `json:"role"`
+	Role   string `json:"role" enum:"viewer,editor,admin"`
+}
+
+type memberRequest struct {
+	Role string `json:"role" enum:"viewer,editor,admin"`
 }
 
 func (s *Server) handleListMembers(w http.ResponseWriter, r *http.Request) error {
@@ -261,7 +266,7 @@ func (s *Server) handleListMembers(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page{Items: items, Total: int64(len(items))})
+	writeJSON(w, http.StatusOK, page[memberJSON]{Items: items, Total: int64(len(items))})
 	return nil
 }
 
@@ -275,9 +280,7 @@ func (s *Server) handlePutMember(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	var in struct {
-		Role string `json:"role"`
-	}
+	var in memberRequest
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}

@@ -20,10 +20,10 @@ import (
 
 // providerJSON never carries the key: only whether one is stored.
 type providerJSON struct {
-	ID             string    `json:"id"`
+	ID             string    `json:"id" format:"uuid"`
 	Name           string    `json:"name"`
-	Kind           string    `json:"kind"`
-	BaseURL        string    `json:"base_url"`
+	Kind           string    `json:"kind" enum:"openai,anthropic"`
+	BaseURL        string    `json:"base_url" format:"uri"`
 	Model          string    `json:"model"`
 	EmbeddingModel string    `json:"embedding_model"`
 	Active         bool      `json:"active"`
@@ -39,17 +39,19 @@ func scanProvider(row pgx.Row) (providerJSON, error) {
 	return p, err
 }
 
-type providerInput struct {
-	Name           *string `json:"name"`
-	Kind           *string `json:"kind"`
-	BaseURL        *string `json:"base_url"`
-	Model          *string `json:"model"`
-	EmbeddingModel *string `json:"embedding_model"`
-	Active         *bool   `json:"active"`
-	APIKey         *string `json:"api_key"` // write-only; "" removes the key
+// providerRequest creates (name, kind and base_url required) or updates
+// (fields present) a provider.
+type providerRequest struct {
+	Name           *string `json:"name,omitempty"`
+	Kind           *string `json:"kind,omitempty" enum:"openai,anthropic"`
+	BaseURL        *string `json:"base_url,omitempty" format:"uri"`
+	Model          *string `json:"model,omitempty"`
+	EmbeddingModel *string `json:"embedding_model,omitempty"`
+	Active         *bool   `json:"active,omitempty"`
+	APIKey         *string `json:"api_key,omitempty" writeOnly:"true"` // "" removes the key
 }
 
-func (in *providerInput) validate(create bool) error {
+func (in *providerRequest) validate(create bool) error {
 	if create && (in.Name == nil || in.Kind == nil || in.BaseURL == nil) {
 		return unprocessable("name, kind and base_url are required")
 	}
@@ -94,12 +96,12 @@ func (s *Server) handleListProviders(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page{Items: items, Total: int64(len(items))})
+	writeJSON(w, http.StatusOK, page[providerJSON]{Items: items, Total: int64(len(items))})
 	return nil
 }
 
 func (s *Server) handleCreateProvider(w http.ResponseWriter, r *http.Request) error {
-	var in providerInput
+	var in providerRequest
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
@@ -133,7 +135,7 @@ func (s *Server) handleUpdateProvider(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	var in providerInput
+	var in providerRequest
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
@@ -184,6 +186,11 @@ func (s *Server) handleDeleteProvider(w http.ResponseWriter, r *http.Request) er
 	return nil
 }
 
+type providerTestJSON struct {
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
 // handleTestProvider checks that the provider answers with the stored key:
 // GET <base_url>/models for OpenAI-compatible APIs (base_url includes /v1),
 // a one-token POST .../v1/messages for Anthropic.
@@ -202,12 +209,12 @@ func (s *Server) handleTestProvider(w http.ResponseWriter, r *http.Request) erro
 	key := ""
 	if sealed != nil {
 		if key, err = s.box.OpenString(sealed); err != nil {
-			writeJSON(w, http.StatusOK, map[string]any{"ok": false, "detail": "stored API key cannot be decrypted (ENCRYPTION_KEY changed?)"})
+			writeJSON(w, http.StatusOK, providerTestJSON{OK: false, Detail: "stored API key cannot be decrypted (ENCRYPTION_KEY changed?)"})
 			return nil
 		}
 	}
 	ok, detail := s.probeProvider(ctx, kind, baseURL, model, key)
-	writeJSON(w, http.StatusOK, map[string]any{"ok": ok, "detail": detail})
+	writeJSON(w, http.StatusOK, providerTestJSON{OK: ok, Detail: detail})
 	return nil
 }
 
@@ -286,9 +293,14 @@ func redactKey(s, key string) string {
 }
 
 type capabilityJSON struct {
-	Capability string  `json:"capability"`
-	ProviderID *string `json:"provider_id"`
+	Capability string  `json:"capability" enum:"extraction_classification,document_understanding,reasoning,generation,embeddings"`
+	ProviderID *string `json:"provider_id" format:"uuid"`
 	Model      string  `json:"model"`
+}
+
+// capabilitiesJSON is the whole mapping (GET) or the entries to change (PUT).
+type capabilitiesJSON struct {
+	Items []capabilityJSON `json:"items"`
 }
 
 func (s *Server) writeCapabilities(w http.ResponseWriter, r *http.Request) error {
@@ -304,7 +316,7 @@ func (s *Server) writeCapabilities(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	writeJSON(w, http.StatusOK, capabilitiesJSON{Items: items})
 	return nil
 }
 
@@ -313,9 +325,7 @@ func (s *Server) handleGetCapabilities(w http.ResponseWriter, r *http.Request) e
 }
 
 func (s *Server) handlePutCapabilities(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Items []capabilityJSON `json:"items"`
-	}
+	var in capabilitiesJSON
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}

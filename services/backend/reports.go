@@ -10,13 +10,13 @@ import (
 )
 
 type reportJSON struct {
-	ID           string     `json:"id"`
-	DocumentID   string     `json:"document_id"`
-	Status       string     `json:"status"`
+	ID           string     `json:"id" format:"uuid"`
+	DocumentID   string     `json:"document_id" format:"uuid"`
+	Status       string     `json:"status" enum:"queued,running,complete,failed"`
 	ErrorMessage *string    `json:"error_message"`
 	CreatedAt    time.Time  `json:"created_at"`
 	CompletedAt  *time.Time `json:"completed_at"`
-	RequestedBy  *string    `json:"requested_by"`
+	RequestedBy  *string    `json:"requested_by" format:"uuid"`
 }
 
 const reportColumns = `id, document_id, status, error_message, created_at, completed_at, requested_by`
@@ -59,7 +59,7 @@ func (s *Server) handleListReports(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page{Items: items, Total: int64(len(items))})
+	writeJSON(w, http.StatusOK, page[reportJSON]{Items: items, Total: int64(len(items))})
 	return nil
 }
 
@@ -89,6 +89,9 @@ func (s *Server) handleGetReport(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, rp)
 	return nil
 }
+
+// reportFile is what handleDownloadReport sends, by ?format=.
+var reportFile = fileResponse{"text/html", "application/pdf"}
 
 func (s *Server) handleDownloadReport(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")

@@ -16,79 +16,81 @@ const (
 	authAny                      // any signed-in user, even with must_change_password
 	authUser                     // any signed-in user whose password is settled
 	authAdmin                    // system admins
-	infrastructure               // health and metrics: no token, not under /api
+	infrastructure               // health, metrics, the OpenAPI document: no token, not described by it
 )
 
 // route is one operation: the mux pattern, the access rule, and what the
-// OpenAPI document says about it.
+// OpenAPI document says about it. Body and Result are values of the Go
+// types the handler decodes and encodes (their schemas are generated from
+// the types); query parameters are named in the summary, "(?q=&limit=)".
 type route struct {
 	Method  string
 	Path    string
 	Access  access
 	Tag     string
 	Summary string
-	Status  int    // success status
-	Body    string // request body schema name ("" = none)
-	Result  string // response schema name ("" = none)
+	Status  int // success status
+	Body    any // request body type (nil = none)
+	Result  any // response body type, or a fileResponse (nil = none)
 	h       handlerFunc
 }
 
 func (s *Server) routeTable() []route {
 	return []route{
-		{"POST", "/api/auth/login", public, "auth", "Sign in with email and password", 200, "LoginRequest", "TokenResponse", s.handleLogin},
-		{"POST", "/api/auth/refresh", public, "auth", "Exchange a refresh token for new tokens (rotation)", 200, "RefreshRequest", "TokenResponse", s.handleRefresh},
-		{"POST", "/api/auth/logout", public, "auth", "Revoke a refresh token family", 204, "RefreshRequest", "", s.handleLogout},
-		{"POST", "/api/auth/change-password", authAny, "auth", "Change the caller's password", 200, "ChangePasswordRequest", "TokenResponse", s.handleChangePassword},
-		{"GET", "/api/auth/me", authAny, "auth", "The signed-in user", 200, "", "User", s.handleMe},
+		{"POST", "/api/auth/login", public, "auth", "Sign in with email and password", 200, loginRequest{}, tokenResponse{}, s.handleLogin},
+		{"POST", "/api/auth/refresh", public, "auth", "Exchange a refresh token for new tokens (rotation)", 200, refreshRequest{}, tokenResponse{}, s.handleRefresh},
+		{"POST", "/api/auth/logout", public, "auth", "Revoke a refresh token family", 204, refreshRequest{}, nil, s.handleLogout},
+		{"POST", "/api/auth/change-password", authAny, "auth", "Change the caller's password", 200, changePasswordRequest{}, tokenResponse{}, s.handleChangePassword},
+		{"GET", "/api/auth/me", authAny, "auth", "The signed-in user", 200, nil, userJSON{}, s.handleMe},
 
-		{"GET", "/api/users", authAdmin, "users", "List users", 200, "", "UserPage", s.handleListUsers},
-		{"POST", "/api/users", authAdmin, "users", "Create a user (must change password)", 201, "CreateUserRequest", "User", s.handleCreateUser},
-		{"PATCH", "/api/users/{id}", authAdmin, "users", "Update name, role or disabled", 200, "UpdateUserRequest", "User", s.handleUpdateUser},
-		{"POST", "/api/users/{id}/reset-password", authAdmin, "users", "Set a new password (must change)", 204, "ResetPasswordRequest", "", s.handleResetPassword},
-		{"GET", "/api/users/lookup", authUser, "users", "Find a user by email (for adding members)", 200, "", "UserRef", s.handleLookupUser},
+		{"GET", "/api/users", authAdmin, "users", "List users (?limit=&offset=)", 200, nil, page[userJSON]{}, s.handleListUsers},
+		{"POST", "/api/users", authAdmin, "users", "Create a user (must change password)", 201, createUserRequest{}, userJSON{}, s.handleCreateUser},
+		{"PATCH", "/api/users/{id}", authAdmin, "users", "Update name, role or disabled", 200, updateUserRequest{}, userJSON{}, s.handleUpdateUser},
+		{"POST", "/api/users/{id}/reset-password", authAdmin, "users", "Set a new password (must change)", 204, resetPasswordRequest{}, nil, s.handleResetPassword},
+		{"GET", "/api/users/lookup", authUser, "users", "Find a user by email, for adding members (?email=)", 200, nil, userRef{}, s.handleLookupUser},
 
-		{"GET", "/api/projects", authUser, "projects", "Projects visible to the caller", 200, "", "ProjectPage", s.handleListProjects},
-		{"POST", "/api/projects", authUser, "projects", "Create a project (creator becomes project admin)", 201, "ProjectRequest", "Project", s.handleCreateProject},
-		{"GET", "/api/projects/{id}", authUser, "projects", "Get a project", 200, "", "Project", s.handleGetProject},
-		{"PATCH", "/api/projects/{id}", authUser, "projects", "Update a project (project admin)", 200, "ProjectRequest", "Project", s.handleUpdateProject},
-		{"DELETE", "/api/projects/{id}", authUser, "projects", "Delete a project and its documents (project admin)", 204, "", "", s.handleDeleteProject},
-		{"GET", "/api/projects/{id}/members", authUser, "projects", "Project members", 200, "", "MemberPage", s.handleListMembers},
-		{"PUT", "/api/projects/{id}/members/{user_id}", authUser, "projects", "Add or change a member (project admin)", 200, "MemberRequest", "Member", s.handlePutMember},
-		{"DELETE", "/api/projects/{id}/members/{user_id}", authUser, "projects", "Remove a member (project admin)", 204, "", "", s.handleDeleteMember},
-		{"GET", "/api/projects/{id}/documents", authUser, "documents", "Documents of a project", 200, "", "DocumentPage", s.handleListDocuments},
+		{"GET", "/api/projects", authUser, "projects", "Projects visible to the caller (?limit=&offset=)", 200, nil, page[projectJSON]{}, s.handleListProjects},
+		{"POST", "/api/projects", authUser, "projects", "Create a project (creator becomes project admin)", 201, projectRequest{}, projectJSON{}, s.handleCreateProject},
+		{"GET", "/api/projects/{id}", authUser, "projects", "Get a project", 200, nil, projectJSON{}, s.handleGetProject},
+		{"PATCH", "/api/projects/{id}", authUser, "projects", "Update a project (project admin)", 200, projectRequest{}, projectJSON{}, s.handleUpdateProject},
+		{"DELETE", "/api/projects/{id}", authUser, "projects", "Delete a project and its documents (project admin)", 204, nil, nil, s.handleDeleteProject},
+		{"GET", "/api/projects/{id}/members", authUser, "projects", "Project members", 200, nil, page[memberJSON]{}, s.handleListMembers},
+		{"PUT", "/api/projects/{id}/members/{user_id}", authUser, "projects", "Add or change a member (project admin)", 200, memberRequest{}, memberJSON{}, s.handlePutMember},
+		{"DELETE", "/api/projects/{id}/members/{user_id}", authUser, "projects", "Remove a member (project admin)", 204, nil, nil, s.handleDeleteMember},
+		{"GET", "/api/projects/{id}/documents", authUser, "documents", "Documents of a project (?limit=&offset=)", 200, nil, page[documentJSON]{}, s.handleListDocuments},
 
-		{"POST", "/api/documents", authUser, "documents", "Upload a document (multipart: project_id, then file)", 202, "Upload", "Document", s.handleUpload},
-		{"GET", "/api/documents/{id}", authUser, "documents", "Get a document with its pipeline status", 200, "", "Document", s.handleGetDocument},
-		{"GET", "/api/documents/{id}/file", authUser, "documents", "Download the original file", 200, "", "File", s.handleDownloadDocument},
-		{"DELETE", "/api/documents/{id}", authUser, "documents", "Delete a document and its file", 204, "", "", s.handleDeleteDocument},
-		{"POST", "/api/documents/{id}/reprocess", authUser, "documents", "Run the pipeline again", 202, "", "Document", s.handleReprocess},
-		{"GET", "/api/documents/{id}/clauses", authUser, "clauses", "Clauses of a document (?category=&risk=)", 200, "", "ClausePage", s.handleListClauses},
-		{"GET", "/api/documents/{id}/decisions", authUser, "clauses", "Decisions on a document's clauses", 200, "", "DecisionPage", s.handleDocumentDecisions},
-		{"POST", "/api/clauses/{id}/decisions", authUser, "clauses", "Record a decision on a clause", 201, "DecisionRequest", "Decision", s.handleCreateDecision},
-		{"GET", "/api/clauses/{id}/decisions", authUser, "clauses", "Decision history of a clause", 200, "", "DecisionPage", s.handleClauseDecisions},
-		{"GET", "/api/clauses/{id}/similar", authUser, "search", "Similar clauses in visible documents (?limit=)", 200, "", "SimilarPage", s.handleSimilar},
-		{"GET", "/api/search", authUser, "search", "Full-text clause search (?q=&project_id=&limit=)", 200, "", "SearchPage", s.handleSearch},
+		{"POST", "/api/documents", authUser, "documents", "Upload a document (multipart: project_id, then file)", 202, uploadForm{}, documentJSON{}, s.handleUpload},
+		{"GET", "/api/documents/{id}", authUser, "documents", "Get a document with its pipeline status", 200, nil, documentJSON{}, s.handleGetDocument},
+		{"GET", "/api/documents/{id}/file", authUser, "documents", "Download the original file", 200, nil, documentFile, s.handleDownloadDocument},
+		{"DELETE", "/api/documents/{id}", authUser, "documents", "Delete a document and its file", 204, nil, nil, s.handleDeleteDocument},
+		{"POST", "/api/documents/{id}/reprocess", authUser, "documents", "Run the pipeline again", 202, nil, documentJSON{}, s.handleReprocess},
+		{"GET", "/api/documents/{id}/clauses", authUser, "clauses", "Clauses of a document (?category=&risk=)", 200, nil, page[clauseJSON]{}, s.handleListClauses},
+		{"GET", "/api/documents/{id}/decisions", authUser, "clauses", "Decisions on a document's clauses", 200, nil, page[decisionJSON]{}, s.handleDocumentDecisions},
+		{"POST", "/api/clauses/{id}/decisions", authUser, "clauses", "Record a decision on a clause", 201, decisionRequest{}, decisionJSON{}, s.handleCreateDecision},
+		{"GET", "/api/clauses/{id}/decisions", authUser, "clauses", "Decision history of a clause", 200, nil, page[decisionJSON]{}, s.handleClauseDecisions},
+		{"GET", "/api/clauses/{id}/similar", authUser, "search", "Similar clauses in visible documents (?limit=)", 200, nil, page[searchHit]{}, s.handleSimilar},
+		{"GET", "/api/search", authUser, "search", "Full-text clause search (?q=&project_id=&limit=)", 200, nil, page[searchHit]{}, s.handleSearch},
 
-		{"POST", "/api/documents/{id}/reports", authUser, "reports", "Request a report", 202, "", "Report", s.handleCreateReport},
-		{"GET", "/api/documents/{id}/reports", authUser, "reports", "Reports of a document", 200, "", "ReportPage", s.handleListReports},
-		{"GET", "/api/reports/{id}", authUser, "reports", "Get a report", 200, "", "Report", s.handleGetReport},
-		{"GET", "/api/reports/{id}/download", authUser, "reports", "Download a report (?format=html|pdf)", 200, "", "File", s.handleDownloadReport},
+		{"POST", "/api/documents/{id}/reports", authUser, "reports", "Request a report", 202, nil, reportJSON{}, s.handleCreateReport},
+		{"GET", "/api/documents/{id}/reports", authUser, "reports", "Reports of a document", 200, nil, page[reportJSON]{}, s.handleListReports},
+		{"GET", "/api/reports/{id}", authUser, "reports", "Get a report", 200, nil, reportJSON{}, s.handleGetReport},
+		{"GET", "/api/reports/{id}/download", authUser, "reports", "Download a report (?format=html|pdf)", 200, nil, reportFile, s.handleDownloadReport},
 
-		{"GET", "/api/settings", authUser, "settings", "Upload settings", 200, "", "Settings", s.handleGetSettings},
-		{"PUT", "/api/admin/settings", authAdmin, "settings", "Change upload settings", 200, "Settings", "Settings", s.handlePutSettings},
-		{"GET", "/api/admin/ai-providers", authAdmin, "ai", "AI providers (keys are never returned)", 200, "", "ProviderPage", s.handleListProviders},
-		{"POST", "/api/admin/ai-providers", authAdmin, "ai", "Add an AI provider", 201, "ProviderRequest", "Provider", s.handleCreateProvider},
-		{"PATCH", "/api/admin/ai-providers/{id}", authAdmin, "ai", "Update an AI provider", 200, "ProviderRequest", "Provider", s.handleUpdateProvider},
-		{"DELETE", "/api/admin/ai-providers/{id}", authAdmin, "ai", "Delete an AI provider", 204, "", "", s.handleDeleteProvider},
-		{"POST", "/api/admin/ai-providers/{id}/test", authAdmin, "ai", "Test the provider connection", 200, "", "ProviderTest", s.handleTestProvider},
-		{"GET", "/api/admin/ai-capabilities", authAdmin, "ai", "Capability to provider mapping", 200, "", "Capabilities", s.handleGetCapabilities},
-		{"PUT", "/api/admin/ai-capabilities", authAdmin, "ai", "Change the capability mapping", 200, "Capabilities", "Capabilities", s.handlePutCapabilities},
-		{"GET", "/api/admin/audit", authAdmin, "admin", "Audit log (?event_type=&limit=&offset=)", 200, "", "AuditPage", s.handleAudit},
+		{"GET", "/api/settings", authUser, "settings", "Upload settings", 200, nil, settingsJSON{}, s.handleGetSettings},
+		{"PUT", "/api/admin/settings", authAdmin, "settings", "Change upload settings", 200, settingsJSON{}, settingsJSON{}, s.handlePutSettings},
+		{"GET", "/api/admin/ai-providers", authAdmin, "ai", "AI providers (keys are never returned)", 200, nil, page[providerJSON]{}, s.handleListProviders},
+		{"POST", "/api/admin/ai-providers", authAdmin, "ai", "Add an AI provider", 201, providerRequest{}, providerJSON{}, s.handleCreateProvider},
+		{"PATCH", "/api/admin/ai-providers/{id}", authAdmin, "ai", "Update an AI provider", 200, providerRequest{}, providerJSON{}, s.handleUpdateProvider},
+		{"DELETE", "/api/admin/ai-providers/{id}", authAdmin, "ai", "Delete an AI provider", 204, nil, nil, s.handleDeleteProvider},
+		{"POST", "/api/admin/ai-providers/{id}/test", authAdmin, "ai", "Test the provider connection", 200, nil, providerTestJSON{}, s.handleTestProvider},
+		{"GET", "/api/admin/ai-capabilities", authAdmin, "ai", "Capability to provider mapping", 200, nil, capabilitiesJSON{}, s.handleGetCapabilities},
+		{"PUT", "/api/admin/ai-capabilities", authAdmin, "ai", "Change the capability mapping", 200, capabilitiesJSON{}, capabilitiesJSON{}, s.handlePutCapabilities},
+		{"GET", "/api/admin/audit", authAdmin, "admin", "Audit log (?event_type=&limit=&offset=)", 200, nil, page[auditEventJSON]{}, s.handleAudit},
 
-		{"GET", "/api/openapi.json", public, "meta", "This OpenAPI document", 200, "", "", s.handleOpenAPI},
-		{"GET", "/healthz", infrastructure, "meta", "Liveness", 200, "", "", s.handleHealthz},
-		{"GET", "/readyz", infrastructure, "meta", "Readiness: PostgreSQL and Redis reachable", 200, "", "", s.handleReadyz},
-		{"GET", "/metrics", infrastructure, "meta", "Prometheus metrics", 200, "", "", s.handleMetrics},
+		{"GET", "/api/openapi.json", infrastructure, "meta", "This OpenAPI document", 200, nil, nil, s.handleOpenAPI},
+		{"GET", "/healthz", infrastructure, "meta", "Liveness", 200, nil, nil, s.handleHealthz},
+		{"GET", "/readyz", infrastructure, "meta", "Readiness: PostgreSQL and Redis reachable", 200, nil, nil, s.handleReadyz},
+		{"GET", "/metrics", infrastructure, "meta", "Prometheus metrics", 200, nil, nil, s.handleMetrics},
 	}
 }
 
@@ -103,11 +105,13 @@ func (s *Server) Routes() []string {
 
 func (s *Server) buildHandler() http.Handler {
 	s.routes = s.routeTable()
-	doc, err := json.Marshal(s.openAPIDocument())
-	if err != nil {
-		panic(fmt.Sprintf("openapi document: %v", err)) // static data: a programming error
+	doc, err := s.openAPIDocument()
+	if err == nil {
+		s.openapi, err = json.Marshal(doc)
 	}
-	s.openapi = doc
+	if err != nil {
+		panic(fmt.Sprintf("openapi document: %v", err)) // static data: a programming error (TestOpenAPI* catch it)
+	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes {
 		mux.Handle(rt.Method+" "+rt.Path, s.guard(rt))

@@ -10,10 +10,10 @@ import (
 )
 
 type userJSON struct {
-	ID                 string     `json:"id"`
+	ID                 string     `json:"id" format:"uuid"`
 	Email              string     `json:"email"`
 	Name               string     `json:"name"`
-	Role               string     `json:"role"`
+	Role               string     `json:"role" enum:"admin,user"`
 	MustChangePassword bool       `json:"must_change_password"`
 	Disabled           bool       `json:"disabled"`
 	LastLogin          *time.Time `json:"last_login"`
@@ -52,17 +52,21 @@ func (s *Server) handleListUsers(w http.ResponseWriter, r *http.Request) error {
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&total); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, page{Items: items, Total: total})
+	writeJSON(w, http.StatusOK, page[userJSON]{Items: items, Total: total})
 	return nil
 }
 
+// createUserRequest: role defaults to user; the password must be changed at
+// first sign-in.
+type createUserRequest struct {
+	Email    string `json:"email" format:"email"`
+	Name     string `json:"name,omitempty"`
+	Role     string `json:"role,omitempty" enum:"admin,user"`
+	Password string `json:"password" format:"password"`
+}
+
 func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Email    string `json:"email"`
-		Name     string `json:"name"`
-		Role     string `json:"role"`
-		Password string `json:"password"`
-	}
+	var in createUserRequest
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
@@ -100,16 +104,19 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
+// updateUserRequest changes only the fields present.
+type updateUserRequest struct {
+	Name     *string `json:"name,omitempty"`
+	Role     *string `json:"role,omitempty" enum:"admin,user"`
+	Disabled *bool   `json:"disabled,omitempty"`
+}
+
 func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Name     *string `json:"name"`
-		Role     *string `json:"role"`
-		Disabled *bool   `json:"disabled"`
-	}
+	var in updateUserRequest
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
@@ -161,14 +168,16 @@ func trimPtr(p *string) *string {
 	return &v
 }
 
+type resetPasswordRequest struct {
+	Password string `json:"password" format:"password"`
+}
+
 func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Password string `json:"password"`
-	}
+	var in resetPasswordRequest
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
@@ -206,11 +215,7 @@ func (s *Server) handleLookupUser(w http.ResponseWriter, r *http.Request) error 
 	if email == "" {
 		return unprocessable("email is required")
 	}
-	var out struct {
-		ID    string `json:"id"`
-		Email string `json:"email"`
-		Name  string `json:"name"`
-	}
+	var out userRef
 	err := s.pool.QueryRow(r.Context(), `SELECT id, email, name FROM users WHERE lower(email) = lower($1) AND NOT disabled`, email).
 		Scan(&out.ID, &out.Email, &out.Name)
 	if err != nil {
@@ -222,7 +227,7 @@ func (s *Server) handleLookupUser(w http.ResponseWriter, r *http.Request) error 
 
 // userRef is the compact user shown on decisions.
 type userRef struct {
-	ID    string `json:"id"`
+	ID    string `json:"id" format:"uuid"`
 	Name  string `json:"name"`
 	Email string `json:"email"`
 }
