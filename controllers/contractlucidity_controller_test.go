@@ -339,6 +339,8 @@ ingress: {enabled: true, tls: {secretName: t}}
 	}{
 		{"production without TLS", "environment: production\nhost: a.example.com", "production, which requires TLS"},
 		{"production with CORS wildcard", prod(`cors: {origins: ["*"]}`), "spec.cors.origins must not contain '*'"},
+		{"production with an http CORS origin", prod(`cors: {origins: ["https://a.example.com", "http://a.example.com"]}`), "spec.cors.origins must be https:// origins"},
+		{"production with a schemeless CORS origin", prod(`cors: {origins: ["a.example.com"]}`), "spec.cors.origins must be https:// origins"},
 		{"database managed and external", `database: {managed: {}, external: {secretRef: {name: db}}}`, "spec.database must set exactly one of managed or external"},
 		{"database neither", `database: {}`, "spec.database must set exactly one of managed or external"},
 		{"redis managed and external", `redis: {managed: {}, external: {secretRef: {name: r}}}`, "spec.redis must set exactly one of managed or external"},
@@ -380,6 +382,12 @@ ingress: {enabled: true, tls: {secretName: t}}
 		if err == nil || !strings.Contains(err.Error(), "at most 40 characters") {
 			t.Fatalf("got %v", err)
 		}
+	})
+	t.Run("development accepts http origins", func(t *testing.T) {
+		createSample(t, ns, "development", func(cl *clv1.ContractLucidity) {
+			cl.Name, cl.Spec.Paused = "dev-http-origin", true
+			cl.Spec.CORS.Origins = []string{"http://localhost:3000"}
+		})
 	})
 	t.Run("the samples are valid", func(t *testing.T) {
 		for s := range samples {

@@ -55,6 +55,7 @@ type ContractLucidityList struct {
 //
 // +kubebuilder:validation:XValidation:rule="self.environment != 'production' || (self.ingress.enabled && has(self.ingress.tls))",message="spec.environment is production, which requires TLS at the ingress: set spec.ingress.enabled: true and spec.ingress.tls.secretName (add spec.ingress.tls.issuerRef to have cert-manager issue the certificate)"
 // +kubebuilder:validation:XValidation:rule="self.environment != 'production' || !has(self.cors.origins) || self.cors.origins.all(o, !o.contains('*'))",message="spec.cors.origins must not contain '*' when spec.environment is production: list the exact origins, e.g. https://contracts.example.com"
+// +kubebuilder:validation:XValidation:rule="self.environment != 'production' || !has(self.cors.origins) || self.cors.origins.all(o, o.startsWith('https://'))",message="spec.cors.origins must be https:// origins when spec.environment is production (the instance is served over TLS; an http:// origin lets a page served without TLS call the API): use e.g. https://contracts.example.com"
 // +kubebuilder:validation:XValidation:rule="!self.ingress.enabled || size(self.host) > 0",message="spec.host is required when spec.ingress.enabled is true: set spec.host to the public DNS name, e.g. contracts.example.com"
 // +kubebuilder:validation:XValidation:rule="self.environment != 'production' || size(self.host) > 0",message="spec.host is required when spec.environment is production: set spec.host to the public DNS name, e.g. contracts.example.com"
 type ContractLuciditySpec struct {
@@ -272,7 +273,9 @@ type AuthSpec struct {
 
 // CORSSpec lists the browser origins allowed to call the API.
 type CORSSpec struct {
-	// Origins; empty means the instance's own origin (https://<host>, or http://localhost:3000 without a host).
+	// Origins; empty means the instance's own origin (https://<host>, or
+	// http://localhost:3000 without a host). In production every origin must
+	// start with https:// and none may contain '*'.
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MaxLength=253
 	// +optional
