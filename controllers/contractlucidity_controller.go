@@ -64,9 +64,10 @@ type ContractLucidityReconciler struct {
 	normalised sync.Map
 }
 
-// RBAC, least privilege: the operator never updates or deletes Secrets,
-// PVCs or workloads (server-side apply is "patch"); it deletes only the
-// optional objects it prunes (Ingress, NetworkPolicy, HPA).
+// RBAC, least privilege: the operator never updates or deletes Secrets or
+// PVCs (server-side apply is "patch"); it deletes only what it prunes
+// (Ingress, NetworkPolicy, HPA, ServiceMonitor, the Services, ConfigMaps and
+// workloads of a component that was switched off).
 // +kubebuilder:rbac:groups=contractlucidity.io,resources=contractlucidities,verbs=get;list;watch
 // +kubebuilder:rbac:groups=contractlucidity.io,resources=contractlucidities/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=contractlucidity.io,resources=contractlucidities/finalizers,verbs=update
@@ -77,7 +78,7 @@ type ContractLucidityReconciler struct {
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // state carries one reconcile's facts between the steps.

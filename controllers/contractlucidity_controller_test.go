@@ -286,7 +286,7 @@ func TestInstanceCreatesEveryChildAndBecomesReady(t *testing.T) {
 		t.Errorf("frontend replicas %+v, want 2/2", c)
 	}
 	// No ServiceMonitor CRD in envtest: a condition says so.
-	waitCondition(t, ns, name, "ServiceMonitorReady", metav1.ConditionFalse, "CRDNotServed")
+	waitCondition(t, ns, name, clv1.ConditionServiceMonitorReady, metav1.ConditionFalse, clv1.ReasonCRDNotServed)
 }
 
 func sameSet(a, b []string) bool {
@@ -895,12 +895,37 @@ func TestServiceMonitorAppliedOnceTheCRDIsServed(t *testing.T) {
 		poke(t, ns, cl.Name, 1)
 		return k8sClient.Get(ctx, key(ns, cl.Name+"-metrics"), sm)
 	})
-	waitCondition(t, ns, cl.Name, "ServiceMonitorReady", metav1.ConditionTrue, "Applied")
+	waitCondition(t, ns, cl.Name, clv1.ConditionServiceMonitorReady, metav1.ConditionTrue, clv1.ReasonApplied)
 	if owners := sm.GetOwnerReferences(); len(owners) != 1 || owners[0].Name != cl.Name {
 		t.Errorf("ServiceMonitor owners %+v", owners)
 	}
 	if err := k8sClient.Get(ctx, key(ns, cl.Name+"-worker"), &corev1.Service{}); err != nil {
 		t.Errorf("worker metrics Service: %v", err)
+	}
+
+	// Turning monitoring off removes what it added.
+	updateCL(t, ns, cl.Name, func(cl *clv1.ContractLucidity) { cl.Spec.Monitoring.ServiceMonitor = false })
+	for name, o := range map[string]client.Object{
+		cl.Name + "-metrics":         sm,
+		cl.Name + "-worker":          &corev1.Service{},
+		cl.Name + "-worker-metrics":  &networkingv1.NetworkPolicy{},
+		cl.Name + "-backend-metrics": &networkingv1.NetworkPolicy{},
+	} {
+		eventually(t, wait, fmt.Sprintf("%T %s removed", o, name), func() error {
+			if err := k8sClient.Get(ctx, key(ns, name), o); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("still there (%v)", err)
+			}
+			return nil
+		})
+	}
+	eventually(t, wait, "ServiceMonitorReady condition removed", func() error {
+		if c := meta.FindStatusCondition(getCL(t, ns, cl.Name).Status.Conditions, clv1.ConditionServiceMonitorReady); c != nil {
+			return fmt.Errorf("still %s/%s", c.Status, c.Reason)
+		}
+		return nil
+	})
+	if c := meta.FindStatusCondition(getCL(t, ns, cl.Name).Status.Conditions, clv1.ConditionDegraded); c != nil && c.Status == metav1.ConditionTrue {
+		t.Errorf("degraded after turning monitoring off: %s", c.Message)
 	}
 }
 

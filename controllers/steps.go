@@ -205,10 +205,10 @@ func (r *ContractLucidityReconciler) reconcileStorage(ctx context.Context, s *st
 		return degraded("StorageApplyFailed", err)
 	}
 	if StorageCoLocated(s.d) {
-		s.condition("CoLocated", true, "ReadWriteOnceStorage",
+		s.condition(clv1.ConditionCoLocated, true, clv1.ReasonReadWriteOnceStorage,
 			"backend and worker pods are scheduled onto one node because spec.storage.accessMode is ReadWriteOnce; use ReadWriteMany storage to spread them")
 	} else {
-		meta.RemoveStatusCondition(&s.status.Conditions, "CoLocated")
+		meta.RemoveStatusCondition(&s.status.Conditions, clv1.ConditionCoLocated)
 	}
 	live := &corev1.PersistentVolumeClaim{}
 	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(pvc), live); err != nil || live.Status.Phase != corev1.ClaimBound {
@@ -413,6 +413,9 @@ func (r *ContractLucidityReconciler) reconcileApp(component string) func(context
 		objs := []client.Object{BuildPDB(s.d, component), dep}
 		if component != ComponentWorker || s.d.Spec.Monitoring.ServiceMonitor {
 			objs = append(objs, BuildAppService(s.d, component))
+		} else if err := r.prune(ctx, s, &corev1.ServiceList{}, ComponentWorker, nil); err != nil {
+			// The worker's Service exists only for the ServiceMonitor.
+			return err
 		}
 		for _, o := range objs {
 			if err := r.apply(ctx, o); err != nil {
@@ -494,24 +497,35 @@ func (r *ContractLucidityReconciler) reconcileNetworkPolicies(ctx context.Contex
 }
 
 // reconcileMonitoring applies the ServiceMonitor when requested and the
-// cluster serves its CRD.
+// cluster serves its CRD, and deletes it when monitoring was turned off.
 func (r *ContractLucidityReconciler) reconcileMonitoring(ctx context.Context, s *state) error {
+	_, err := r.RESTMapper.RESTMapping(ServiceMonitorGVK.GroupKind(), ServiceMonitorGVK.Version)
+	served := err == nil
+	if err != nil && !meta.IsNoMatchError(err) {
+		return fmt.Errorf("discover ServiceMonitor: %w", err)
+	}
 	if !s.d.Spec.Monitoring.ServiceMonitor {
-		meta.RemoveStatusCondition(&s.status.Conditions, "ServiceMonitorReady")
+		// The condition records that one was applied; without it there is
+		// nothing to delete (and no list request on every reconcile).
+		if served && meta.FindStatusCondition(s.status.Conditions, clv1.ConditionServiceMonitorReady) != nil {
+			list := &unstructured.UnstructuredList{}
+			list.SetGroupVersionKind(ServiceMonitorGVK.GroupVersion().WithKind(ServiceMonitorGVK.Kind + "List"))
+			if err := r.prune(ctx, s, list, ComponentMonitor, nil); err != nil {
+				return err
+			}
+		}
+		meta.RemoveStatusCondition(&s.status.Conditions, clv1.ConditionServiceMonitorReady)
 		return nil
 	}
-	if _, err := r.RESTMapper.RESTMapping(ServiceMonitorGVK.GroupKind(), ServiceMonitorGVK.Version); err != nil {
-		if meta.IsNoMatchError(err) {
-			s.condition("ServiceMonitorReady", false, "CRDNotServed", fmt.Sprintf(
-				"spec.monitoring.serviceMonitor is set but the cluster does not serve %s: install prometheus-operator", ServiceMonitorGVK.GroupKind()))
-			return nil
-		}
-		return fmt.Errorf("discover ServiceMonitor: %w", err)
+	if !served {
+		s.condition(clv1.ConditionServiceMonitorReady, false, clv1.ReasonCRDNotServed, fmt.Sprintf(
+			"spec.monitoring.serviceMonitor is set but the cluster does not serve %s: install prometheus-operator", ServiceMonitorGVK.GroupKind()))
+		return nil
 	}
 	if err := r.apply(ctx, BuildServiceMonitor(s.d)); err != nil {
 		return err
 	}
-	s.condition("ServiceMonitorReady", true, "Applied", "ServiceMonitor "+Name(s.cl, "metrics")+" is applied")
+	s.condition(clv1.ConditionServiceMonitorReady, true, clv1.ReasonApplied, "ServiceMonitor "+Name(s.cl, "metrics")+" is applied")
 	return nil
 }
 

@@ -538,6 +538,19 @@ const (
 	ConditionBackendReady    = "BackendReady"
 	ConditionWorkerReady     = "WorkerReady"
 	ConditionIngressReady    = "IngressReady"
+	// ConditionCoLocated: backend and worker share one node (ReadWriteOnce storage).
+	ConditionCoLocated = "CoLocated"
+	// ConditionServiceMonitorReady: the ServiceMonitor asked for by
+	// spec.monitoring.serviceMonitor is applied (absent when it is off).
+	ConditionServiceMonitorReady = "ServiceMonitorReady"
+)
+
+// Condition reasons the operator sets (besides those of the concern steps).
+const (
+	ReasonApplied              = "Applied"
+	ReasonDisabled             = "Disabled"
+	ReasonCRDNotServed         = "CRDNotServed"
+	ReasonReadWriteOnceStorage = "ReadWriteOnceStorage"
 )
 
 // ContractLucidityStatus is the observed state.
