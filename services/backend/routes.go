@@ -88,7 +88,6 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/openapi.json", public, "meta", "This OpenAPI document", 200, "", "", s.handleOpenAPI},
 		{"GET", "/healthz", infrastructure, "meta", "Liveness", 200, "", "", s.handleHealthz},
 		{"GET", "/readyz", infrastructure, "meta", "Readiness: PostgreSQL and Redis reachable", 200, "", "", s.handleReadyz},
-		{"GET", "/metrics", infrastructure, "meta", "Prometheus metrics", 200, "", "", s.handleMetrics},
 	}
 }
 
@@ -159,11 +158,6 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 		checks["redis"], status = "unreachable", http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, checks)
-	return nil
-}
-
-func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
-	s.metrics.handler().ServeHTTP(w, r)
 	return nil
 }
 
