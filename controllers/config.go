@@ -63,6 +63,7 @@ func ConfigData(cl *clv1.ContractLucidity) map[string]string {
 		"RATE_LIMIT_UPLOAD_PER_MINUTE":    strconv.Itoa(int(s.RateLimits.UploadsPerMinutePerUser)),
 		"RATE_LIMIT_API_PER_MINUTE":       strconv.Itoa(int(s.RateLimits.APIPerMinutePerUser)),
 		"BACKEND_ADDR":                    fmt.Sprintf(":%d", PortBackend),
+		"BACKEND_METRICS_ADDR":            fmt.Sprintf(":%d", PortBackendMetrics),
 		"FRONTEND_ADDR":                   fmt.Sprintf(":%d", PortFrontend),
 		"WORKER_METRICS_ADDR":             fmt.Sprintf(":%d", PortWorker),
 		"BACKEND_INTERNAL_URL":            fmt.Sprintf("http://%s:%d", Name(cl, ComponentBackend), PortBackend),
@@ -148,7 +149,7 @@ func configKeysFor(component string, all map[string]string) map[string]string {
 	frontendOnly := []string{"FRONTEND_ADDR"}
 	backendOnly := []string{"JWT_ALGORITHM", "JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "JWT_REFRESH_TOKEN_EXPIRE_DAYS",
 		"CORS_ORIGINS", "RATE_LIMIT_LOGIN_PER_MINUTE", "RATE_LIMIT_UPLOAD_PER_MINUTE", "RATE_LIMIT_API_PER_MINUTE",
-		"BACKEND_ADDR", "INITIAL_ADMIN_EMAIL"}
+		"BACKEND_ADDR", "BACKEND_METRICS_ADDR", "INITIAL_ADMIN_EMAIL"}
 	workerOnly := []string{"WORKER_CONCURRENCY", "WORKER_METRICS_ADDR"}
 	frontend := []string{"ENVIRONMENT", "LOG_LEVEL", "FRONTEND_ADDR", "BACKEND_INTERNAL_URL", "API_BASE_URL", "MAX_UPLOAD_SIZE_MB"}
 	out := map[string]string{}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -902,6 +903,7 @@ func TestServiceMonitorAppliedOnceTheCRDIsServed(t *testing.T) {
 	if err := k8sClient.Get(ctx, key(ns, cl.Name+"-worker"), &corev1.Service{}); err != nil {
 		t.Errorf("worker metrics Service: %v", err)
 	}
+	checkMetricsPorts(t, ns, cl.Name, sm)
 
 	// Turning monitoring off removes what it added.
 	updateCL(t, ns, cl.Name, func(cl *clv1.ContractLucidity) { cl.Spec.Monitoring.ServiceMonitor = false })
@@ -1110,5 +1112,62 @@ func TestExternalDatabaseSecretWithoutPasswordDegrades(t *testing.T) {
 	}
 	if env["POSTGRES_HOST"] != "db/host" || env["POSTGRES_PASSWORD"] != "db/password" {
 		t.Errorf("migration Job database env %v", env)
+	}
+}
+
+// checkMetricsPorts: the backend's metrics are scraped on their own port,
+// which only the monitoring namespace may reach; the API port is not scraped.
+func checkMetricsPorts(t *testing.T, ns, name string, sm *unstructured.Unstructured) {
+	t.Helper()
+	endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+	for _, e := range endpoints {
+		if port := e.(map[string]any)["port"]; port != "metrics" {
+			t.Errorf("ServiceMonitor scrapes port %v, want only the metrics ports", port)
+		}
+	}
+	svc := &corev1.Service{}
+	waitFor(t, svc, key(ns, name+"-backend"), nil)
+	ports := map[string]int32{}
+	for _, p := range svc.Spec.Ports {
+		ports[p.Name] = p.Port
+	}
+	if ports["metrics"] != PortBackendMetrics || ports["http"] != PortBackend {
+		t.Errorf("backend Service ports %v, want http %d and metrics %d", ports, PortBackend, PortBackendMetrics)
+	}
+	dep := &appsv1.Deployment{}
+	waitFor(t, dep, key(ns, name+"-backend"), nil)
+	var named []string
+	for _, p := range dep.Spec.Template.Spec.Containers[0].Ports {
+		named = append(named, fmt.Sprintf("%s/%d", p.Name, p.ContainerPort))
+	}
+	if !sameSet(named, []string{fmt.Sprintf("http/%d", PortBackend), fmt.Sprintf("metrics/%d", PortBackendMetrics)}) {
+		t.Errorf("backend container ports %v", named)
+	}
+	cm := &corev1.ConfigMap{}
+	waitFor(t, cm, key(ns, name+"-config"), nil)
+	if got := cm.Data["BACKEND_METRICS_ADDR"]; got != fmt.Sprintf(":%d", PortBackendMetrics) {
+		t.Errorf("BACKEND_METRICS_ADDR %q", got)
+	}
+	policyPorts := func(np *networkingv1.NetworkPolicy) []string {
+		var out []string
+		for _, r := range np.Spec.Ingress {
+			for _, p := range r.Ports {
+				out = append(out, p.Port.String())
+			}
+		}
+		return out
+	}
+	np := &networkingv1.NetworkPolicy{}
+	waitFor(t, np, key(ns, name+"-backend-metrics"), nil)
+	if got := policyPorts(np); !sameSet(got, []string{strconv.Itoa(PortBackendMetrics)}) {
+		t.Errorf("backend-metrics policy opens ports %v to monitoring, want only %d", got, PortBackendMetrics)
+	}
+	if from := np.Spec.Ingress[0].From; len(from) != 1 || from[0].NamespaceSelector == nil ||
+		from[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "monitoring" {
+		t.Errorf("backend-metrics policy admits %+v, want the monitoring namespace", from)
+	}
+	waitFor(t, np, key(ns, name+"-backend"), nil)
+	if got := policyPorts(np); !sameSet(got, []string{strconv.Itoa(PortBackend)}) {
+		t.Errorf("backend policy opens ports %v to the frontend, want only %d", got, PortBackend)
 	}
 }

@@ -104,7 +104,7 @@ func BuildNetworkPolicies(cl *clv1.ContractLucidity) []*networkingv1.NetworkPoli
 		from := []networkingv1.NetworkPolicyPeer{{NamespaceSelector: cl.Spec.Monitoring.PrometheusNamespaceSelector.DeepCopy()}}
 		out = append(out,
 			np("backend-metrics", ComponentMonitor, sel(ComponentBackend), []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
-				[]networkingv1.NetworkPolicyIngressRule{{From: from, Ports: tcp(PortBackend)}}, nil),
+				[]networkingv1.NetworkPolicyIngressRule{{From: from, Ports: tcp(PortBackendMetrics)}}, nil),
 			np("worker-metrics", ComponentMonitor, sel(ComponentWorker), []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
 				[]networkingv1.NetworkPolicyIngressRule{{From: from, Ports: tcp(PortWorker)}}, nil))
 	}
