@@ -206,7 +206,7 @@ func TestInstanceCreatesEveryChildAndBecomesReady(t *testing.T) {
 		"StatefulSet":             {"postgres"},
 		"Job":                     {"migrate-" + versionSlug("0.1.0")},
 		"Ingress":                 {"frontend", "api", "login", "uploads"},
-		"NetworkPolicy":           {"allow-dns", "backend", "backend-metrics", "default-deny", "frontend", "migrate", "postgres", "redis", "worker", "worker-metrics"},
+		"NetworkPolicy":           {"ai-egress", "allow-dns", "backend", "backend-metrics", "default-deny", "frontend", "migrate", "postgres", "redis", "worker", "worker-metrics"},
 		"PodDisruptionBudget":     {"backend", "frontend", "worker"},
 		"HorizontalPodAutoscaler": {"backend"},
 	}
@@ -355,6 +355,14 @@ ingress: {enabled: true, tls: {secretName: t}}
 		{"storage too small", `storage: {size: 100Mi}`, "spec.storage.size must be at least 1Gi"},
 		{"database storage too small", `database: {managed: {storage: {size: 10Mi}}}`, "spec.database.managed.storage.size must be at least 1Gi"},
 		{"egress CIDR invalid", `networkPolicy: {egressCIDRs: ["10.0.0.0/33"]}`, "spec.networkPolicy.egressCIDRs must be CIDRs"},
+		{"cluster CIDR invalid", `networkPolicy: {clusterCIDRs: ["10.0.0.0/33"]}`, "spec.networkPolicy.clusterCIDRs must be network ranges"},
+		{"cluster CIDR with host bits", `networkPolicy: {clusterCIDRs: ["10.1.2.3/8"]}`, "spec.networkPolicy.clusterCIDRs must be network ranges"},
+		{"cluster CIDR the whole space", `networkPolicy: {clusterCIDRs: ["0.0.0.0/0"]}`, "spec.networkPolicy.clusterCIDRs must be network ranges"},
+		{"AI endpoint with cidr and selector", `networkPolicy: {aiEgress: {endpoints: [{cidr: 10.0.0.0/24, podSelector: {matchLabels: {app: llm}}}]}}`, "either cidr (an address range) or namespaceSelector"},
+		{"AI endpoint with neither", `networkPolicy: {aiEgress: {endpoints: [{ports: [8000]}]}}`, "either cidr (an address range) or namespaceSelector"},
+		{"AI endpoint cidr invalid", `networkPolicy: {aiEgress: {endpoints: [{cidr: "10.0.0.1"}]}}`, "spec.networkPolicy.aiEgress.endpoints[].cidr must be a CIDR"},
+		{"AI endpoint port out of range", `networkPolicy: {aiEgress: {endpoints: [{cidr: 10.0.0.0/24, ports: [70000]}]}}`, "spec.networkPolicy.aiEgress.endpoints[0].ports[0]"},
+		{"DNS CIDR invalid", `networkPolicy: {dns: {cidrs: ["169.254.20.10"]}}`, "spec.networkPolicy.dns.cidrs must be CIDRs"},
 		{"unknown environment", `environment: staging`, "spec.environment"},
 	}
 	for i, tc := range cases {

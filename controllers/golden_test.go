@@ -87,12 +87,15 @@ func allObjects(t testing.TB, in *clv1.ContractLucidity) []client.Object {
 		}
 	}
 	if networkPolicyEnabled(cl) {
-		for _, n := range BuildNetworkPolicies(cl) {
+		for _, n := range BuildNetworkPolicies(cl, goldenClusterNetwork) {
 			objs = append(objs, n)
 		}
 	}
 	return objs
 }
+
+// goldenClusterNetwork is a detected service range and API server address.
+var goldenClusterNetwork = ClusterNetwork{ServiceCIDRs: []string{"10.96.0.0/12", "fd00:10:96::/112"}, APIServer: []string{"34.118.2.7"}}
 
 func TestGoldenSamples(t *testing.T) {
 	for name, path := range samples {

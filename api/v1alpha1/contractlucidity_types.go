@@ -490,6 +490,107 @@ type NetworkPolicySpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c))",message="spec.networkPolicy.egressCIDRs must be CIDRs, e.g. 10.0.0.0/16"
 	// +optional
 	EgressCIDRs []string `json:"egressCIDRs,omitempty"`
+	// ClusterCIDRs are the cluster's own address ranges (pods, services,
+	// nodes), which the AI egress to the Internet must not reach. Unset
+	// means every private and shared range: 10.0.0.0/8, 172.16.0.0/12,
+	// 192.168.0.0/16, 100.64.0.0/10 and fc00::/7, which hold the pod and
+	// service ranges of nearly every cluster; set it when yours use other
+	// (public) ranges. In both cases the operator also excludes the
+	// link-local ranges (cloud metadata endpoints), the service ranges of
+	// the cluster's ServiceCIDR objects and the API server's addresses (the
+	// default/kubernetes EndpointSlice). They are also the proxies whose
+	// X-Forwarded-For the services believe (see spec.ingress.trustedProxies).
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c) && cidr(c).prefixLength() > 0 && cidr(c) == cidr(c).masked())",message="spec.networkPolicy.clusterCIDRs must be network ranges with the host bits zero and narrower than the whole address space, e.g. 10.0.0.0/8 or fd00::/8"
+	// +optional
+	ClusterCIDRs []string `json:"clusterCIDRs,omitempty"`
+	// AIEgress is what backend and worker may reach as AI providers (the
+	// worker's pipeline and the backend's "Test AI provider").
+	// +kubebuilder:default={}
+	// +optional
+	AIEgress AIEgressSpec `json:"aiEgress,omitempty"`
+	// DNS is where every pod of the instance may send DNS queries.
+	// +kubebuilder:default={}
+	// +optional
+	DNS DNSSpec `json:"dns,omitempty"`
+}
+
+// AIEgressSpec opens backend and worker to AI providers and nothing else.
+type AIEgressSpec struct {
+	// Internet allows HTTPS (TCP 443) to every address outside the cluster's
+	// ranges (spec.networkPolicy.clusterCIDRs and what the operator adds to
+	// them): the hosted AI APIs. Set false to allow only the endpoints below.
+	// +kubebuilder:default=true
+	// +optional
+	Internet *bool `json:"internet,omitempty"`
+	// Endpoints are further AI endpoints on the ports they serve: an
+	// in-cluster model server (namespaceSelector/podSelector), or an address
+	// range (cidr) such as a model server inside the cluster's ranges, which
+	// the Internet rule excludes. A provider base URL on any other address or
+	// port is blocked.
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Endpoints []AIEndpoint `json:"endpoints,omitempty"`
+}
+
+// AIEndpoint is one AI endpoint: either cidr, or namespaceSelector and/or podSelector.
+// +kubebuilder:validation:XValidation:rule="has(self.cidr) != (has(self.namespaceSelector) || has(self.podSelector))",message="each spec.networkPolicy.aiEgress.endpoints entry sets either cidr (an address range) or namespaceSelector and/or podSelector (an in-cluster model server), not both and not neither"
+type AIEndpoint struct {
+	// CIDR of the endpoint, e.g. 10.20.0.15/32 or 203.0.113.0/24.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="isCIDR(self) && cidr(self) == cidr(self).masked()",message="spec.networkPolicy.aiEgress.endpoints[].cidr must be a CIDR with the host bits zero, e.g. 10.20.0.15/32 or 203.0.113.0/24"
+	// +optional
+	CIDR string `json:"cidr,omitempty"`
+	// NamespaceSelector selects the namespaces of an in-cluster model server
+	// (every pod there, or those podSelector selects).
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+	// PodSelector selects the model server's pods (in the instance's
+	// namespace unless namespaceSelector is set).
+	// +optional
+	PodSelector *metav1.LabelSelector `json:"podSelector,omitempty"`
+	// Ports (TCP) the endpoint serves on its pods, e.g. 11434 for Ollama or
+	// 8000 for vLLM (a Service's targetPort, not its port).
+	// +kubebuilder:default={443}
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:Minimum=1
+	// +kubebuilder:validation:items:Maximum=65535
+	// +listType=set
+	// +optional
+	Ports []int32 `json:"ports,omitempty"`
+}
+
+// DNSSpec names the cluster DNS servers.
+type DNSSpec struct {
+	// NamespaceSelector selects the namespace of the cluster DNS (default kube-system).
+	// +kubebuilder:default={matchLabels:{"kubernetes.io/metadata.name":"kube-system"}}
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+	// PodSelector selects the DNS server pods there (default
+	// k8s-app=kube-dns, the label of kube-dns and CoreDNS).
+	// +kubebuilder:default={matchLabels:{"k8s-app":"kube-dns"}}
+	// +optional
+	PodSelector *metav1.LabelSelector `json:"podSelector,omitempty"`
+	// CIDRs are further DNS server addresses, e.g. 169.254.20.10/32 for
+	// NodeLocal DNSCache (it runs in the host network, where no pod selector
+	// matches it).
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c) && cidr(c) == cidr(c).masked())",message="spec.networkPolicy.dns.cidrs must be CIDRs with the host bits zero, e.g. 169.254.20.10/32"
+	// +optional
+	CIDRs []string `json:"cidrs,omitempty"`
+	// Ports the DNS servers listen on, UDP and TCP (the pods' ports: 53 for
+	// CoreDNS, 5353 for OpenShift's DNS).
+	// +kubebuilder:default={53}
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=4
+	// +kubebuilder:validation:items:Minimum=1
+	// +kubebuilder:validation:items:Maximum=65535
+	// +listType=set
+	// +optional
+	Ports []int32 `json:"ports,omitempty"`
 }
 
 // MonitoringSpec configures Prometheus integration.
@@ -543,6 +644,9 @@ const (
 	// ConditionServiceMonitorReady: the ServiceMonitor asked for by
 	// spec.monitoring.serviceMonitor is applied (absent when it is off).
 	ConditionServiceMonitorReady = "ServiceMonitorReady"
+	// ConditionNetworkPoliciesReady: the NetworkPolicies are applied; the
+	// message says what the AI egress allows and what could not be detected.
+	ConditionNetworkPoliciesReady = "NetworkPoliciesReady"
 )
 
 // Condition reasons the operator sets (besides those of the concern steps).
@@ -551,6 +655,9 @@ const (
 	ReasonDisabled             = "Disabled"
 	ReasonCRDNotServed         = "CRDNotServed"
 	ReasonReadWriteOnceStorage = "ReadWriteOnceStorage"
+	// ReasonClusterRangesPartlyDetected: the policies are applied, but the
+	// service ranges or the API server's addresses could not be read.
+	ReasonClusterRangesPartlyDetected = "ClusterRangesPartlyDetected"
 )
 
 // ContractLucidityStatus is the observed state.
