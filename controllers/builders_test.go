@@ -95,6 +95,8 @@ func TestConfigChangeRollsOnlyTheAffectedComponents(t *testing.T) {
 		{func(cl *clv1.ContractLucidity) { cl.Spec.Worker.Concurrency = 4 }, []string{ComponentWorker}},
 		{func(cl *clv1.ContractLucidity) { cl.Spec.RateLimits.APIPerMinutePerUser = 50 }, []string{ComponentBackend}},
 		{func(cl *clv1.ContractLucidity) { cl.Spec.Uploads.MaxSizeMB = 20 }, []string{ComponentFrontend, ComponentBackend, ComponentWorker}},
+		{func(cl *clv1.ContractLucidity) { cl.Spec.Ingress.TrustedProxies = []string{"203.0.113.0/24"} },
+			[]string{ComponentFrontend, ComponentBackend}},
 	}
 	for i, tc := range cases {
 		cl := base.DeepCopy()

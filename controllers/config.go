@@ -45,6 +45,13 @@ func corsOrigins(cl *clv1.ContractLucidity) string {
 	return "http://localhost:3000"
 }
 
+// TrustedProxies are the networks whose X-Forwarded-For the services
+// believe: the cluster's ranges, where the ingress controller and the
+// frontend run, and spec.ingress.trustedProxies.
+func TrustedProxies(cl *clv1.ContractLucidity) []string {
+	return summarize(append(slices.Clone(ClusterRanges(cl)), cl.Spec.Ingress.TrustedProxies...))
+}
+
 // ConfigData is the non-secret configuration contract (design.md §5) as
 // environment variables.
 func ConfigData(cl *clv1.ContractLucidity) map[string]string {
@@ -69,6 +76,7 @@ func ConfigData(cl *clv1.ContractLucidity) map[string]string {
 		"BACKEND_INTERNAL_URL":            fmt.Sprintf("http://%s:%d", Name(cl, ComponentBackend), PortBackend),
 		"WORKER_CONCURRENCY":              strconv.Itoa(int(s.Worker.Concurrency)),
 		"INITIAL_ADMIN_EMAIL":             s.Auth.InitialAdminEmail,
+		"TRUSTED_PROXIES":                 strings.Join(TrustedProxies(cl), ","),
 	}
 	if u := BaseURL(cl); u != "" {
 		d["API_BASE_URL"] = u
@@ -149,9 +157,10 @@ func configKeysFor(component string, all map[string]string) map[string]string {
 	frontendOnly := []string{"FRONTEND_ADDR"}
 	backendOnly := []string{"JWT_ALGORITHM", "JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "JWT_REFRESH_TOKEN_EXPIRE_DAYS",
 		"CORS_ORIGINS", "RATE_LIMIT_LOGIN_PER_MINUTE", "RATE_LIMIT_UPLOAD_PER_MINUTE", "RATE_LIMIT_API_PER_MINUTE",
-		"BACKEND_ADDR", "BACKEND_METRICS_ADDR", "INITIAL_ADMIN_EMAIL"}
+		"BACKEND_ADDR", "BACKEND_METRICS_ADDR", "INITIAL_ADMIN_EMAIL", "TRUSTED_PROXIES"}
 	workerOnly := []string{"WORKER_CONCURRENCY", "WORKER_METRICS_ADDR"}
-	frontend := []string{"ENVIRONMENT", "LOG_LEVEL", "FRONTEND_ADDR", "BACKEND_INTERNAL_URL", "API_BASE_URL", "MAX_UPLOAD_SIZE_MB"}
+	frontend := []string{"ENVIRONMENT", "LOG_LEVEL", "FRONTEND_ADDR", "BACKEND_INTERNAL_URL", "API_BASE_URL", "MAX_UPLOAD_SIZE_MB",
+		"TRUSTED_PROXIES"}
 	out := map[string]string{}
 	for k, v := range all {
 		var use bool

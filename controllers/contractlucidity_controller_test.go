@@ -362,6 +362,8 @@ ingress: {enabled: true, tls: {secretName: t}}
 		{"AI endpoint with neither", `networkPolicy: {aiEgress: {endpoints: [{ports: [8000]}]}}`, "either cidr (an address range) or namespaceSelector"},
 		{"AI endpoint cidr invalid", `networkPolicy: {aiEgress: {endpoints: [{cidr: "10.0.0.1"}]}}`, "spec.networkPolicy.aiEgress.endpoints[].cidr must be a CIDR"},
 		{"AI endpoint port out of range", `networkPolicy: {aiEgress: {endpoints: [{cidr: 10.0.0.0/24, ports: [70000]}]}}`, "spec.networkPolicy.aiEgress.endpoints[0].ports[0]"},
+		{"trusted proxy invalid", `ingress: {trustedProxies: ["203.0.113.0"]}`, "spec.ingress.trustedProxies must be network ranges"},
+		{"trusting every address", `ingress: {trustedProxies: ["::/0"]}`, "spec.ingress.trustedProxies must be network ranges"},
 		{"DNS CIDR invalid", `networkPolicy: {dns: {cidrs: ["169.254.20.10"]}}`, "spec.networkPolicy.dns.cidrs must be CIDRs"},
 		{"unknown environment", `environment: staging`, "spec.environment"},
 	}

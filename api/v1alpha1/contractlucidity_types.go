@@ -196,6 +196,21 @@ type IngressSpec struct {
 	// TLS terminates HTTPS at the ingress. Required in production.
 	// +optional
 	TLS *IngressTLS `json:"tls,omitempty"`
+	// TrustedProxies are further proxies whose X-Forwarded-For the services
+	// believe (TRUSTED_PROXIES), besides the cluster's own ranges
+	// (spec.networkPolicy.clusterCIDRs, or the private ranges), which hold
+	// the two proxies in the cluster: the ingress controller, which writes
+	// X-Forwarded-For, and the frontend, which appends the ingress
+	// controller's address before the backend. List an L7 load balancer in
+	// front of the ingress controller that appends the client's address, or
+	// the nodes' range when the ingress controller runs in the host network
+	// on public addresses. Rate limits and the audit log see the right-most
+	// address not in these ranges.
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c) && cidr(c).prefixLength() > 0 && cidr(c) == cidr(c).masked())",message="spec.ingress.trustedProxies must be network ranges with the host bits zero and narrower than the whole address space (trusting every address lets any client choose its own address), e.g. 203.0.113.0/24"
+	// +optional
+	TrustedProxies []string `json:"trustedProxies,omitempty"`
 }
 
 // IngressTLS names the certificate Secret and, optionally, a cert-manager issuer.
