@@ -190,11 +190,14 @@ func ConsumedSecretKeys(cl *clv1.ContractLucidity, component string) []SecretKey
 	return out
 }
 
-// ConfigHash hashes the configuration and the secret values a component
-// consumes; values maps "secret/key" to the value ("" when absent).
-func ConfigHash(config map[string]string, values map[string]string) string {
+// ConfigHash hashes the configuration and the Secrets a component
+// consumes; versions maps "secret/key" to the resourceVersion of the
+// Secret ("" when absent). Secret values never enter the hash: it is on the
+// pod template, readable by more people than the Secrets, and a digest of a
+// weak password can be brute-forced.
+func ConfigHash(config map[string]string, versions map[string]string) string {
 	var parts []string
-	for _, m := range []map[string]string{config, values} {
+	for _, m := range []map[string]string{config, versions} {
 		keys := make([]string, 0, len(m))
 		for k := range m {
 			keys = append(keys, k)

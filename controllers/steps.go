@@ -54,37 +54,20 @@ func (r *ContractLucidityReconciler) reconcileSecrets(ctx context.Context, s *st
 			s.condition(clv1.ConditionSecretsReady, false, "SecretInvalid", msg)
 			return &stepError{reason: "SecretInvalid", message: msg}
 		}
-		s.secretValues[k.Name+"/"+k.Key] = string(v)
-	}
-	// Optional keys of external Secrets still count for the config hash.
-	for _, k := range r.optionalExternalKeys(s.d) {
-		sec := &corev1.Secret{}
-		if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: s.cl.Namespace, Name: k.Name}, sec); err == nil {
-			s.secretValues[k.Name+"/"+k.Key] = string(sec.Data[k.Key])
-		}
+		s.secretVersions[k.Name] = sec.ResourceVersion
 	}
 	for _, g := range GeneratedSecrets(s.d) {
 		sec, err := r.ensureGeneratedSecret(ctx, s, g)
 		if err != nil {
 			return err
 		}
+		s.secretVersions[g.Name] = sec.ResourceVersion
 		for k, v := range sec.Data {
 			s.secretValues[g.Name+"/"+k] = string(v)
 		}
 	}
 	s.condition(clv1.ConditionSecretsReady, true, "Available", "generated and referenced Secrets are present")
 	return nil
-}
-
-func (r *ContractLucidityReconciler) optionalExternalKeys(cl *clv1.ContractLucidity) []SecretKey {
-	var out []SecretKey
-	if e := cl.Spec.Database.External; e != nil {
-		out = append(out, SecretKey{e.SecretRef.Name, ExternalDBPort}, SecretKey{e.SecretRef.Name, ExternalDBSSLMode})
-	}
-	if e := cl.Spec.Redis.External; e != nil {
-		out = append(out, SecretKey{e.SecretRef.Name, ExternalRedisPass})
-	}
-	return out
 }
 
 func (r *ContractLucidityReconciler) ensureGeneratedSecret(ctx context.Context, s *state, g GeneratedSecret) (*corev1.Secret, error) {
@@ -162,16 +145,18 @@ func (r *ContractLucidityReconciler) reconcileSecretMeta(ctx context.Context, s 
 	if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("apply metadata of secret %s: %w", g.Name, err)
 	}
+	live.ResourceVersion = u.GetResourceVersion()
 	return nil
 }
 
-// configHash is the hash of what a component's pods consume.
+// configHash is the hash of what a component's pods consume: the
+// configuration and the resourceVersions of the Secrets they read.
 func (s *state) configHash(component string) string {
-	vals := map[string]string{}
+	versions := map[string]string{}
 	for _, k := range ConsumedSecretKeys(s.d, component) {
-		vals[k.Name+"/"+k.Key] = s.secretValues[k.Name+"/"+k.Key]
+		versions[k.Name+"/"+k.Key] = s.secretVersions[k.Name]
 	}
-	return ConfigHash(configKeysFor(component, ConfigData(s.d)), vals)
+	return ConfigHash(configKeysFor(component, ConfigData(s.d)), versions)
 }
 
 func (r *ContractLucidityReconciler) reconcileConfig(ctx context.Context, s *state) error {
@@ -239,8 +224,7 @@ func (r *ContractLucidityReconciler) reconcileDatabase(ctx context.Context, s *s
 		objs = append(objs, svc)
 	}
 	hash := ConfigHash(map[string]string{"init": postgresInitScript}, map[string]string{
-		"pw": s.secretValues[Name(s.cl, "postgres")+"/"+SecretKeyPGPassword],
-		"su": s.secretValues[Name(s.cl, "postgres")+"/"+SecretKeyPGSuperuser],
+		"secret": s.secretVersions[Name(s.cl, "postgres")],
 	})
 	sts := BuildPostgresStatefulSet(s.d, hash)
 	if err := r.databaseVolume(ctx, s, sts); err != nil {
@@ -327,7 +311,7 @@ func (r *ContractLucidityReconciler) reconcileRedis(ctx context.Context, s *stat
 		s.condition(clv1.ConditionRedisReady, true, "External", "using the external Redis from Secret "+s.d.Spec.Redis.External.SecretRef.Name)
 		return nil
 	}
-	hash := ConfigHash(nil, map[string]string{"pw": s.secretValues[Name(s.cl, "redis")+"/"+SecretKeyRedisPassword]})
+	hash := ConfigHash(nil, map[string]string{"secret": s.secretVersions[Name(s.cl, "redis")]})
 	dep := BuildRedisDeployment(s.d, hash)
 	for _, o := range []client.Object{BuildRedisService(s.d), dep} {
 		if err := r.apply(ctx, o); err != nil {
