@@ -86,7 +86,7 @@ func appContainer(cl *clv1.ContractLucidity, component, version string, res core
 		EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: Name(cl, "config")}}}},
 		Env:             appEnv(cl, component),
-		Resources:       res,
+		Resources:       withScratchRequest(res, scratchFor(cl, component)),
 		SecurityContext: containerSecurity(),
 		VolumeMounts:    []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
 	}
@@ -128,7 +128,7 @@ func appPodSpec(cl *clv1.ContractLucidity, component string, c corev1.Container)
 		SecurityContext:              podSecurity(AppUID),
 		ImagePullSecrets:             cl.Spec.Images.PullSecrets,
 		Containers:                   []corev1.Container{c},
-		Volumes:                      []corev1.Volume{emptyDir("tmp")},
+		Volumes:                      []corev1.Volume{emptyDir("tmp", ptr.To(scratchFor(cl, component).limit))},
 	}
 	if usesStorage(component) {
 		ps.Volumes = append(ps.Volumes, corev1.Volume{Name: "storage", VolumeSource: corev1.VolumeSource{
@@ -171,6 +171,9 @@ func BuildAppDeployment(cl *clv1.ContractLucidity, component, version, configHas
 	ps.NodeSelector = spec.NodeSelector
 	ps.Tolerations = spec.Tolerations
 	ps.TopologySpreadConstraints = spec.TopologySpreadConstraints
+	if d := defaultSpread(cl, component); d != nil {
+		ps.TopologySpreadConstraints = d
+	}
 	ps.TerminationGracePeriodSeconds = ptr.To[int64](30)
 	if component == ComponentWorker {
 		// Let a worker finish the document it is processing.

@@ -198,7 +198,7 @@ func TestInstanceCreatesEveryChildAndBecomesReady(t *testing.T) {
 
 	want := map[string][]string{
 		"Secret":                  {"admin", "encryption", "jwt", "postgres", "redis"},
-		"ConfigMap":               {"config", "postgres-init"},
+		"ConfigMap":               {"config", "postgres-init", "redis-config"},
 		"Service":                 {"backend", "frontend", "postgres", "postgres-headless", "redis", "worker"},
 		"ServiceAccount":          {"backend", "frontend", "postgres", "redis", "worker"},
 		"PersistentVolumeClaim":   {"storage"},

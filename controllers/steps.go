@@ -302,7 +302,7 @@ func (r *ContractLucidityReconciler) databaseVolume(ctx context.Context, s *stat
 func (r *ContractLucidityReconciler) reconcileRedis(ctx context.Context, s *state) error {
 	if s.d.Spec.Redis.External != nil {
 		// Switched from managed to external: the managed Redis goes.
-		for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &corev1.ServiceList{}} {
+		for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &corev1.ServiceList{}, &corev1.ConfigMapList{}} {
 			if err := r.prune(ctx, s, list, ComponentRedis, nil); err != nil {
 				return err
 			}
@@ -311,9 +311,10 @@ func (r *ContractLucidityReconciler) reconcileRedis(ctx context.Context, s *stat
 		s.condition(clv1.ConditionRedisReady, true, "External", "using the external Redis from Secret "+s.d.Spec.Redis.External.SecretRef.Name)
 		return nil
 	}
-	hash := ConfigHash(nil, map[string]string{"secret": s.secretVersions[Name(s.cl, "redis")]})
+	conf := BuildRedisConfigMap(s.d, s.secretValues[Name(s.cl, "redis")+"/"+SecretKeyRedisPassword])
+	hash := ConfigHash(conf.Data, map[string]string{"secret": s.secretVersions[Name(s.cl, "redis")]})
 	dep := BuildRedisDeployment(s.d, hash)
-	for _, o := range []client.Object{BuildRedisService(s.d), dep} {
+	for _, o := range []client.Object{conf, BuildRedisService(s.d), dep} {
 		if err := r.apply(ctx, o); err != nil {
 			return err
 		}
