@@ -7,16 +7,8 @@ Licensed under the Apache License, Version 2.0.
 package controllers
 
 import (
-	"context"
-	"fmt"
 	"net/netip"
 	"slices"
-
-	discoveryv1 "k8s.io/api/discovery/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	clv1 "github.com/contract-lucidity/contract-lucidity/api/v1alpha1"
 )
@@ -106,42 +98,4 @@ func splitFamilies(cidrs []string) (v4, v6 []string) {
 		}
 	}
 	return v4, v6
-}
-
-// detectClusterNetwork reads the ServiceCIDR objects and the API server's
-// EndpointSlice (uncached: a few small objects, read when the policies are
-// reconciled). What the cluster does not serve or the operator may not read
-// is reported in Undetected; other errors are returned, so a transient
-// failure never narrows the exclusions.
-func (r *ContractLucidityReconciler) detectClusterNetwork(ctx context.Context) (ClusterNetwork, error) {
-	var cn ClusterNetwork
-	undetectable := func(err error) bool {
-		return meta.IsNoMatchError(err) || apierrors.IsNotFound(err) || apierrors.IsForbidden(err) || apierrors.IsMethodNotSupported(err)
-	}
-	cidrs := &networkingv1.ServiceCIDRList{}
-	switch err := r.APIReader.List(ctx, cidrs); {
-	case err == nil:
-		for _, c := range cidrs.Items {
-			cn.ServiceCIDRs = append(cn.ServiceCIDRs, c.Spec.CIDRs...)
-		}
-	case undetectable(err):
-		cn.Undetected = append(cn.Undetected, fmt.Sprintf("service ranges (ServiceCIDR objects: %v)", err))
-	default:
-		return cn, fmt.Errorf("list ServiceCIDRs: %w", err)
-	}
-	slice := &discoveryv1.EndpointSlice{}
-	switch err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: "default", Name: "kubernetes"}, slice); {
-	case err == nil:
-		for _, e := range slice.Endpoints {
-			cn.APIServer = append(cn.APIServer, e.Addresses...)
-		}
-	case undetectable(err):
-		cn.Undetected = append(cn.Undetected, fmt.Sprintf("API server addresses (EndpointSlice default/kubernetes: %v)", err))
-	default:
-		return cn, fmt.Errorf("get EndpointSlice default/kubernetes: %w", err)
-	}
-	slices.Sort(cn.ServiceCIDRs)
-	slices.Sort(cn.APIServer)
-	cn.ServiceCIDRs, cn.APIServer = slices.Compact(cn.ServiceCIDRs), slices.Compact(cn.APIServer)
-	return cn, nil
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -23,7 +22,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	clv1 "github.com/contract-lucidity/contract-lucidity/api/v1alpha1"
@@ -468,49 +466,6 @@ func (r *ContractLucidityReconciler) reconcileIngress(ctx context.Context, s *st
 		s.condition(clv1.ConditionIngressReady, true, "Disabled", "spec.ingress.enabled is false: reach the frontend Service with kubectl port-forward or your own exposure")
 	}
 	return nil
-}
-
-func (r *ContractLucidityReconciler) reconcileNetworkPolicies(ctx context.Context, s *state) error {
-	if !networkPolicyEnabled(s.d) {
-		if err := r.prune(ctx, s, &networkingv1.NetworkPolicyList{}, "", nil); err != nil {
-			return err
-		}
-		s.condition(clv1.ConditionNetworkPoliciesReady, true, clv1.ReasonDisabled,
-			"spec.networkPolicy.enabled is false: the instance's traffic is not restricted")
-		return nil
-	}
-	cn, err := r.detectClusterNetwork(ctx)
-	if err != nil {
-		return err
-	}
-	var keep []string
-	for _, np := range BuildNetworkPolicies(s.d, cn) {
-		if err := r.apply(ctx, np); err != nil {
-			return err
-		}
-		keep = append(keep, np.Name)
-	}
-	if err := r.prune(ctx, s, &networkingv1.NetworkPolicyList{}, "", keep); err != nil {
-		return err
-	}
-	reason, msg := networkPoliciesCondition(s.d, cn, len(keep))
-	s.condition(clv1.ConditionNetworkPoliciesReady, true, reason, msg)
-	return nil
-}
-
-// networkPoliciesCondition says what the AI egress allows and what the
-// operator could not detect.
-func networkPoliciesCondition(cl *clv1.ContractLucidity, cn ClusterNetwork, n int) (string, string) {
-	ai := cl.Spec.NetworkPolicy.AIEgress
-	msg := fmt.Sprintf("%d NetworkPolicies applied; AI egress (backend, worker): %d listed endpoints", n, len(ai.Endpoints))
-	if ptr.Deref(ai.Internet, true) {
-		msg += ", and HTTPS to the Internet except " + strings.Join(ClusterExclusions(cl, cn), ", ")
-	}
-	if len(cn.Undetected) == 0 {
-		return clv1.ReasonApplied, msg
-	}
-	return clv1.ReasonClusterRangesPartlyDetected, msg + "; not detected: " + strings.Join(cn.Undetected, "; ") +
-		". If the cluster's ranges are not private, list them in spec.networkPolicy.clusterCIDRs"
 }
 
 // reconcileMonitoring applies the ServiceMonitor when requested and the
