@@ -66,8 +66,8 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
  && chown 65532:65532 /data/storage
 COPY --from=build-app /out/contract-lucidity /usr/local/bin/contract-lucidity
 ENV STORAGE_PATH=/data/storage
-# frontend :3000, backend :8000, worker health/metrics :9090
-EXPOSE 3000 8000 9090
+# frontend :3000, backend :8000 (metrics :9091), worker health/metrics :9090
+EXPOSE 3000 8000 9090 9091
 # Numeric, so Kubernetes can verify runAsNonRoot without a runAsUser.
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/contract-lucidity"]

@@ -86,7 +86,7 @@ func appContainer(cl *clv1.ContractLucidity, component, version string, res core
 		EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: Name(cl, "config")}}}},
 		Env:             appEnv(cl, component),
-		Resources:       res,
+		Resources:       withScratchRequest(res, scratchFor(cl, component)),
 		SecurityContext: containerSecurity(),
 		VolumeMounts:    []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
 	}
@@ -95,6 +95,9 @@ func appContainer(cl *clv1.ContractLucidity, component, version string, res core
 	}
 	portName, port := appPort(component)
 	c.Ports = []corev1.ContainerPort{{Name: portName, ContainerPort: port, Protocol: corev1.ProtocolTCP}}
+	if component == ComponentBackend {
+		c.Ports = append(c.Ports, corev1.ContainerPort{Name: "metrics", ContainerPort: PortBackendMetrics, Protocol: corev1.ProtocolTCP})
+	}
 	probe := func(path string, period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString(portName)}},
@@ -125,7 +128,7 @@ func appPodSpec(cl *clv1.ContractLucidity, component string, c corev1.Container)
 		SecurityContext:              podSecurity(AppUID),
 		ImagePullSecrets:             cl.Spec.Images.PullSecrets,
 		Containers:                   []corev1.Container{c},
-		Volumes:                      []corev1.Volume{emptyDir("tmp")},
+		Volumes:                      []corev1.Volume{emptyDir("tmp", ptr.To(scratchFor(cl, component).limit))},
 	}
 	if usesStorage(component) {
 		ps.Volumes = append(ps.Volumes, corev1.Volume{Name: "storage", VolumeSource: corev1.VolumeSource{
@@ -168,6 +171,9 @@ func BuildAppDeployment(cl *clv1.ContractLucidity, component, version, configHas
 	ps.NodeSelector = spec.NodeSelector
 	ps.Tolerations = spec.Tolerations
 	ps.TopologySpreadConstraints = spec.TopologySpreadConstraints
+	if d := defaultSpread(cl, component); d != nil {
+		ps.TopologySpreadConstraints = d
+	}
 	ps.TerminationGracePeriodSeconds = ptr.To[int64](30)
 	if component == ComponentWorker {
 		// Let a worker finish the document it is processing.
@@ -212,17 +218,22 @@ func BuildAppDeployment(cl *clv1.ContractLucidity, component, version, configHas
 }
 
 // BuildAppService is the ClusterIP Service of the frontend or backend
-// (and of the worker's metrics when a ServiceMonitor is requested).
+// (and of the worker's metrics when a ServiceMonitor is requested). With a
+// ServiceMonitor the backend's Service also names its metrics port.
 func BuildAppService(cl *clv1.ContractLucidity, component string) *corev1.Service {
 	portName, port := appPort(component)
+	ports := []corev1.ServicePort{{Name: portName, Port: port, TargetPort: intstr.FromString(portName), Protocol: corev1.ProtocolTCP}}
+	if component == ComponentBackend && cl.Spec.Monitoring.ServiceMonitor {
+		ports = append(ports, corev1.ServicePort{Name: "metrics", Port: PortBackendMetrics,
+			TargetPort: intstr.FromString("metrics"), Protocol: corev1.ProtocolTCP})
+	}
 	return &corev1.Service{
 		TypeMeta:   typeMeta("v1", "Service"),
 		ObjectMeta: objectMeta(cl, Name(cl, component), component, true),
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeClusterIP,
 			Selector: SelectorLabels(cl, component),
-			Ports: []corev1.ServicePort{{Name: portName, Port: port, TargetPort: intstr.FromString(portName),
-				Protocol: corev1.ProtocolTCP}},
+			Ports:    ports,
 		},
 	}
 }

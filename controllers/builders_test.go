@@ -95,6 +95,8 @@ func TestConfigChangeRollsOnlyTheAffectedComponents(t *testing.T) {
 		{func(cl *clv1.ContractLucidity) { cl.Spec.Worker.Concurrency = 4 }, []string{ComponentWorker}},
 		{func(cl *clv1.ContractLucidity) { cl.Spec.RateLimits.APIPerMinutePerUser = 50 }, []string{ComponentBackend}},
 		{func(cl *clv1.ContractLucidity) { cl.Spec.Uploads.MaxSizeMB = 20 }, []string{ComponentFrontend, ComponentBackend, ComponentWorker}},
+		{func(cl *clv1.ContractLucidity) { cl.Spec.Ingress.TrustedProxies = []string{"203.0.113.0/24"} },
+			[]string{ComponentFrontend, ComponentBackend}},
 	}
 	for i, tc := range cases {
 		cl := base.DeepCopy()
@@ -118,7 +120,7 @@ func TestConfigChangeRollsOnlyTheAffectedComponents(t *testing.T) {
 // every pair of the instance's pods and the outside.
 func TestNetworkPoliciesImplementTheAccessTable(t *testing.T) {
 	cl := Defaulted(&clv1.ContractLucidity{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "apps"}})
-	policies := BuildNetworkPolicies(cl)
+	policies := BuildNetworkPolicies(cl, ClusterNetwork{})
 	type peer struct {
 		component string // "" for a pod outside the instance
 		namespace string
@@ -132,6 +134,9 @@ func TestNetworkPoliciesImplementTheAccessTable(t *testing.T) {
 		ComponentRedis: PortRedis, ComponentPostgres: PortPostgres, ComponentMigrate: 8080}
 
 	podLabels := func(p peer) labels.Set {
+		if p.component == "kube-dns" {
+			return labels.Set{"k8s-app": "kube-dns"}
+		}
 		if p.component == "" {
 			return labels.Set{"app": "other"}
 		}
@@ -150,7 +155,13 @@ func TestNetworkPoliciesImplementTheAccessTable(t *testing.T) {
 			if p.ip == "" {
 				return false
 			}
-			return netip.MustParsePrefix(rule.IPBlock.CIDR).Contains(netip.MustParseAddr(p.ip))
+			a := netip.MustParseAddr(p.ip)
+			for _, e := range rule.IPBlock.Except {
+				if netip.MustParsePrefix(e).Contains(a) {
+					return false
+				}
+			}
+			return netip.MustParsePrefix(rule.IPBlock.CIDR).Contains(a)
 		}
 		if p.ip != "" {
 			return false
@@ -232,6 +243,7 @@ func TestNetworkPoliciesImplementTheAccessTable(t *testing.T) {
 		"worker->postgres":   true,
 		"migrate->postgres":  true,
 		"worker->internet":   true,
+		"backend->internet":  true, // "Test AI provider"
 		"other->frontend":    false,
 		"internet->frontend": false,
 	}
@@ -267,15 +279,15 @@ func TestNetworkPoliciesImplementTheAccessTable(t *testing.T) {
 			}
 		}
 	}
-	// DNS works for every pod of the instance, and only on port 53.
-	dns := peer{namespace: "kube-system", component: ""}
+	// DNS works for every pod of the instance, and only at the cluster DNS.
+	dns := peer{namespace: "kube-system", component: "kube-dns"}
 	for _, c := range components {
 		if !allowed(pod(c), dns, 53) {
 			t.Errorf("%s cannot resolve names", c)
 		}
-	}
-	if allowed(pod(ComponentBackend), internet, 443) {
-		t.Error("backend may reach the internet")
+		if allowed(pod(c), peer{namespace: "kube-system"}, 53) {
+			t.Errorf("%s may send port 53 to any kube-system pod", c)
+		}
 	}
 }
 

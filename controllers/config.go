@@ -45,6 +45,13 @@ func corsOrigins(cl *clv1.ContractLucidity) string {
 	return "http://localhost:3000"
 }
 
+// TrustedProxies are the networks whose X-Forwarded-For the services
+// believe: the cluster's ranges, where the ingress controller and the
+// frontend run, and spec.ingress.trustedProxies.
+func TrustedProxies(cl *clv1.ContractLucidity) []string {
+	return summarize(append(slices.Clone(ClusterRanges(cl)), cl.Spec.Ingress.TrustedProxies...))
+}
+
 // ConfigData is the non-secret configuration contract (design.md §5) as
 // environment variables.
 func ConfigData(cl *clv1.ContractLucidity) map[string]string {
@@ -63,11 +70,13 @@ func ConfigData(cl *clv1.ContractLucidity) map[string]string {
 		"RATE_LIMIT_UPLOAD_PER_MINUTE":    strconv.Itoa(int(s.RateLimits.UploadsPerMinutePerUser)),
 		"RATE_LIMIT_API_PER_MINUTE":       strconv.Itoa(int(s.RateLimits.APIPerMinutePerUser)),
 		"BACKEND_ADDR":                    fmt.Sprintf(":%d", PortBackend),
+		"BACKEND_METRICS_ADDR":            fmt.Sprintf(":%d", PortBackendMetrics),
 		"FRONTEND_ADDR":                   fmt.Sprintf(":%d", PortFrontend),
 		"WORKER_METRICS_ADDR":             fmt.Sprintf(":%d", PortWorker),
 		"BACKEND_INTERNAL_URL":            fmt.Sprintf("http://%s:%d", Name(cl, ComponentBackend), PortBackend),
 		"WORKER_CONCURRENCY":              strconv.Itoa(int(s.Worker.Concurrency)),
 		"INITIAL_ADMIN_EMAIL":             s.Auth.InitialAdminEmail,
+		"TRUSTED_PROXIES":                 strings.Join(TrustedProxies(cl), ","),
 	}
 	if u := BaseURL(cl); u != "" {
 		d["API_BASE_URL"] = u
@@ -148,9 +157,10 @@ func configKeysFor(component string, all map[string]string) map[string]string {
 	frontendOnly := []string{"FRONTEND_ADDR"}
 	backendOnly := []string{"JWT_ALGORITHM", "JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "JWT_REFRESH_TOKEN_EXPIRE_DAYS",
 		"CORS_ORIGINS", "RATE_LIMIT_LOGIN_PER_MINUTE", "RATE_LIMIT_UPLOAD_PER_MINUTE", "RATE_LIMIT_API_PER_MINUTE",
-		"BACKEND_ADDR", "INITIAL_ADMIN_EMAIL"}
+		"BACKEND_ADDR", "BACKEND_METRICS_ADDR", "INITIAL_ADMIN_EMAIL", "TRUSTED_PROXIES"}
 	workerOnly := []string{"WORKER_CONCURRENCY", "WORKER_METRICS_ADDR"}
-	frontend := []string{"ENVIRONMENT", "LOG_LEVEL", "FRONTEND_ADDR", "BACKEND_INTERNAL_URL", "API_BASE_URL", "MAX_UPLOAD_SIZE_MB"}
+	frontend := []string{"ENVIRONMENT", "LOG_LEVEL", "FRONTEND_ADDR", "BACKEND_INTERNAL_URL", "API_BASE_URL", "MAX_UPLOAD_SIZE_MB",
+		"TRUSTED_PROXIES"}
 	out := map[string]string{}
 	for k, v := range all {
 		var use bool
@@ -180,11 +190,14 @@ func ConsumedSecretKeys(cl *clv1.ContractLucidity, component string) []SecretKey
 	return out
 }
 
-// ConfigHash hashes the configuration and the secret values a component
-// consumes; values maps "secret/key" to the value ("" when absent).
-func ConfigHash(config map[string]string, values map[string]string) string {
+// ConfigHash hashes the configuration and the Secrets a component
+// consumes; versions maps "secret/key" to the resourceVersion of the
+// Secret ("" when absent). Secret values never enter the hash: it is on the
+// pod template, readable by more people than the Secrets, and a digest of a
+// weak password can be brute-forced.
+func ConfigHash(config map[string]string, versions map[string]string) string {
 	var parts []string
-	for _, m := range []map[string]string{config, values} {
+	for _, m := range []map[string]string{config, versions} {
 		keys := make([]string, 0, len(m))
 		for k := range m {
 			keys = append(keys, k)

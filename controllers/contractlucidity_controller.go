@@ -46,7 +46,8 @@ type ContractLucidityReconciler struct {
 	Client client.Client
 	// APIReader reads user-provided Secrets directly from the API server:
 	// they do not carry our label, so the label-filtered cache never sees
-	// them, and caching every Secret of the cluster is what the filter avoids.
+	// them, and caching every Secret of the cluster is what the filter
+	// avoids (their changes are watched as metadata only, secretwatch.go).
 	APIReader client.Reader
 	Recorder  events.EventRecorder
 	// RESTMapper tells whether the ServiceMonitor CRD is served.
@@ -64,9 +65,10 @@ type ContractLucidityReconciler struct {
 	normalised sync.Map
 }
 
-// RBAC, least privilege: the operator never updates or deletes Secrets,
-// PVCs or workloads (server-side apply is "patch"); it deletes only the
-// optional objects it prunes (Ingress, NetworkPolicy, HPA).
+// RBAC, least privilege: the operator never updates or deletes Secrets or
+// PVCs (server-side apply is "patch"); it deletes only what it prunes
+// (Ingress, NetworkPolicy, HPA, ServiceMonitor, the Services, ConfigMaps and
+// workloads of a component that was switched off).
 // +kubebuilder:rbac:groups=contractlucidity.io,resources=contractlucidities,verbs=get;list;watch
 // +kubebuilder:rbac:groups=contractlucidity.io,resources=contractlucidities/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=contractlucidity.io,resources=contractlucidities/finalizers,verbs=update
@@ -77,14 +79,21 @@ type ContractLucidityReconciler struct {
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// The cluster's own addresses, which the AI egress excludes (steps_networkpolicy.go):
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=servicecidrs,verbs=list
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,resourceNames=kubernetes,verbs=get
 
 // state carries one reconcile's facts between the steps.
 type state struct {
 	cl *clv1.ContractLucidity // as read (status is updated on it)
 	d  *clv1.ContractLucidity // defaulted copy the builders use
-	// secretValues maps "secret/key" to the value, for the config hashes.
+	// secretVersions maps a consumed Secret's name to its resourceVersion,
+	// for the config hashes (never the values: the hash is readable by
+	// whoever reads the pod template).
+	secretVersions map[string]string
+	// secretValues maps "secret/key" of the generated Secrets to the value.
 	secretValues map[string]string
 	// appVersion is the version backend and worker run ("" before the
 	// first migration succeeded).
@@ -133,7 +142,7 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		// without owner references (PVCs, generated Secrets) survives.
 		return ctrl.Result{}, nil
 	}
-	s := &state{cl: cl, d: Defaulted(cl), secretValues: map[string]string{}, status: *cl.Status.DeepCopy()}
+	s := &state{cl: cl, d: Defaulted(cl), secretVersions: map[string]string{}, secretValues: map[string]string{}, status: *cl.Status.DeepCopy()}
 	if cl.Spec.Paused {
 		s.condition(clv1.ConditionProgressing, false, "Paused", "spec.paused is true: the operator changes nothing until it is false")
 		return ctrl.Result{}, r.updateStatus(ctx, s)
@@ -260,6 +269,10 @@ func (r *ContractLucidityReconciler) SetupWithManager(mgr ctrl.Manager, serviceM
 		}
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: l[LabelInstance]}}}
 	})
+	userSecrets, err := r.watchUserSecrets(mgr)
+	if err != nil {
+		return err
+	}
 	workers := r.MaxConcurrentReconciles
 	if workers <= 0 {
 		workers = 4
@@ -279,11 +292,10 @@ func (r *ContractLucidityReconciler) SetupWithManager(mgr ctrl.Manager, serviceM
 		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
 		Watches(&corev1.Secret{}, byInstance).
 		Watches(&corev1.PersistentVolumeClaim{}, byInstance).
+		WatchesRawSource(userSecrets).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: workers,
-			// Retry failed reconciles from 1s, doubling, up to once a minute:
-			// user-provided Secrets are not watched (they are not cached), so
-			// a Secret created later is found by the next retry.
+			// Retry failed reconciles from 1s, doubling, up to once a minute.
 			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](time.Second, time.Minute),
 		})
 	if serviceMonitors {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -197,7 +198,7 @@ func TestInstanceCreatesEveryChildAndBecomesReady(t *testing.T) {
 
 	want := map[string][]string{
 		"Secret":                  {"admin", "encryption", "jwt", "postgres", "redis"},
-		"ConfigMap":               {"config", "postgres-init"},
+		"ConfigMap":               {"config", "postgres-init", "redis-config"},
 		"Service":                 {"backend", "frontend", "postgres", "postgres-headless", "redis", "worker"},
 		"ServiceAccount":          {"backend", "frontend", "postgres", "redis", "worker"},
 		"PersistentVolumeClaim":   {"storage"},
@@ -205,7 +206,7 @@ func TestInstanceCreatesEveryChildAndBecomesReady(t *testing.T) {
 		"StatefulSet":             {"postgres"},
 		"Job":                     {"migrate-" + versionSlug("0.1.0")},
 		"Ingress":                 {"frontend", "api", "login", "uploads"},
-		"NetworkPolicy":           {"allow-dns", "backend", "backend-metrics", "default-deny", "frontend", "migrate", "postgres", "redis", "worker", "worker-metrics"},
+		"NetworkPolicy":           {"ai-egress", "allow-dns", "backend", "backend-metrics", "default-deny", "frontend", "migrate", "postgres", "redis", "worker", "worker-metrics"},
 		"PodDisruptionBudget":     {"backend", "frontend", "worker"},
 		"HorizontalPodAutoscaler": {"backend"},
 	}
@@ -286,7 +287,7 @@ func TestInstanceCreatesEveryChildAndBecomesReady(t *testing.T) {
 		t.Errorf("frontend replicas %+v, want 2/2", c)
 	}
 	// No ServiceMonitor CRD in envtest: a condition says so.
-	waitCondition(t, ns, name, "ServiceMonitorReady", metav1.ConditionFalse, "CRDNotServed")
+	waitCondition(t, ns, name, clv1.ConditionServiceMonitorReady, metav1.ConditionFalse, clv1.ReasonCRDNotServed)
 }
 
 func sameSet(a, b []string) bool {
@@ -339,6 +340,8 @@ ingress: {enabled: true, tls: {secretName: t}}
 	}{
 		{"production without TLS", "environment: production\nhost: a.example.com", "production, which requires TLS"},
 		{"production with CORS wildcard", prod(`cors: {origins: ["*"]}`), "spec.cors.origins must not contain '*'"},
+		{"production with an http CORS origin", prod(`cors: {origins: ["https://a.example.com", "http://a.example.com"]}`), "spec.cors.origins must be https:// origins"},
+		{"production with a schemeless CORS origin", prod(`cors: {origins: ["a.example.com"]}`), "spec.cors.origins must be https:// origins"},
 		{"database managed and external", `database: {managed: {}, external: {secretRef: {name: db}}}`, "spec.database must set exactly one of managed or external"},
 		{"database neither", `database: {}`, "spec.database must set exactly one of managed or external"},
 		{"redis managed and external", `redis: {managed: {}, external: {secretRef: {name: r}}}`, "spec.redis must set exactly one of managed or external"},
@@ -352,6 +355,16 @@ ingress: {enabled: true, tls: {secretName: t}}
 		{"storage too small", `storage: {size: 100Mi}`, "spec.storage.size must be at least 1Gi"},
 		{"database storage too small", `database: {managed: {storage: {size: 10Mi}}}`, "spec.database.managed.storage.size must be at least 1Gi"},
 		{"egress CIDR invalid", `networkPolicy: {egressCIDRs: ["10.0.0.0/33"]}`, "spec.networkPolicy.egressCIDRs must be CIDRs"},
+		{"cluster CIDR invalid", `networkPolicy: {clusterCIDRs: ["10.0.0.0/33"]}`, "spec.networkPolicy.clusterCIDRs must be network ranges"},
+		{"cluster CIDR with host bits", `networkPolicy: {clusterCIDRs: ["10.1.2.3/8"]}`, "spec.networkPolicy.clusterCIDRs must be network ranges"},
+		{"cluster CIDR the whole space", `networkPolicy: {clusterCIDRs: ["0.0.0.0/0"]}`, "spec.networkPolicy.clusterCIDRs must be network ranges"},
+		{"AI endpoint with cidr and selector", `networkPolicy: {aiEgress: {endpoints: [{cidr: 10.0.0.0/24, podSelector: {matchLabels: {app: llm}}}]}}`, "either cidr (an address range) or namespaceSelector"},
+		{"AI endpoint with neither", `networkPolicy: {aiEgress: {endpoints: [{ports: [8000]}]}}`, "either cidr (an address range) or namespaceSelector"},
+		{"AI endpoint cidr invalid", `networkPolicy: {aiEgress: {endpoints: [{cidr: "10.0.0.1"}]}}`, "spec.networkPolicy.aiEgress.endpoints[].cidr must be a CIDR"},
+		{"AI endpoint port out of range", `networkPolicy: {aiEgress: {endpoints: [{cidr: 10.0.0.0/24, ports: [70000]}]}}`, "spec.networkPolicy.aiEgress.endpoints[0].ports[0]"},
+		{"trusted proxy invalid", `ingress: {trustedProxies: ["203.0.113.0"]}`, "spec.ingress.trustedProxies must be network ranges"},
+		{"trusting every address", `ingress: {trustedProxies: ["::/0"]}`, "spec.ingress.trustedProxies must be network ranges"},
+		{"DNS CIDR invalid", `networkPolicy: {dns: {cidrs: ["169.254.20.10"]}}`, "spec.networkPolicy.dns.cidrs must be CIDRs"},
 		{"unknown environment", `environment: staging`, "spec.environment"},
 	}
 	for i, tc := range cases {
@@ -380,6 +393,12 @@ ingress: {enabled: true, tls: {secretName: t}}
 		if err == nil || !strings.Contains(err.Error(), "at most 40 characters") {
 			t.Fatalf("got %v", err)
 		}
+	})
+	t.Run("development accepts http origins", func(t *testing.T) {
+		createSample(t, ns, "development", func(cl *clv1.ContractLucidity) {
+			cl.Name, cl.Spec.Paused = "dev-http-origin", true
+			cl.Spec.CORS.Origins = []string{"http://localhost:3000"}
+		})
 	})
 	t.Run("the samples are valid", func(t *testing.T) {
 		for s := range samples {
@@ -887,12 +906,38 @@ func TestServiceMonitorAppliedOnceTheCRDIsServed(t *testing.T) {
 		poke(t, ns, cl.Name, 1)
 		return k8sClient.Get(ctx, key(ns, cl.Name+"-metrics"), sm)
 	})
-	waitCondition(t, ns, cl.Name, "ServiceMonitorReady", metav1.ConditionTrue, "Applied")
+	waitCondition(t, ns, cl.Name, clv1.ConditionServiceMonitorReady, metav1.ConditionTrue, clv1.ReasonApplied)
 	if owners := sm.GetOwnerReferences(); len(owners) != 1 || owners[0].Name != cl.Name {
 		t.Errorf("ServiceMonitor owners %+v", owners)
 	}
 	if err := k8sClient.Get(ctx, key(ns, cl.Name+"-worker"), &corev1.Service{}); err != nil {
 		t.Errorf("worker metrics Service: %v", err)
+	}
+	checkMetricsPorts(t, ns, cl.Name, sm)
+
+	// Turning monitoring off removes what it added.
+	updateCL(t, ns, cl.Name, func(cl *clv1.ContractLucidity) { cl.Spec.Monitoring.ServiceMonitor = false })
+	for name, o := range map[string]client.Object{
+		cl.Name + "-metrics":         sm,
+		cl.Name + "-worker":          &corev1.Service{},
+		cl.Name + "-worker-metrics":  &networkingv1.NetworkPolicy{},
+		cl.Name + "-backend-metrics": &networkingv1.NetworkPolicy{},
+	} {
+		eventually(t, wait, fmt.Sprintf("%T %s removed", o, name), func() error {
+			if err := k8sClient.Get(ctx, key(ns, name), o); !apierrors.IsNotFound(err) {
+				return fmt.Errorf("still there (%v)", err)
+			}
+			return nil
+		})
+	}
+	eventually(t, wait, "ServiceMonitorReady condition removed", func() error {
+		if c := meta.FindStatusCondition(getCL(t, ns, cl.Name).Status.Conditions, clv1.ConditionServiceMonitorReady); c != nil {
+			return fmt.Errorf("still %s/%s", c.Status, c.Reason)
+		}
+		return nil
+	})
+	if c := meta.FindStatusCondition(getCL(t, ns, cl.Name).Status.Conditions, clv1.ConditionDegraded); c != nil && c.Status == metav1.ConditionTrue {
+		t.Errorf("degraded after turning monitoring off: %s", c.Message)
 	}
 }
 
@@ -1077,5 +1122,62 @@ func TestExternalDatabaseSecretWithoutPasswordDegrades(t *testing.T) {
 	}
 	if env["POSTGRES_HOST"] != "db/host" || env["POSTGRES_PASSWORD"] != "db/password" {
 		t.Errorf("migration Job database env %v", env)
+	}
+}
+
+// checkMetricsPorts: the backend's metrics are scraped on their own port,
+// which only the monitoring namespace may reach; the API port is not scraped.
+func checkMetricsPorts(t *testing.T, ns, name string, sm *unstructured.Unstructured) {
+	t.Helper()
+	endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+	for _, e := range endpoints {
+		if port := e.(map[string]any)["port"]; port != "metrics" {
+			t.Errorf("ServiceMonitor scrapes port %v, want only the metrics ports", port)
+		}
+	}
+	svc := &corev1.Service{}
+	waitFor(t, svc, key(ns, name+"-backend"), nil)
+	ports := map[string]int32{}
+	for _, p := range svc.Spec.Ports {
+		ports[p.Name] = p.Port
+	}
+	if ports["metrics"] != PortBackendMetrics || ports["http"] != PortBackend {
+		t.Errorf("backend Service ports %v, want http %d and metrics %d", ports, PortBackend, PortBackendMetrics)
+	}
+	dep := &appsv1.Deployment{}
+	waitFor(t, dep, key(ns, name+"-backend"), nil)
+	var named []string
+	for _, p := range dep.Spec.Template.Spec.Containers[0].Ports {
+		named = append(named, fmt.Sprintf("%s/%d", p.Name, p.ContainerPort))
+	}
+	if !sameSet(named, []string{fmt.Sprintf("http/%d", PortBackend), fmt.Sprintf("metrics/%d", PortBackendMetrics)}) {
+		t.Errorf("backend container ports %v", named)
+	}
+	cm := &corev1.ConfigMap{}
+	waitFor(t, cm, key(ns, name+"-config"), nil)
+	if got := cm.Data["BACKEND_METRICS_ADDR"]; got != fmt.Sprintf(":%d", PortBackendMetrics) {
+		t.Errorf("BACKEND_METRICS_ADDR %q", got)
+	}
+	policyPorts := func(np *networkingv1.NetworkPolicy) []string {
+		var out []string
+		for _, r := range np.Spec.Ingress {
+			for _, p := range r.Ports {
+				out = append(out, p.Port.String())
+			}
+		}
+		return out
+	}
+	np := &networkingv1.NetworkPolicy{}
+	waitFor(t, np, key(ns, name+"-backend-metrics"), nil)
+	if got := policyPorts(np); !sameSet(got, []string{strconv.Itoa(PortBackendMetrics)}) {
+		t.Errorf("backend-metrics policy opens ports %v to monitoring, want only %d", got, PortBackendMetrics)
+	}
+	if from := np.Spec.Ingress[0].From; len(from) != 1 || from[0].NamespaceSelector == nil ||
+		from[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "monitoring" {
+		t.Errorf("backend-metrics policy admits %+v, want the monitoring namespace", from)
+	}
+	waitFor(t, np, key(ns, name+"-backend"), nil)
+	if got := policyPorts(np); !sameSet(got, []string{strconv.Itoa(PortBackend)}) {
+		t.Errorf("backend policy opens ports %v to the frontend, want only %d", got, PortBackend)
 	}
 }

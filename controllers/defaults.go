@@ -133,6 +133,24 @@ func Defaulted(in *clv1.ContractLucidity) *clv1.ContractLucidity {
 			MatchLabels: map[string]string{"kubernetes.io/metadata.name": "ingress-nginx"},
 		}
 	}
+	np := &s.NetworkPolicy
+	if np.AIEgress.Internet == nil {
+		np.AIEgress.Internet = ptr.To(true)
+	}
+	for i := range np.AIEgress.Endpoints {
+		if len(np.AIEgress.Endpoints[i].Ports) == 0 {
+			np.AIEgress.Endpoints[i].Ports = []int32{443}
+		}
+	}
+	if np.DNS.NamespaceSelector == nil {
+		np.DNS.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}}
+	}
+	if np.DNS.PodSelector == nil {
+		np.DNS.PodSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}}
+	}
+	if len(np.DNS.Ports) == 0 {
+		np.DNS.Ports = []int32{53}
+	}
 	if s.Monitoring.PrometheusNamespaceSelector == nil {
 		s.Monitoring.PrometheusNamespaceSelector = &metav1.LabelSelector{
 			MatchLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"},

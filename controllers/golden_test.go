@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -68,7 +69,14 @@ func allObjects(t testing.TB, in *clv1.ContractLucidity) []client.Object {
 		}
 	}
 	if cl.Spec.Redis.Managed != nil {
-		objs = append(objs, BuildServiceAccount(cl, ComponentRedis), BuildRedisDeployment(cl, "redis-hash"), BuildRedisService(cl))
+		var password string
+		for _, o := range objs {
+			if s, ok := o.(*corev1.Secret); ok && s.Name == Name(cl, "redis") {
+				password = string(s.Data[SecretKeyRedisPassword])
+			}
+		}
+		objs = append(objs, BuildServiceAccount(cl, ComponentRedis), BuildRedisConfigMap(cl, password),
+			BuildRedisDeployment(cl, "redis-hash"), BuildRedisService(cl))
 	}
 	objs = append(objs, BuildMigrationJob(cl, cl.Spec.Version))
 	for _, c := range AppComponents {
@@ -87,12 +95,15 @@ func allObjects(t testing.TB, in *clv1.ContractLucidity) []client.Object {
 		}
 	}
 	if networkPolicyEnabled(cl) {
-		for _, n := range BuildNetworkPolicies(cl) {
+		for _, n := range BuildNetworkPolicies(cl, goldenClusterNetwork) {
 			objs = append(objs, n)
 		}
 	}
 	return objs
 }
+
+// goldenClusterNetwork is a detected service range and API server address.
+var goldenClusterNetwork = ClusterNetwork{ServiceCIDRs: []string{"10.96.0.0/12", "fd00:10:96::/112"}, APIServer: []string{"34.118.2.7"}}
 
 func TestGoldenSamples(t *testing.T) {
 	for name, path := range samples {

@@ -61,9 +61,12 @@ const (
 const (
 	PortFrontend = 3000
 	PortBackend  = 8000
-	PortWorker   = 9090
-	PortPostgres = 5432
-	PortRedis    = 6379
+	PortWorker   = 9090 // the worker's metrics and health
+	// PortBackendMetrics serves the backend's /metrics (BACKEND_METRICS_ADDR),
+	// apart from the API so that only monitoring may reach it.
+	PortBackendMetrics = 9091
+	PortPostgres       = 5432
+	PortRedis          = 6379
 )
 
 // DefaultImageRepository is the application image; the tag is spec.version.

@@ -46,7 +46,8 @@ func CacheOptions() cache.Options {
 			// Secrets: clusters hold many (service account tokens, Helm
 			// releases, TLS certificates) and they are large; we cache only
 			// our generated ones. User-referenced Secrets are read uncached
-			// through the APIReader.
+			// through the APIReader; their changes come from a separate
+			// metadata-only cache (secretwatch.go).
 			&corev1.Secret{}: by,
 			// ConfigMaps: every namespace has kube-root-ca.crt and
 			// applications keep many; we cache only ours.

@@ -18,7 +18,8 @@ import (
 // module, and applied only when the cluster serves the CRD.
 var ServiceMonitorGVK = schema.GroupVersionKind{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"}
 
-// BuildServiceMonitor scrapes /metrics of the backend (port http) and the worker (port metrics).
+// BuildServiceMonitor scrapes /metrics on the port named metrics of the
+// backend and the worker (never the backend's API port).
 func BuildServiceMonitor(cl *clv1.ContractLucidity) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(ServiceMonitorGVK)
@@ -35,7 +36,6 @@ func BuildServiceMonitor(cl *clv1.ContractLucidity) *unstructured.Unstructured {
 			}},
 		},
 		"endpoints": []any{
-			map[string]any{"port": "http", "path": "/metrics", "interval": "30s"},
 			map[string]any{"port": "metrics", "path": "/metrics", "interval": "30s"},
 		},
 	}

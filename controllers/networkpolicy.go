@@ -19,29 +19,30 @@ import (
 // BuildNetworkPolicies implements the access table of design.md §4:
 //
 //	frontend: reached by the ingress controller only; reaches backend
-//	backend:  reached by frontend;                     reaches redis, postgres
-//	worker:   reached by nobody;                       reaches redis, postgres, AI APIs (443)
+//	backend:  reached by frontend;                     reaches redis, postgres, AI APIs
+//	worker:   reached by nobody;                       reaches redis, postgres, AI APIs
 //	redis:    reached by backend, worker;              reaches nothing
 //	postgres: reached by backend, worker;              reaches nothing
 //
 // A default-deny policy selects every pod of the instance for ingress and
 // egress; the other policies only add allowed flows (policies are additive),
-// plus DNS egress for the pods that resolve names. The migration Job's pods
+// plus DNS egress to the cluster DNS only. The migration Job's pods
 // (component "migrate") run the backend binary and reach postgres only.
 // spec.networkPolicy.egressCIDRs (an external database or Redis) are
-// reachable from backend, worker and migrate. With monitoring.serviceMonitor,
-// Prometheus' namespace may scrape the backend and worker metrics ports.
-func BuildNetworkPolicies(cl *clv1.ContractLucidity) []*networkingv1.NetworkPolicy {
+// reachable from backend, worker and migrate. The AI egress (policy
+// "ai-egress", see aiEgressRules) is the worker's pipeline and the
+// backend's provider test. With monitoring.serviceMonitor, Prometheus'
+// namespace may scrape the backend and worker metrics ports. cn is what the
+// operator detected about the cluster's own addresses.
+func BuildNetworkPolicies(cl *clv1.ContractLucidity, cn ClusterNetwork) []*networkingv1.NetworkPolicy {
 	both := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}
+	egressOnly := []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}
 	pods := func(components ...string) []networkingv1.NetworkPolicyPeer {
 		var out []networkingv1.NetworkPolicyPeer
 		for _, c := range components {
 			out = append(out, networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: SelectorLabels(cl, c)}})
 		}
 		return out
-	}
-	tcp := func(port int) []networkingv1.NetworkPolicyPort {
-		return []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt(port))}}
 	}
 	np := func(suffix, component string, selector metav1.LabelSelector, types []networkingv1.PolicyType,
 		ingress []networkingv1.NetworkPolicyIngressRule, egress []networkingv1.NetworkPolicyEgressRule) *networkingv1.NetworkPolicy {
@@ -70,11 +71,7 @@ func BuildNetworkPolicies(cl *clv1.ContractLucidity) []*networkingv1.NetworkPoli
 
 	out := []*networkingv1.NetworkPolicy{
 		np("default-deny", ComponentNetwork, instanceSelector(cl), both, nil, nil),
-		np("allow-dns", ComponentNetwork, instanceSelector(cl), []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}, nil,
-			[]networkingv1.NetworkPolicyEgressRule{{Ports: []networkingv1.NetworkPolicyPort{
-				{Protocol: ptr.To(corev1.ProtocolUDP), Port: ptr.To(intstr.FromInt(53))},
-				{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt(53))},
-			}}}),
+		np("allow-dns", ComponentNetwork, instanceSelector(cl), egressOnly, nil, dnsEgressRules(cl)),
 		np(ComponentFrontend, ComponentFrontend, sel(ComponentFrontend), both,
 			[]networkingv1.NetworkPolicyIngressRule{{
 				From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: cl.Spec.NetworkPolicy.IngressNamespaceSelector.DeepCopy()}},
@@ -84,15 +81,7 @@ func BuildNetworkPolicies(cl *clv1.ContractLucidity) []*networkingv1.NetworkPoli
 		np(ComponentBackend, ComponentBackend, sel(ComponentBackend), both,
 			[]networkingv1.NetworkPolicyIngressRule{{From: pods(ComponentFrontend), Ports: tcp(PortBackend)}},
 			dataEgress),
-		np(ComponentWorker, ComponentWorker, sel(ComponentWorker), both, nil,
-			append(append([]networkingv1.NetworkPolicyEgressRule{}, dataEgress...), networkingv1.NetworkPolicyEgressRule{
-				// AI provider APIs: HTTPS anywhere.
-				To: []networkingv1.NetworkPolicyPeer{
-					{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0"}},
-					{IPBlock: &networkingv1.IPBlock{CIDR: "::/0"}},
-				},
-				Ports: tcp(443),
-			})),
+		np(ComponentWorker, ComponentWorker, sel(ComponentWorker), both, nil, dataEgress),
 		np(ComponentMigrate, ComponentMigrate, sel(ComponentMigrate), both, nil,
 			append([]networkingv1.NetworkPolicyEgressRule{{To: pods(ComponentPostgres), Ports: tcp(PortPostgres)}}, extra...)),
 		np(ComponentRedis, ComponentRedis, sel(ComponentRedis), both,
@@ -100,13 +89,79 @@ func BuildNetworkPolicies(cl *clv1.ContractLucidity) []*networkingv1.NetworkPoli
 		np(ComponentPostgres, ComponentPostgres, sel(ComponentPostgres), both,
 			[]networkingv1.NetworkPolicyIngressRule{{From: pods(ComponentBackend, ComponentWorker, ComponentMigrate), Ports: tcp(PortPostgres)}}, nil),
 	}
+	if rules := aiEgressRules(cl, cn); len(rules) > 0 {
+		backendAndWorker := metav1.LabelSelector{
+			MatchLabels: map[string]string{LabelName: AppName, LabelInstance: cl.Name},
+			MatchExpressions: []metav1.LabelSelectorRequirement{{
+				Key: LabelComponent, Operator: metav1.LabelSelectorOpIn, Values: []string{ComponentBackend, ComponentWorker},
+			}},
+		}
+		out = append(out, np("ai-egress", ComponentNetwork, backendAndWorker, egressOnly, nil, rules))
+	}
 	if cl.Spec.Monitoring.ServiceMonitor {
 		from := []networkingv1.NetworkPolicyPeer{{NamespaceSelector: cl.Spec.Monitoring.PrometheusNamespaceSelector.DeepCopy()}}
 		out = append(out,
 			np("backend-metrics", ComponentMonitor, sel(ComponentBackend), []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
-				[]networkingv1.NetworkPolicyIngressRule{{From: from, Ports: tcp(PortBackend)}}, nil),
+				[]networkingv1.NetworkPolicyIngressRule{{From: from, Ports: tcp(PortBackendMetrics)}}, nil),
 			np("worker-metrics", ComponentMonitor, sel(ComponentWorker), []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
 				[]networkingv1.NetworkPolicyIngressRule{{From: from, Ports: tcp(PortWorker)}}, nil))
 	}
 	return out
+}
+
+// aiEgressRules are the AI providers backend and worker may reach: HTTPS
+// to every address outside the cluster's ranges (unless
+// spec.networkPolicy.aiEgress.internet is false), and each listed endpoint
+// on its ports. Nothing else: a provider on another address or port is
+// blocked until an admin lists it.
+func aiEgressRules(cl *clv1.ContractLucidity, cn ClusterNetwork) []networkingv1.NetworkPolicyEgressRule {
+	ai := cl.Spec.NetworkPolicy.AIEgress
+	var rules []networkingv1.NetworkPolicyEgressRule
+	if ptr.Deref(ai.Internet, true) {
+		v4, v6 := splitFamilies(ClusterExclusions(cl, cn))
+		rules = append(rules, networkingv1.NetworkPolicyEgressRule{
+			To: []networkingv1.NetworkPolicyPeer{
+				{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: v4}},
+				{IPBlock: &networkingv1.IPBlock{CIDR: "::/0", Except: v6}},
+			},
+			Ports: tcp(443),
+		})
+	}
+	for _, e := range ai.Endpoints {
+		peer := networkingv1.NetworkPolicyPeer{NamespaceSelector: e.NamespaceSelector.DeepCopy(), PodSelector: e.PodSelector.DeepCopy()}
+		if e.CIDR != "" {
+			peer = networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: e.CIDR}}
+		}
+		ports := e.Ports
+		if len(ports) == 0 {
+			ports = []int32{443}
+		}
+		var pp []networkingv1.NetworkPolicyPort
+		for _, p := range ports {
+			pp = append(pp, tcp(int(p))...)
+		}
+		rules = append(rules, networkingv1.NetworkPolicyEgressRule{To: []networkingv1.NetworkPolicyPeer{peer}, Ports: pp})
+	}
+	return rules
+}
+
+// dnsEgressRules allow DNS (UDP and TCP) to the cluster DNS pods and the
+// listed DNS addresses only.
+func dnsEgressRules(cl *clv1.ContractLucidity) []networkingv1.NetworkPolicyEgressRule {
+	dns := cl.Spec.NetworkPolicy.DNS
+	to := []networkingv1.NetworkPolicyPeer{{NamespaceSelector: dns.NamespaceSelector.DeepCopy(), PodSelector: dns.PodSelector.DeepCopy()}}
+	for _, c := range dns.CIDRs {
+		to = append(to, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
+	}
+	var ports []networkingv1.NetworkPolicyPort
+	for _, p := range dns.Ports {
+		ports = append(ports,
+			networkingv1.NetworkPolicyPort{Protocol: ptr.To(corev1.ProtocolUDP), Port: ptr.To(intstr.FromInt32(p))},
+			networkingv1.NetworkPolicyPort{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt32(p))})
+	}
+	return []networkingv1.NetworkPolicyEgressRule{{To: to, Ports: ports}}
+}
+
+func tcp(port int) []networkingv1.NetworkPolicyPort {
+	return []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt(port))}}
 }

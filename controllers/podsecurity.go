@@ -8,6 +8,7 @@ package controllers
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 )
 
@@ -44,7 +45,8 @@ func containerSecurity() *corev1.SecurityContext {
 	}
 }
 
-// emptyDir is a writable scratch volume for a read-only root filesystem.
-func emptyDir(name string) corev1.Volume {
-	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+// emptyDir is a writable scratch volume for a read-only root filesystem,
+// limited to limit (nil: unlimited).
+func emptyDir(name string, limit *resource.Quantity) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: limit}}}
 }

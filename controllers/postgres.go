@@ -51,7 +51,11 @@ func BuildPostgresStatefulSet(cl *clv1.ContractLucidity, configHash string) *app
 	exec := func(cmd ...string) corev1.ProbeHandler {
 		return corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: cmd}}
 	}
-	ready := exec("pg_isready", "-U", "postgres", "-h", "127.0.0.1", "-p", "5432")
+	ready := exec("pg_isready", "-q", "-U", "postgres", "-h", "127.0.0.1", "-p", "5432", "-t", "4")
+	// Alive while the server answers at all: pg_isready exits 1 while it
+	// starts up or replays WAL after a crash (rejecting connections, not
+	// ready), which must not get it killed and restarted; 2 is no answer.
+	alive := exec("sh", "-c", `pg_isready -q -U postgres -h 127.0.0.1 -p 5432 -t 4; [ "$?" -le 1 ]`)
 	c := corev1.Container{
 		Name:            "postgres",
 		Image:           m.Image,
@@ -66,10 +70,10 @@ func BuildPostgresStatefulSet(cl *clv1.ContractLucidity, configHash string) *app
 			{Name: "APP_DB_NAME", Value: PostgresAppDB},
 			secretEnv("APP_DB_PASSWORD", SecretKey{pgSecret, SecretKeyPGPassword}, false),
 		},
-		Resources:       m.Resources,
+		Resources:       withScratchRequest(m.Resources, scratchFor(cl, ComponentPostgres)),
 		SecurityContext: containerSecurity(),
 		StartupProbe:    &corev1.Probe{ProbeHandler: ready, PeriodSeconds: 5, FailureThreshold: 60, TimeoutSeconds: 5},
-		LivenessProbe:   &corev1.Probe{ProbeHandler: ready, PeriodSeconds: 15, FailureThreshold: 4, TimeoutSeconds: 5},
+		LivenessProbe:   &corev1.Probe{ProbeHandler: alive, PeriodSeconds: 15, FailureThreshold: 4, TimeoutSeconds: 5},
 		ReadinessProbe:  &corev1.Probe{ProbeHandler: ready, PeriodSeconds: 5, FailureThreshold: 3, TimeoutSeconds: 5},
 		VolumeMounts: []corev1.VolumeMount{
 			{Name: "data", MountPath: "/var/lib/postgresql/data"},
@@ -108,8 +112,8 @@ func BuildPostgresStatefulSet(cl *clv1.ContractLucidity, configHash string) *app
 							LocalObjectReference: corev1.LocalObjectReference{Name: Name(cl, "postgres-init")},
 							DefaultMode:          ptr.To[int32](0o555),
 						}}},
-						emptyDir("run"),
-						emptyDir("tmp"),
+						emptyDir("run", ptr.To(mib(16))),
+						emptyDir("tmp", ptr.To(scratchFor(cl, ComponentPostgres).limit)),
 					},
 				},
 			},

@@ -7,6 +7,9 @@ Licensed under the Apache License, Version 2.0.
 package controllers
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,11 +19,34 @@ import (
 	clv1 "github.com/contract-lucidity/contract-lucidity/api/v1alpha1"
 )
 
-// BuildRedisDeployment is the managed Redis: one replica, a password
-// (requirepass from the generated Secret), reachable only through its
-// ClusterIP Service and only by backend and worker (NetworkPolicy). The job
-// stream is kept in an append-only file on an emptyDir; the documents table
-// is the source of truth and the worker's sweep re-enqueues lost jobs.
+// RedisConfigFile is the managed Redis' configuration file, mounted from
+// the ConfigMap <name>-redis-config at /etc/redis.
+const RedisConfigFile = "redis.conf"
+
+// BuildRedisConfigMap is the managed Redis' configuration. The default
+// user's password is given as its SHA-256 (Redis ACL "#<hex>"), so neither
+// the file nor redis-server's command line (which any process on the node
+// can read) carries the password, and the file can be a ConfigMap: the
+// password is 40 random characters, out of reach of a brute force of its
+// hash. The job stream is kept in an append-only file on an emptyDir.
+func BuildRedisConfigMap(cl *clv1.ContractLucidity, password string) *corev1.ConfigMap {
+	sum := sha256.Sum256([]byte(password))
+	conf := "# Written by the contract-lucidity operator.\n" +
+		"user default on #" + hex.EncodeToString(sum[:]) + " ~* &* +@all\n" +
+		"appendonly yes\n" +
+		"save \"\"\n"
+	return &corev1.ConfigMap{
+		TypeMeta:   typeMeta("v1", "ConfigMap"),
+		ObjectMeta: objectMeta(cl, Name(cl, "redis-config"), ComponentRedis, true),
+		Data:       map[string]string{RedisConfigFile: conf},
+	}
+}
+
+// BuildRedisDeployment is the managed Redis: one replica, a password (from
+// the generated Secret, see BuildRedisConfigMap), reachable only through
+// its ClusterIP Service and only by backend and worker (NetworkPolicy). The
+// documents table is the source of truth and the worker's sweep
+// re-enqueues lost jobs.
 func BuildRedisDeployment(cl *clv1.ContractLucidity, configHash string) *appsv1.Deployment {
 	m := cl.Spec.Redis.Managed
 	pw := SecretKey{Name(cl, "redis"), SecretKeyRedisPassword}
@@ -29,20 +55,18 @@ func BuildRedisDeployment(cl *clv1.ContractLucidity, configHash string) *appsv1.
 		Name:            "redis",
 		Image:           m.Image,
 		ImagePullPolicy: corev1.PullIfNotPresent,
-		Args: []string{"redis-server", "--requirepass", "$(REDIS_PASSWORD)", "--appendonly", "yes",
-			"--dir", "/data", "--save", ""},
-		Ports: []corev1.ContainerPort{{Name: "redis", ContainerPort: PortRedis, Protocol: corev1.ProtocolTCP}},
-		Env: []corev1.EnvVar{
-			secretEnv("REDIS_PASSWORD", pw, false),
-			// redis-cli (the probes) reads the password from REDISCLI_AUTH.
-			secretEnv("REDISCLI_AUTH", pw, false),
-		},
-		Resources:       m.Resources,
+		Args:            []string{"redis-server", "/etc/redis/" + RedisConfigFile, "--dir", "/data"},
+		Ports:           []corev1.ContainerPort{{Name: "redis", ContainerPort: PortRedis, Protocol: corev1.ProtocolTCP}},
+		// redis-cli (the readiness probe) reads the password from
+		// REDISCLI_AUTH: the environment is private to the container's user.
+		Env:             []corev1.EnvVar{secretEnv("REDISCLI_AUTH", pw, false)},
+		Resources:       withScratchRequest(m.Resources, scratchFor(cl, ComponentRedis)),
 		SecurityContext: containerSecurity(),
 		LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("redis")}},
 			PeriodSeconds: 10, FailureThreshold: 3, TimeoutSeconds: 3},
 		ReadinessProbe: &corev1.Probe{ProbeHandler: ping, PeriodSeconds: 5, FailureThreshold: 3, TimeoutSeconds: 3},
-		VolumeMounts:   []corev1.VolumeMount{{Name: "data", MountPath: "/data"}, {Name: "tmp", MountPath: "/tmp"}},
+		VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}, {Name: "tmp", MountPath: "/tmp"},
+			{Name: "config", MountPath: "/etc/redis", ReadOnly: true}},
 	}
 	return &appsv1.Deployment{
 		TypeMeta:   typeMeta("apps/v1", "Deployment"),
@@ -60,7 +84,9 @@ func BuildRedisDeployment(cl *clv1.ContractLucidity, configHash string) *appsv1.
 					EnableServiceLinks:           ptr.To(false),
 					SecurityContext:              podSecurity(RedisUID),
 					Containers:                   []corev1.Container{c},
-					Volumes:                      []corev1.Volume{emptyDir("data"), emptyDir("tmp")},
+					Volumes: []corev1.Volume{emptyDir("data", nil), emptyDir("tmp", ptr.To(scratchFor(cl, ComponentRedis).limit)),
+						{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+							LocalObjectReference: corev1.LocalObjectReference{Name: Name(cl, "redis-config")}}}}},
 				},
 			},
 		},

@@ -52,37 +52,20 @@ func (r *ContractLucidityReconciler) reconcileSecrets(ctx context.Context, s *st
 			s.condition(clv1.ConditionSecretsReady, false, "SecretInvalid", msg)
 			return &stepError{reason: "SecretInvalid", message: msg}
 		}
-		s.secretValues[k.Name+"/"+k.Key] = string(v)
-	}
-	// Optional keys of external Secrets still count for the config hash.
-	for _, k := range r.optionalExternalKeys(s.d) {
-		sec := &corev1.Secret{}
-		if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: s.cl.Namespace, Name: k.Name}, sec); err == nil {
-			s.secretValues[k.Name+"/"+k.Key] = string(sec.Data[k.Key])
-		}
+		s.secretVersions[k.Name] = sec.ResourceVersion
 	}
 	for _, g := range GeneratedSecrets(s.d) {
 		sec, err := r.ensureGeneratedSecret(ctx, s, g)
 		if err != nil {
 			return err
 		}
+		s.secretVersions[g.Name] = sec.ResourceVersion
 		for k, v := range sec.Data {
 			s.secretValues[g.Name+"/"+k] = string(v)
 		}
 	}
 	s.condition(clv1.ConditionSecretsReady, true, "Available", "generated and referenced Secrets are present")
 	return nil
-}
-
-func (r *ContractLucidityReconciler) optionalExternalKeys(cl *clv1.ContractLucidity) []SecretKey {
-	var out []SecretKey
-	if e := cl.Spec.Database.External; e != nil {
-		out = append(out, SecretKey{e.SecretRef.Name, ExternalDBPort}, SecretKey{e.SecretRef.Name, ExternalDBSSLMode})
-	}
-	if e := cl.Spec.Redis.External; e != nil {
-		out = append(out, SecretKey{e.SecretRef.Name, ExternalRedisPass})
-	}
-	return out
 }
 
 func (r *ContractLucidityReconciler) ensureGeneratedSecret(ctx context.Context, s *state, g GeneratedSecret) (*corev1.Secret, error) {
@@ -160,16 +143,18 @@ func (r *ContractLucidityReconciler) reconcileSecretMeta(ctx context.Context, s 
 	if err := r.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("apply metadata of secret %s: %w", g.Name, err)
 	}
+	live.ResourceVersion = u.GetResourceVersion()
 	return nil
 }
 
-// configHash is the hash of what a component's pods consume.
+// configHash is the hash of what a component's pods consume: the
+// configuration and the resourceVersions of the Secrets they read.
 func (s *state) configHash(component string) string {
-	vals := map[string]string{}
+	versions := map[string]string{}
 	for _, k := range ConsumedSecretKeys(s.d, component) {
-		vals[k.Name+"/"+k.Key] = s.secretValues[k.Name+"/"+k.Key]
+		versions[k.Name+"/"+k.Key] = s.secretVersions[k.Name]
 	}
-	return ConfigHash(configKeysFor(component, ConfigData(s.d)), vals)
+	return ConfigHash(configKeysFor(component, ConfigData(s.d)), versions)
 }
 
 func (r *ContractLucidityReconciler) reconcileConfig(ctx context.Context, s *state) error {
@@ -205,10 +190,10 @@ func (r *ContractLucidityReconciler) reconcileStorage(ctx context.Context, s *st
 		return degraded("StorageApplyFailed", err)
 	}
 	if StorageCoLocated(s.d) {
-		s.condition("CoLocated", true, "ReadWriteOnceStorage",
+		s.condition(clv1.ConditionCoLocated, true, clv1.ReasonReadWriteOnceStorage,
 			"backend and worker pods are scheduled onto one node because spec.storage.accessMode is ReadWriteOnce; use ReadWriteMany storage to spread them")
 	} else {
-		meta.RemoveStatusCondition(&s.status.Conditions, "CoLocated")
+		meta.RemoveStatusCondition(&s.status.Conditions, clv1.ConditionCoLocated)
 	}
 	live := &corev1.PersistentVolumeClaim{}
 	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(pvc), live); err != nil || live.Status.Phase != corev1.ClaimBound {
@@ -237,8 +222,7 @@ func (r *ContractLucidityReconciler) reconcileDatabase(ctx context.Context, s *s
 		objs = append(objs, svc)
 	}
 	hash := ConfigHash(map[string]string{"init": postgresInitScript}, map[string]string{
-		"pw": s.secretValues[Name(s.cl, "postgres")+"/"+SecretKeyPGPassword],
-		"su": s.secretValues[Name(s.cl, "postgres")+"/"+SecretKeyPGSuperuser],
+		"secret": s.secretVersions[Name(s.cl, "postgres")],
 	})
 	sts := BuildPostgresStatefulSet(s.d, hash)
 	if err := r.databaseVolume(ctx, s, sts); err != nil {
@@ -316,7 +300,7 @@ func (r *ContractLucidityReconciler) databaseVolume(ctx context.Context, s *stat
 func (r *ContractLucidityReconciler) reconcileRedis(ctx context.Context, s *state) error {
 	if s.d.Spec.Redis.External != nil {
 		// Switched from managed to external: the managed Redis goes.
-		for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &corev1.ServiceList{}} {
+		for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &corev1.ServiceList{}, &corev1.ConfigMapList{}} {
 			if err := r.prune(ctx, s, list, ComponentRedis, nil); err != nil {
 				return err
 			}
@@ -325,9 +309,10 @@ func (r *ContractLucidityReconciler) reconcileRedis(ctx context.Context, s *stat
 		s.condition(clv1.ConditionRedisReady, true, "External", "using the external Redis from Secret "+s.d.Spec.Redis.External.SecretRef.Name)
 		return nil
 	}
-	hash := ConfigHash(nil, map[string]string{"pw": s.secretValues[Name(s.cl, "redis")+"/"+SecretKeyRedisPassword]})
+	conf := BuildRedisConfigMap(s.d, s.secretValues[Name(s.cl, "redis")+"/"+SecretKeyRedisPassword])
+	hash := ConfigHash(conf.Data, map[string]string{"secret": s.secretVersions[Name(s.cl, "redis")]})
 	dep := BuildRedisDeployment(s.d, hash)
-	for _, o := range []client.Object{BuildRedisService(s.d), dep} {
+	for _, o := range []client.Object{conf, BuildRedisService(s.d), dep} {
 		if err := r.apply(ctx, o); err != nil {
 			return err
 		}
@@ -413,6 +398,9 @@ func (r *ContractLucidityReconciler) reconcileApp(component string) func(context
 		objs := []client.Object{BuildPDB(s.d, component), dep}
 		if component != ComponentWorker || s.d.Spec.Monitoring.ServiceMonitor {
 			objs = append(objs, BuildAppService(s.d, component))
+		} else if err := r.prune(ctx, s, &corev1.ServiceList{}, ComponentWorker, nil); err != nil {
+			// The worker's Service exists only for the ServiceMonitor.
+			return err
 		}
 		for _, o := range objs {
 			if err := r.apply(ctx, o); err != nil {
@@ -480,38 +468,36 @@ func (r *ContractLucidityReconciler) reconcileIngress(ctx context.Context, s *st
 	return nil
 }
 
-func (r *ContractLucidityReconciler) reconcileNetworkPolicies(ctx context.Context, s *state) error {
-	var keep []string
-	if networkPolicyEnabled(s.d) {
-		for _, np := range BuildNetworkPolicies(s.d) {
-			if err := r.apply(ctx, np); err != nil {
+// reconcileMonitoring applies the ServiceMonitor when requested and the
+// cluster serves its CRD, and deletes it when monitoring was turned off.
+func (r *ContractLucidityReconciler) reconcileMonitoring(ctx context.Context, s *state) error {
+	_, err := r.RESTMapper.RESTMapping(ServiceMonitorGVK.GroupKind(), ServiceMonitorGVK.Version)
+	served := err == nil
+	if err != nil && !meta.IsNoMatchError(err) {
+		return fmt.Errorf("discover ServiceMonitor: %w", err)
+	}
+	if !s.d.Spec.Monitoring.ServiceMonitor {
+		// The condition records that one was applied; without it there is
+		// nothing to delete (and no list request on every reconcile).
+		if served && meta.FindStatusCondition(s.status.Conditions, clv1.ConditionServiceMonitorReady) != nil {
+			list := &unstructured.UnstructuredList{}
+			list.SetGroupVersionKind(ServiceMonitorGVK.GroupVersion().WithKind(ServiceMonitorGVK.Kind + "List"))
+			if err := r.prune(ctx, s, list, ComponentMonitor, nil); err != nil {
 				return err
 			}
-			keep = append(keep, np.Name)
 		}
-	}
-	return r.prune(ctx, s, &networkingv1.NetworkPolicyList{}, "", keep)
-}
-
-// reconcileMonitoring applies the ServiceMonitor when requested and the
-// cluster serves its CRD.
-func (r *ContractLucidityReconciler) reconcileMonitoring(ctx context.Context, s *state) error {
-	if !s.d.Spec.Monitoring.ServiceMonitor {
-		meta.RemoveStatusCondition(&s.status.Conditions, "ServiceMonitorReady")
+		meta.RemoveStatusCondition(&s.status.Conditions, clv1.ConditionServiceMonitorReady)
 		return nil
 	}
-	if _, err := r.RESTMapper.RESTMapping(ServiceMonitorGVK.GroupKind(), ServiceMonitorGVK.Version); err != nil {
-		if meta.IsNoMatchError(err) {
-			s.condition("ServiceMonitorReady", false, "CRDNotServed", fmt.Sprintf(
-				"spec.monitoring.serviceMonitor is set but the cluster does not serve %s: install prometheus-operator", ServiceMonitorGVK.GroupKind()))
-			return nil
-		}
-		return fmt.Errorf("discover ServiceMonitor: %w", err)
+	if !served {
+		s.condition(clv1.ConditionServiceMonitorReady, false, clv1.ReasonCRDNotServed, fmt.Sprintf(
+			"spec.monitoring.serviceMonitor is set but the cluster does not serve %s: install prometheus-operator", ServiceMonitorGVK.GroupKind()))
+		return nil
 	}
 	if err := r.apply(ctx, BuildServiceMonitor(s.d)); err != nil {
 		return err
 	}
-	s.condition("ServiceMonitorReady", true, "Applied", "ServiceMonitor "+Name(s.cl, "metrics")+" is applied")
+	s.condition(clv1.ConditionServiceMonitorReady, true, clv1.ReasonApplied, "ServiceMonitor "+Name(s.cl, "metrics")+" is applied")
 	return nil
 }
 

@@ -35,6 +35,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"sigs.k8s.io/yaml"
 
 	clv1 "github.com/contract-lucidity/contract-lucidity/api/v1alpha1"
 )
@@ -169,7 +171,15 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	// The manager runs as a user bound to the ClusterRole generated from the
+	// reconciler's RBAC markers, so a missing permission fails the suite
+	// here and not first in a cluster.
+	if err := bindOperatorRole(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "operator RBAC:", err)
+		return 1
+	}
 	managerCfg = rest.CopyConfig(cfg)
+	managerCfg.Impersonate = rest.ImpersonationConfig{UserName: operatorUser}
 	managerCfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{next: rt, c: requests} })
 	// The default client-side rate limit (QPS 20) would slow the suite down.
 	managerCfg.QPS, managerCfg.Burst = 200, 400
@@ -178,6 +188,34 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
+}
+
+// operatorUser is the identity the manager runs as in the suite.
+const operatorUser = "contract-lucidity-operator"
+
+// bindOperatorRole creates config/rbac/role.yaml's ClusterRole and binds it
+// to operatorUser.
+func bindOperatorRole(ctx context.Context) error {
+	b, err := os.ReadFile(filepath.Join("..", "config", "rbac", "role.yaml"))
+	if err != nil {
+		return err
+	}
+	role := &rbacv1.ClusterRole{}
+	if err := yaml.Unmarshal(b, role); err != nil {
+		return fmt.Errorf("config/rbac/role.yaml: %w", err)
+	}
+	role.Name = "contract-lucidity-operator-test"
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: role.Name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: operatorUser}},
+	}
+	for _, o := range []client.Object{role, binding} {
+		if err := k8sClient.Create(ctx, o); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // startManager starts the operator exactly as main.go does (minus leader

@@ -224,8 +224,8 @@ metadata:
     kubernetes.io/arch: amd64
     type: kwok
 status:
-  capacity: {cpu: "32", memory: 128Gi, pods: "1000"}
-  allocatable: {cpu: "32", memory: 128Gi, pods: "1000"}
+  capacity: {cpu: "32", memory: 128Gi, ephemeral-storage: 500Gi, pods: "1000"}
+  allocatable: {cpu: "32", memory: 128Gi, ephemeral-storage: 500Gi, pods: "1000"}
 EOF
   wait_for "node $node_name Ready" 120 kubectl wait --for=condition=Ready "node/$node_name" --timeout=1s
   # Pods are refused until the namespace's default ServiceAccount exists.

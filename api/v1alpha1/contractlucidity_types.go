@@ -55,6 +55,7 @@ type ContractLucidityList struct {
 //
 // +kubebuilder:validation:XValidation:rule="self.environment != 'production' || (self.ingress.enabled && has(self.ingress.tls))",message="spec.environment is production, which requires TLS at the ingress: set spec.ingress.enabled: true and spec.ingress.tls.secretName (add spec.ingress.tls.issuerRef to have cert-manager issue the certificate)"
 // +kubebuilder:validation:XValidation:rule="self.environment != 'production' || !has(self.cors.origins) || self.cors.origins.all(o, !o.contains('*'))",message="spec.cors.origins must not contain '*' when spec.environment is production: list the exact origins, e.g. https://contracts.example.com"
+// +kubebuilder:validation:XValidation:rule="self.environment != 'production' || !has(self.cors.origins) || self.cors.origins.all(o, o.startsWith('https://'))",message="spec.cors.origins must be https:// origins when spec.environment is production (the instance is served over TLS; an http:// origin lets a page served without TLS call the API): use e.g. https://contracts.example.com"
 // +kubebuilder:validation:XValidation:rule="!self.ingress.enabled || size(self.host) > 0",message="spec.host is required when spec.ingress.enabled is true: set spec.host to the public DNS name, e.g. contracts.example.com"
 // +kubebuilder:validation:XValidation:rule="self.environment != 'production' || size(self.host) > 0",message="spec.host is required when spec.environment is production: set spec.host to the public DNS name, e.g. contracts.example.com"
 type ContractLuciditySpec struct {
@@ -195,6 +196,21 @@ type IngressSpec struct {
 	// TLS terminates HTTPS at the ingress. Required in production.
 	// +optional
 	TLS *IngressTLS `json:"tls,omitempty"`
+	// TrustedProxies are further proxies whose X-Forwarded-For the services
+	// believe (TRUSTED_PROXIES), besides the cluster's own ranges
+	// (spec.networkPolicy.clusterCIDRs, or the private ranges), which hold
+	// the two proxies in the cluster: the ingress controller, which writes
+	// X-Forwarded-For, and the frontend, which appends the ingress
+	// controller's address before the backend. List an L7 load balancer in
+	// front of the ingress controller that appends the client's address, or
+	// the nodes' range when the ingress controller runs in the host network
+	// on public addresses. Rate limits and the audit log see the right-most
+	// address not in these ranges.
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c) && cidr(c).prefixLength() > 0 && cidr(c) == cidr(c).masked())",message="spec.ingress.trustedProxies must be network ranges with the host bits zero and narrower than the whole address space (trusting every address lets any client choose its own address), e.g. 203.0.113.0/24"
+	// +optional
+	TrustedProxies []string `json:"trustedProxies,omitempty"`
 }
 
 // IngressTLS names the certificate Secret and, optionally, a cert-manager issuer.
@@ -272,7 +288,9 @@ type AuthSpec struct {
 
 // CORSSpec lists the browser origins allowed to call the API.
 type CORSSpec struct {
-	// Origins; empty means the instance's own origin (https://<host>, or http://localhost:3000 without a host).
+	// Origins; empty means the instance's own origin (https://<host>, or
+	// http://localhost:3000 without a host). In production every origin must
+	// start with https:// and none may contain '*'.
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MaxLength=253
 	// +optional
@@ -487,6 +505,107 @@ type NetworkPolicySpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c))",message="spec.networkPolicy.egressCIDRs must be CIDRs, e.g. 10.0.0.0/16"
 	// +optional
 	EgressCIDRs []string `json:"egressCIDRs,omitempty"`
+	// ClusterCIDRs are the cluster's own address ranges (pods, services,
+	// nodes), which the AI egress to the Internet must not reach. Unset
+	// means every private and shared range: 10.0.0.0/8, 172.16.0.0/12,
+	// 192.168.0.0/16, 100.64.0.0/10 and fc00::/7, which hold the pod and
+	// service ranges of nearly every cluster; set it when yours use other
+	// (public) ranges. In both cases the operator also excludes the
+	// link-local ranges (cloud metadata endpoints), the service ranges of
+	// the cluster's ServiceCIDR objects and the API server's addresses (the
+	// default/kubernetes EndpointSlice). They are also the proxies whose
+	// X-Forwarded-For the services believe (see spec.ingress.trustedProxies).
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c) && cidr(c).prefixLength() > 0 && cidr(c) == cidr(c).masked())",message="spec.networkPolicy.clusterCIDRs must be network ranges with the host bits zero and narrower than the whole address space, e.g. 10.0.0.0/8 or fd00::/8"
+	// +optional
+	ClusterCIDRs []string `json:"clusterCIDRs,omitempty"`
+	// AIEgress is what backend and worker may reach as AI providers (the
+	// worker's pipeline and the backend's "Test AI provider").
+	// +kubebuilder:default={}
+	// +optional
+	AIEgress AIEgressSpec `json:"aiEgress,omitempty"`
+	// DNS is where every pod of the instance may send DNS queries.
+	// +kubebuilder:default={}
+	// +optional
+	DNS DNSSpec `json:"dns,omitempty"`
+}
+
+// AIEgressSpec opens backend and worker to AI providers and nothing else.
+type AIEgressSpec struct {
+	// Internet allows HTTPS (TCP 443) to every address outside the cluster's
+	// ranges (spec.networkPolicy.clusterCIDRs and what the operator adds to
+	// them): the hosted AI APIs. Set false to allow only the endpoints below.
+	// +kubebuilder:default=true
+	// +optional
+	Internet *bool `json:"internet,omitempty"`
+	// Endpoints are further AI endpoints on the ports they serve: an
+	// in-cluster model server (namespaceSelector/podSelector), or an address
+	// range (cidr) such as a model server inside the cluster's ranges, which
+	// the Internet rule excludes. A provider base URL on any other address or
+	// port is blocked.
+	// +kubebuilder:validation:MaxItems=16
+	// +optional
+	Endpoints []AIEndpoint `json:"endpoints,omitempty"`
+}
+
+// AIEndpoint is one AI endpoint: either cidr, or namespaceSelector and/or podSelector.
+// +kubebuilder:validation:XValidation:rule="has(self.cidr) != (has(self.namespaceSelector) || has(self.podSelector))",message="each spec.networkPolicy.aiEgress.endpoints entry sets either cidr (an address range) or namespaceSelector and/or podSelector (an in-cluster model server), not both and not neither"
+type AIEndpoint struct {
+	// CIDR of the endpoint, e.g. 10.20.0.15/32 or 203.0.113.0/24.
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="isCIDR(self) && cidr(self) == cidr(self).masked()",message="spec.networkPolicy.aiEgress.endpoints[].cidr must be a CIDR with the host bits zero, e.g. 10.20.0.15/32 or 203.0.113.0/24"
+	// +optional
+	CIDR string `json:"cidr,omitempty"`
+	// NamespaceSelector selects the namespaces of an in-cluster model server
+	// (every pod there, or those podSelector selects).
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+	// PodSelector selects the model server's pods (in the instance's
+	// namespace unless namespaceSelector is set).
+	// +optional
+	PodSelector *metav1.LabelSelector `json:"podSelector,omitempty"`
+	// Ports (TCP) the endpoint serves on its pods, e.g. 11434 for Ollama or
+	// 8000 for vLLM (a Service's targetPort, not its port).
+	// +kubebuilder:default={443}
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:Minimum=1
+	// +kubebuilder:validation:items:Maximum=65535
+	// +listType=set
+	// +optional
+	Ports []int32 `json:"ports,omitempty"`
+}
+
+// DNSSpec names the cluster DNS servers.
+type DNSSpec struct {
+	// NamespaceSelector selects the namespace of the cluster DNS (default kube-system).
+	// +kubebuilder:default={matchLabels:{"kubernetes.io/metadata.name":"kube-system"}}
+	// +optional
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+	// PodSelector selects the DNS server pods there (default
+	// k8s-app=kube-dns, the label of kube-dns and CoreDNS).
+	// +kubebuilder:default={matchLabels:{"k8s-app":"kube-dns"}}
+	// +optional
+	PodSelector *metav1.LabelSelector `json:"podSelector,omitempty"`
+	// CIDRs are further DNS server addresses, e.g. 169.254.20.10/32 for
+	// NodeLocal DNSCache (it runs in the host network, where no pod selector
+	// matches it).
+	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.all(c, isCIDR(c) && cidr(c) == cidr(c).masked())",message="spec.networkPolicy.dns.cidrs must be CIDRs with the host bits zero, e.g. 169.254.20.10/32"
+	// +optional
+	CIDRs []string `json:"cidrs,omitempty"`
+	// Ports the DNS servers listen on, UDP and TCP (the pods' ports: 53 for
+	// CoreDNS, 5353 for OpenShift's DNS).
+	// +kubebuilder:default={53}
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=4
+	// +kubebuilder:validation:items:Minimum=1
+	// +kubebuilder:validation:items:Maximum=65535
+	// +listType=set
+	// +optional
+	Ports []int32 `json:"ports,omitempty"`
 }
 
 // MonitoringSpec configures Prometheus integration.
@@ -535,6 +654,25 @@ const (
 	ConditionBackendReady    = "BackendReady"
 	ConditionWorkerReady     = "WorkerReady"
 	ConditionIngressReady    = "IngressReady"
+	// ConditionCoLocated: backend and worker share one node (ReadWriteOnce storage).
+	ConditionCoLocated = "CoLocated"
+	// ConditionServiceMonitorReady: the ServiceMonitor asked for by
+	// spec.monitoring.serviceMonitor is applied (absent when it is off).
+	ConditionServiceMonitorReady = "ServiceMonitorReady"
+	// ConditionNetworkPoliciesReady: the NetworkPolicies are applied; the
+	// message says what the AI egress allows and what could not be detected.
+	ConditionNetworkPoliciesReady = "NetworkPoliciesReady"
+)
+
+// Condition reasons the operator sets (besides those of the concern steps).
+const (
+	ReasonApplied              = "Applied"
+	ReasonDisabled             = "Disabled"
+	ReasonCRDNotServed         = "CRDNotServed"
+	ReasonReadWriteOnceStorage = "ReadWriteOnceStorage"
+	// ReasonClusterRangesPartlyDetected: the policies are applied, but the
+	// service ranges or the API server's addresses could not be read.
+	ReasonClusterRangesPartlyDetected = "ClusterRangesPartlyDetected"
 )
 
 // ContractLucidityStatus is the observed state.

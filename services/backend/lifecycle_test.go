@@ -313,7 +313,10 @@ func TestHealthReadinessMetricsAndErrors(t *testing.T) {
 	if bad.detail() != "invalid JSON body" {
 		t.Fatalf("detail %q", bad.detail())
 	}
-	m := e.do("GET", "/metrics", "", nil).want(200)
+	e.do("GET", "/metrics", "", nil).want(404) // its own listener (BACKEND_METRICS_ADDR)
+	rec := httptest.NewRecorder()
+	e.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	m := struct{ body []byte }{rec.Body.Bytes()}
 	for _, want := range []string{`cl_http_requests_total{code="200",method="GET",route="/api/projects"}`, `cl_queue_depth`,
 		`cl_http_request_duration_seconds_bucket{method="GET",route="/api/projects"`} {
 		if !strings.Contains(string(m.body), want) {

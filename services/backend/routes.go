@@ -90,7 +90,6 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/openapi.json", infrastructure, "meta", "This OpenAPI document", 200, nil, nil, s.handleOpenAPI},
 		{"GET", "/healthz", infrastructure, "meta", "Liveness", 200, nil, nil, s.handleHealthz},
 		{"GET", "/readyz", infrastructure, "meta", "Readiness: PostgreSQL and Redis reachable", 200, nil, nil, s.handleReadyz},
-		{"GET", "/metrics", infrastructure, "meta", "Prometheus metrics", 200, nil, nil, s.handleMetrics},
 	}
 }
 
@@ -163,11 +162,6 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 		checks["redis"], status = "unreachable", http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, checks)
-	return nil
-}
-
-func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
-	s.metrics.handler().ServeHTTP(w, r)
 	return nil
 }
 

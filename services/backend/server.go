@@ -126,8 +126,18 @@ func waitRedis(ctx context.Context, rdb *redis.Client) error {
 	}
 }
 
-// Handler is the complete HTTP handler (API, health, metrics).
+// Handler is the complete HTTP handler of the API port (API and health).
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// MetricsHandler serves the Prometheus metrics. Run serves it on
+// cfg.BackendMetricsAddr: never on the API port, so the route names and
+// counters are not public and the metrics port can be opened to
+// monitoring alone.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.handler())
+	return mux
+}
 
 // Close releases the database pool and the Redis client.
 func (s *Server) Close() {
@@ -139,12 +149,27 @@ func (s *Server) Close() {
 	}
 }
 
-// Run serves on cfg.BackendAddr until ctx ends, then shuts down gracefully.
+// Run serves the API on cfg.BackendAddr and the metrics on
+// cfg.BackendMetricsAddr until ctx ends, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.cfg.BackendAddr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", s.cfg.BackendAddr, err)
 	}
+	mln, err := net.Listen("tcp", s.cfg.BackendMetricsAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("listen %s (BACKEND_METRICS_ADDR): %w", s.cfg.BackendMetricsAddr, err)
+	}
+	ms := &http.Server{Handler: s.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	go func() {
+		if err := ms.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("metrics listener stopped", "error", err)
+		}
+	}()
+	s.log.Info("metrics listening", "addr", mln.Addr().String())
+	defer ms.Close()
 	return s.Serve(ctx, ln)
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -23,9 +24,14 @@ func TestMigrateThenBackendSubcommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	metricsPort, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for k, v := range map[string]string{
 		"ENVIRONMENT": "development", "DATABASE_URL": dbURL, "REDIS_URL": rd.URL(0), "STORAGE_PATH": t.TempDir(),
-		"BACKEND_ADDR": fmt.Sprintf("127.0.0.1:%d", port), "BCRYPT_COST": "4", "LOG_LEVEL": "error",
+		"BACKEND_ADDR": fmt.Sprintf("127.0.0.1:%d", port), "BACKEND_METRICS_ADDR": fmt.Sprintf("127.0.0.1:%d", metricsPort),
+		"BCRYPT_COST": "4", "LOG_LEVEL": "error",
 		"INITIAL_ADMIN_EMAIL": "admin@example.com", "INITIAL_ADMIN_PASSWORD": "Initial-Passw0rd-1",
 	} {
 		t.Setenv(k, v)
@@ -78,6 +84,15 @@ func TestMigrateThenBackendSubcommands(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("login: %d", resp.StatusCode)
 	}
+	// Metrics are served on their own listener only (the NetworkPolicy
+	// opens that port to monitoring alone), never on the API port.
+	if code, _ := get(t, base+"/metrics"); code != http.StatusNotFound {
+		t.Errorf("GET /metrics on the API port: %d, want 404", code)
+	}
+	code, body := get(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort))
+	if code != http.StatusOK || !strings.Contains(body, `cl_http_requests_total{code="200",method="POST",route="/api/auth/login"}`) {
+		t.Errorf("GET /metrics on BACKEND_METRICS_ADDR: %d\n%.500s", code, body)
+	}
 	stop() // SIGTERM
 	if err := <-done; err != nil {
 		t.Fatalf("backend shutdown: %v", err)
@@ -93,4 +108,18 @@ func TestBackendRefusesUnsafeProductionConfig(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "JWT_SECRET_KEY") {
 		t.Fatalf("got %v", err)
 	}
+}
+
+func get(t *testing.T, u string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
 }

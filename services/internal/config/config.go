@@ -100,6 +100,7 @@ type Config struct {
 	BackendInternalURL string
 	APIBaseURL         string
 	FrontendAddr       string // FRONTEND_ADDR, default :3000
+	BackendMetricsAddr string // BACKEND_METRICS_ADDR, default :9091: the backend's /metrics, never on the API port
 
 	WorkerConcurrency       int
 	WorkerVisibilityTimeout time.Duration
@@ -163,6 +164,7 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 	c.LoginMaxFailures = l.integer("LOGIN_MAX_FAILURES", 10, 0, 1000)
 	c.LoginLockout = l.duration("LOGIN_LOCKOUT", 15*time.Minute)
 	c.BackendAddr = l.str("BACKEND_ADDR", ":8000")
+	c.BackendMetricsAddr = l.str("BACKEND_METRICS_ADDR", ":9091")
 	c.BackendInternalURL = l.str("BACKEND_INTERNAL_URL", "http://localhost:8000")
 	c.FrontendAddr = l.str("FRONTEND_ADDR", ":3000")
 	c.APIBaseURL = l.str("API_BASE_URL", "")
