@@ -359,7 +359,7 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer, env func(stri
 	fmt.Fprintf(out, "restored backup %s from %s into an empty database and %s\n", *id, dest, cfg.StoragePath)
 	printSummary(out, s)
 	if len(res.Migrated) > 0 {
-		fmt.Fprintf(out, "  then migrated\t%s\n", strings.Join(res.Migrated, ", "))
+		fmt.Fprintf(out, "  then migrated to this version's schema: %s\n", strings.Join(res.Migrated, ", "))
 	}
 	fmt.Fprintln(out, "The instance needs the ENCRYPTION_KEY of the backed-up one: stored AI provider keys are encrypted with it.")
 	return nil
