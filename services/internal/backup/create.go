@@ -4,11 +4,11 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	gzip "github.com/klauspost/compress/gzip"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -17,10 +17,9 @@ import (
 	"strings"
 	"time"
 
-	"crypto/sha256"
-
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/contract-lucidity/contract-lucidity/services/internal/storage"
 )
