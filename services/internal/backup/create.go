@@ -169,10 +169,22 @@ func copySnapshot(ctx context.Context, pool *pgxpool.Pool, aw *archiveWriter, m 
 	if m.Tables, err = appTables(ctx, tx); err != nil {
 		return nil, err
 	}
+	// Like pg_dump: no DDL (a migration) may change these tables until the
+	// copy is done; a migration that is running is waited for.
+	if len(m.Tables) > 0 {
+		names := make([]string, len(m.Tables))
+		for i, t := range m.Tables {
+			names[i] = pgx.Identifier{t.Name}.Sanitize()
+		}
+		if _, err := tx.Exec(ctx, "LOCK TABLE "+strings.Join(names, ", ")+" IN ACCESS SHARE MODE"); err != nil {
+			return nil, fmt.Errorf("lock tables: %w", err)
+		}
+	}
 	for i := range m.Tables {
 		t := &m.Tables[i]
 		c := &copyChunker{aw: aw, table: t.Name, limit: chunk, modTime: m.SnapshotAt}
-		sql := fmt.Sprintf("COPY %s (%s) TO STDOUT", pgx.Identifier{t.Name}.Sanitize(), columnList(t.Columns))
+		// A query, not COPY table: it also works for partitioned tables.
+		sql := fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT", columnList(t.Columns), pgx.Identifier{t.Name}.Sanitize())
 		if _, err := tx.Conn().PgConn().CopyTo(ctx, c, sql); err != nil {
 			return nil, fmt.Errorf("copy table %s: %w", t.Name, err)
 		}
