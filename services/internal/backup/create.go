@@ -39,6 +39,10 @@ type Options struct {
 	AfterSnapshot func()
 }
 
+// errUploadStopped is what the archive writer sees when the upload ended
+// first; the upload's error is then the one to report.
+var errUploadStopped = errors.New("the upload stopped reading the archive")
+
 // fileRef is a file a snapshot row references; sha256 is known for
 // documents' originals.
 type fileRef struct {
@@ -90,12 +94,15 @@ func create(ctx context.Context, pool *pgxpool.Pool, store *storage.Store, dest 
 		werr <- err
 	}()
 	putErr := dest.Put(ctx, m.ID+"/"+archiveName, pr, -1)
-	pr.CloseWithError(errors.New("upload stopped")) // unblocks the writer if Put gave up early
-	if err := <-werr; err != nil {
+	pr.CloseWithError(errUploadStopped) // unblocks the writer if Put gave up early
+	err := <-werr
+	switch {
+	case err != nil && !errors.Is(err, errUploadStopped):
 		return err // the cause; putErr is its consequence
-	}
-	if putErr != nil {
+	case putErr != nil:
 		return putErr
+	case err != nil:
+		return err
 	}
 	m.Archive = &Archive{Name: archiveName, Size: counted.n, SHA256: hex.EncodeToString(counted.h.Sum(nil))}
 	m.FinishedAt = time.Now().UTC()
