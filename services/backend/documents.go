@@ -398,25 +398,17 @@ func (s *Server) handleDeleteDocument(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	s.removeDocumentFiles(ctx, id)
-	s.removeReportFiles(ctx, reports)
+	s.trashDocumentFiles(ctx, id, reports)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-func (s *Server) removeDocumentFiles(ctx context.Context, id string) {
-	if err := s.store.RemoveDocument(id); err != nil {
-		s.log.WarnContext(ctx, "remove document files", "document_id", id, "error", err)
-	}
-}
-
-func (s *Server) removeReportFiles(ctx context.Context, ids []string) {
-	for _, id := range ids {
-		for _, f := range []string{"html", "pdf"} {
-			if err := s.store.Remove(storage.ReportKey(id, f)); err != nil {
-				s.log.WarnContext(ctx, "remove report file", "report_id", id, "error", err)
-			}
-		}
+// trashDocumentFiles moves a deleted document's files to the storage trash
+// (purged by the worker after STORAGE_TRASH_RETENTION) rather than removing
+// them: a backup running now may hold a snapshot that still references them.
+func (s *Server) trashDocumentFiles(ctx context.Context, id string, reportIDs []string) {
+	if err := s.store.TrashDocument(id, reportIDs); err != nil {
+		s.log.WarnContext(ctx, "trash document files", "document_id", id, "error", err)
 	}
 }
 

@@ -203,9 +203,10 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.consume(ctx, jobCtx, fmt.Sprintf("%s-%d", w.opts.Consumer, i))
 		}()
 	}
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); w.sweepLoop(ctx) }()
 	go func() { defer wg.Done(); w.depthLoop(ctx) }()
+	go func() { defer wg.Done(); w.trashLoop(ctx) }()
 	close(w.ready)
 	wg.Wait()
 	cancelJobs()

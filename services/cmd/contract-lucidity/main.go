@@ -6,6 +6,8 @@
 //	contract-lucidity migrate    apply database migrations and exit
 //	contract-lucidity worker     document pipeline (queue consumer)
 //	contract-lucidity frontend   web UI on :3000, proxies /api to the backend
+//	contract-lucidity backup     create, list, verify or prune backups
+//	contract-lucidity restore    create an instance from a backup
 //
 // All configuration comes from environment variables (design.md section 5).
 package main
@@ -25,6 +27,8 @@ func main() {
 		"migrate":  runMigrate,
 		"worker":   runWorker,
 		"frontend": runFrontend,
+		"backup":   runBackup,
+		"restore":  runRestore,
 	}
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
 		names := make([]string, 0, len(commands))

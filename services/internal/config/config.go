@@ -84,6 +84,10 @@ type Config struct {
 	// bounds what admins may enable there.
 	SupportedFileTypes []string
 	StoragePath        string
+	// StorageTrashRetention (STORAGE_TRASH_RETENTION, default 24h) is how
+	// long files of deleted documents stay in the storage trash, where a
+	// backup that started before the delete still finds them.
+	StorageTrashRetention time.Duration
 
 	RateLimitLoginPerMinute  int
 	RateLimitUploadPerMinute int
@@ -158,6 +162,7 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 		}
 	}
 	c.StoragePath = l.str("STORAGE_PATH", "/data/storage")
+	c.StorageTrashRetention = l.duration("STORAGE_TRASH_RETENTION", 24*time.Hour)
 	c.RateLimitLoginPerMinute = l.integer("RATE_LIMIT_LOGIN_PER_MINUTE", 5, 1, 1_000_000)
 	c.RateLimitUploadPerMinute = l.integer("RATE_LIMIT_UPLOAD_PER_MINUTE", 10, 1, 1_000_000)
 	c.RateLimitAPIPerMinute = l.integer("RATE_LIMIT_API_PER_MINUTE", 100, 1, 1_000_000)

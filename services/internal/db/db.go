@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
@@ -122,7 +123,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 	var applied []string
 	err := withLock(ctx, pool, func(conn *pgx.Conn) error {
 		var err error
-		applied, err = migrate(ctx, conn)
+		applied, err = migrate(ctx, conn, nil)
 		return err
 	})
 	return applied, err
@@ -150,7 +151,16 @@ func withLock(ctx context.Context, pool *pgxpool.Pool, fn func(conn *pgx.Conn) e
 	return fn(c.Conn())
 }
 
-func migrate(ctx context.Context, conn *pgx.Conn) ([]string, error) {
+// migrator is a *pgx.Conn, or a pgx.Tx (see MigrateTx), where each
+// migration's Begin is a savepoint.
+type migrator interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// migrate applies the pending migrations that want accepts (nil: all).
+func migrate(ctx context.Context, conn migrator, want func(name string) bool) ([]string, error) {
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		name       text PRIMARY KEY,
 		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
@@ -174,7 +184,7 @@ func migrate(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 	}
 	var applied []string
 	for _, m := range all {
-		if done[m.Name] {
+		if done[m.Name] || (want != nil && !want(m.Name)) {
 			continue
 		}
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {

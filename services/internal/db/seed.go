@@ -29,7 +29,7 @@ func Setup(ctx context.Context, pool *pgxpool.Pool, cfg *config.Config) ([]strin
 	var applied []string
 	err := withLock(ctx, pool, func(conn *pgx.Conn) error {
 		var err error
-		if applied, err = migrate(ctx, conn); err != nil {
+		if applied, err = migrate(ctx, conn, nil); err != nil {
 			return err
 		}
 		return seed(ctx, conn, cfg)
