@@ -27,6 +27,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/db"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/queue"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/search"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/storage"
@@ -160,6 +161,10 @@ func (w *Worker) visibility() time.Duration { return w.queue.VisibilityTimeout()
 // taking jobs, gives in-flight jobs Options.ShutdownGrace to finish, hands
 // back the rest, and returns.
 func (w *Worker) Run(ctx context.Context) error {
+	// The worker never changes the schema: `contract-lucidity migrate` does.
+	if err := db.Verify(ctx, w.pool); err != nil {
+		return err
+	}
 	var srv *http.Server
 	if addr := w.cfg.WorkerMetricsAddr; addr != "" {
 		ln, err := net.Listen("tcp", addr)

@@ -94,3 +94,45 @@ func TestBackendRefusesUnsafeProductionConfig(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// Only migrate changes the schema: backend and worker refuse a database
+// that is not migrated, and every command refuses one migrated by a newer
+// version, naming the migration.
+func TestServicesRefuseDatabaseNotMatchingTheirMigrations(t *testing.T) {
+	pg := testenv.PostgresTB(t)
+	rd := testenv.RedisTB(t)
+	dbURL := pg.NewDatabase(t)
+	for k, v := range map[string]string{
+		"ENVIRONMENT": "development", "DATABASE_URL": dbURL, "REDIS_URL": rd.URL(0), "STORAGE_PATH": t.TempDir(),
+		"BACKEND_ADDR": "127.0.0.1:0", "WORKER_METRICS_ADDR": "", "BCRYPT_COST": "4", "LOG_LEVEL": "error",
+	} {
+		t.Setenv(k, v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for name, run := range map[string]func(context.Context, []string) error{"backend": runBackend, "worker": runWorker} {
+		if err := run(ctx, nil); err == nil || !strings.Contains(err.Error(), `"contract-lucidity migrate"`) {
+			t.Fatalf("%s on an empty database: %v, want a refusal telling to run migrate", name, err)
+		}
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var tables int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = 'public'`).Scan(&tables); err != nil || tables != 0 {
+		t.Fatalf("backend or worker created %d tables (%v)", tables, err)
+	}
+	if err := runMigrate(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations (name, checksum) VALUES ('9999_newer', 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	for name, run := range map[string]func(context.Context, []string) error{"backend": runBackend, "worker": runWorker, "migrate": runMigrate} {
+		if err := run(ctx, nil); err == nil || !strings.Contains(err.Error(), "9999_newer") || !strings.Contains(err.Error(), "newer version") {
+			t.Fatalf("%s on a database of a newer version: %v", name, err)
+		}
+	}
+}

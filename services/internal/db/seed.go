@@ -24,12 +24,16 @@ var Capabilities = []string{"extraction_classification", "document_understanding
 const DefaultProjectName = "Default"
 
 // Setup applies the migrations and the seed under one advisory lock: what
-// the backend and the migrate command run at start.
+// `contract-lucidity migrate` runs.
 func Setup(ctx context.Context, pool *pgxpool.Pool, cfg *config.Config) ([]string, error) {
+	all, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
 	var applied []string
-	err := withLock(ctx, pool, func(conn *pgx.Conn) error {
+	err = withLock(ctx, pool, func(conn *pgx.Conn) error {
 		var err error
-		if applied, err = migrate(ctx, conn); err != nil {
+		if applied, err = migrate(ctx, conn, all); err != nil {
 			return err
 		}
 		return seed(ctx, conn, cfg)
