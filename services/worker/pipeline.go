@@ -307,8 +307,8 @@ func (w *Worker) storeClauses(ctx context.Context, id string, clauses []Clause, 
 			pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("insert clauses: %w", err)
 		}
-		// With pgvector (search.EnsureVector ran), mirror the vectors into
-		// the indexed column in the same transaction.
+		// With pgvector (migrate added embedding_vec), mirror the vectors
+		// into the indexed column in the same transaction.
 		vec, err := search.HasVector(ctx, tx)
 		if err != nil {
 			return err

@@ -191,10 +191,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}()
 
-	// Enable the pgvector path where the extension exists (idempotent; the
-	// backend does the same). Without it search uses an exact scan.
-	if vec, err := search.EnsureVector(ctx, w.pool); err != nil {
-		w.log.Warn("pgvector setup failed; similarity search uses an exact scan", "error", err)
+	// Only read which search path the migrations enabled.
+	if vec, err := search.HasVector(ctx, w.pool); err != nil {
+		w.log.Warn("cannot tell whether pgvector is in use", "error", err)
 	} else {
 		w.log.Info("similarity search backend", "pgvector", vec)
 	}

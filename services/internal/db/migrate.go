@@ -84,8 +84,9 @@ func newMigration(name, sql string) Migration {
 	return Migration{Name: name, SQL: sql, Checksum: hex.EncodeToString(sum[:])}
 }
 
-// Migrate applies pending migrations under the advisory lock and returns
-// the names of those it applied.
+// Migrate applies pending migrations and the pgvector step (EnableVector)
+// under the advisory lock and returns the names of the migrations it
+// applied.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 	all, err := Migrations()
 	if err != nil {
@@ -94,7 +95,10 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 	var applied []string
 	err = withLock(ctx, pool, func(conn *pgx.Conn) error {
 		var err error
-		applied, err = migrate(ctx, conn, all)
+		if applied, err = migrate(ctx, conn, all); err != nil {
+			return err
+		}
+		_, err = EnableVector(ctx, conn)
 		return err
 	})
 	return applied, err

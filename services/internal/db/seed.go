@@ -23,8 +23,8 @@ var Capabilities = []string{"extraction_classification", "document_understanding
 // DefaultProjectName is the project created with the initial admin.
 const DefaultProjectName = "Default"
 
-// Setup applies the migrations and the seed under one advisory lock: what
-// `contract-lucidity migrate` runs.
+// Setup applies the migrations, the pgvector step and the seed under one
+// advisory lock: what `contract-lucidity migrate` runs.
 func Setup(ctx context.Context, pool *pgxpool.Pool, cfg *config.Config) ([]string, error) {
 	all, err := Migrations()
 	if err != nil {
@@ -34,6 +34,9 @@ func Setup(ctx context.Context, pool *pgxpool.Pool, cfg *config.Config) ([]strin
 	err = withLock(ctx, pool, func(conn *pgx.Conn) error {
 		var err error
 		if applied, err = migrate(ctx, conn, all); err != nil {
+			return err
+		}
+		if _, err := EnableVector(ctx, conn); err != nil {
 			return err
 		}
 		return seed(ctx, conn, cfg)
