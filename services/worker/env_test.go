@@ -52,7 +52,8 @@ func TestMain(m *testing.M) {
 type env struct {
 	t         testing.TB
 	dbURL     string
-	pool      *pgxpool.Pool
+	pool      *pgxpool.Pool // the test's own view of the database
+	wpool     *pgxpool.Pool // the workers' pool when not pool
 	rdb       *redis.Client
 	stream    string
 	queue     *queue.Queue
@@ -111,8 +112,12 @@ func (e *env) newWorker(opts worker.Options, hooks worker.Hooks) *worker.Worker 
 	if opts.PollBlock == 0 {
 		opts.PollBlock = 200 * time.Millisecond
 	}
+	pool := e.pool
+	if e.wpool != nil {
+		pool = e.wpool
+	}
 	w, err := worker.New(e.cfg, worker.Deps{
-		Pool: e.pool, Redis: e.rdb, Queue: e.queue, Options: opts, Hooks: hooks,
+		Pool: pool, Redis: e.rdb, Queue: e.queue, Options: opts, Hooks: hooks,
 		Logger: slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	if err != nil {

@@ -71,10 +71,10 @@ func classify(stage string, err error) *stageError {
 const lockSQL = `SELECT pg_try_advisory_lock(hashtextextended($1, 7240))`
 
 // withJobLock runs fn while holding the advisory lock named key on a
-// dedicated connection. It reports false without running fn when another
-// worker holds the lock.
+// connection of the lock pool. It reports false without running fn when
+// another worker holds the lock.
 func (w *Worker) withJobLock(ctx context.Context, key string, fn func() (jobResult, error)) (jobResult, bool, error) {
-	conn, err := w.pool.Acquire(ctx)
+	conn, err := w.locks.Acquire(ctx)
 	if err != nil {
 		return "", false, fmt.Errorf("acquire connection: %w", err)
 	}
@@ -147,10 +147,13 @@ func (w *Worker) runPipeline(ctx context.Context, id string) (jobResult, error) 
 	start := time.Now()
 	an := w.analyzerFor(ctx)
 	if err := w.pipelineStages(ctx, &doc, an); err != nil {
-		if ctx.Err() != nil {
+		if shuttingDown(ctx) {
 			return w.handBackOnCancel(ctx, id, err)
 		}
 		se := classify("pipeline", err)
+		if timedOut(ctx) {
+			se = &stageError{stage: se.stage, message: fmt.Sprintf("processing took longer than %s", w.opts.JobTimeout), err: err}
+		}
 		if se.permanent || doc.attempts >= w.opts.MaxAttempts {
 			if !se.permanent {
 				se.message = fmt.Sprintf("%s (gave up after %d attempts)", se.message, doc.attempts)
@@ -378,7 +381,8 @@ func (w *Worker) retryDocument(ctx context.Context, doc document, se *stageError
 	w.retries.Add(1)
 	go func() {
 		defer w.retries.Done()
-		if !sleep(ctx, delay) {
+		// Not ctx: it may have ended by the job deadline.
+		if !sleep(w.runCtx, delay) {
 			return // shutting down: the sweep re-enqueues it later
 		}
 		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -393,7 +397,7 @@ func (w *Worker) retryDocument(ctx context.Context, doc document, se *stageError
 // handBackOnCancel handles an interruption by shutdown: the document goes
 // back to queued and the delivery stays unacked for another worker.
 func (w *Worker) handBackOnCancel(ctx context.Context, id string, err error) (jobResult, error) {
-	if ctx.Err() == nil {
+	if !shuttingDown(ctx) {
 		return resultHandBack, err // e.g. database unreachable: leave it to the redelivery
 	}
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -38,7 +38,7 @@ func (w *Worker) renderReport(ctx context.Context, id string) (jobResult, error)
 		return resultSkipped, nil
 	}
 	if err != nil {
-		if ctx.Err() != nil {
+		if shuttingDown(ctx) {
 			return resultHandBack, nil
 		}
 		return resultHandBack, fmt.Errorf("claim report: %w", err)
@@ -52,7 +52,7 @@ func (w *Worker) renderReport(ctx context.Context, id string) (jobResult, error)
 		err = w.writeReport(id, data)
 	}
 	if err != nil {
-		if ctx.Err() != nil {
+		if shuttingDown(ctx) {
 			return resultHandBack, nil
 		}
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

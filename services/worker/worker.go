@@ -9,7 +9,9 @@
 // one, never a mixture or duplicates. A PostgreSQL advisory lock (held on
 // one connection for the duration of a job) keeps two workers from working
 // on the same document at once; it is released by the server when a killed
-// worker's connection drops.
+// worker's connection drops. Lock connections come from a pool of their
+// own, one per consumer, so a job holding its lock can always get a
+// connection for its work, whatever WORKER_CONCURRENCY is.
 package worker
 
 import (
@@ -53,6 +55,10 @@ type Options struct {
 	Heartbeat time.Duration
 	// PollBlock is how long one queue read blocks. Default 2s.
 	PollBlock time.Duration
+	// JobTimeout bounds one run of a job; a document that takes longer is
+	// retried (and failed after MaxAttempts). Default cfg.WorkerJobTimeout,
+	// else 1h.
+	JobTimeout time.Duration
 	// Consumer names this worker in the consumer group. Default hostname-pid.
 	Consumer string
 	Extract  extract.Options
@@ -82,6 +88,8 @@ type Deps struct {
 type Worker struct {
 	cfg       *config.Config
 	pool      *pgxpool.Pool
+	locks     *pgxpool.Pool   // job advisory locks only; set by Run
+	runCtx    context.Context // ends when Run's grace period does; set by Run
 	rdb       *redis.Client
 	queue     *queue.Queue
 	log       *slog.Logger
@@ -123,6 +131,12 @@ func New(cfg *config.Config, deps Deps) (*Worker, error) {
 	}
 	if o.PollBlock <= 0 {
 		o.PollBlock = 2 * time.Second
+	}
+	if o.JobTimeout <= 0 {
+		o.JobTimeout = cfg.WorkerJobTimeout
+	}
+	if o.JobTimeout <= 0 {
+		o.JobTimeout = time.Hour
 	}
 	if o.Consumer == "" {
 		host, _ := os.Hostname()
@@ -191,14 +205,25 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}()
 
+	n := max(w.cfg.WorkerConcurrency, 1)
+	// Each consumer holds at most one lock connection, so with n of them
+	// acquiring one never waits and never competes with the jobs' work.
+	lc := w.pool.Config()
+	lc.MaxConns, lc.MinConns = int32(n), 0
+	locks, err := pgxpool.NewWithConfig(ctx, lc)
+	if err != nil {
+		return fmt.Errorf("job lock pool: %w", err)
+	}
+	defer locks.Close()
+	w.locks, w.runCtx = locks, jobCtx
 	// Only read which search path the migrations enabled.
 	if vec, err := search.HasVector(ctx, w.pool); err != nil {
 		w.log.Warn("cannot tell whether pgvector is in use", "error", err)
 	} else {
 		w.log.Info("similarity search backend", "pgvector", vec)
 	}
-	n := max(w.cfg.WorkerConcurrency, 1)
-	w.log.Info("worker started", "concurrency", n, "consumer", w.opts.Consumer, "visibility_timeout", w.visibility().String())
+	w.log.Info("worker started", "concurrency", n, "consumer", w.opts.Consumer, "visibility_timeout", w.visibility().String(),
+		"job_timeout", w.opts.JobTimeout.String())
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
@@ -253,19 +278,7 @@ func (w *Worker) handle(ctx context.Context, d *queue.Delivery) {
 	var hb sync.WaitGroup
 	hb.Add(1)
 	go func() { defer hb.Done(); w.heartbeat(hbCtx, d) }()
-	var (
-		res jobResult
-		err error
-	)
-	switch d.Job.Kind {
-	case queue.KindDocument:
-		res, err = w.processDocument(ctx, d.Job.ID)
-	case queue.KindReport:
-		res, err = w.processReport(ctx, d.Job.ID)
-	default:
-		res = resultDone
-		w.log.Warn("unknown job kind dropped", "kind", d.Job.Kind, "id", d.Job.ID)
-	}
+	res, err := w.run(ctx, d)
 	stopHB()
 	hb.Wait()
 	log := w.log.With("job", d.Job.Kind, "id", d.Job.ID, "deliveries", d.Deliveries)
@@ -291,6 +304,28 @@ func (w *Worker) handle(ctx context.Context, d *queue.Delivery) {
 	if err := w.queue.Ack(bg, d); err != nil {
 		log.Warn("ack failed; the job will be redelivered", "error", err)
 	}
+}
+
+// errJobTimeout is the cause of a job context that reached Options.JobTimeout.
+var errJobTimeout = errors.New("job timeout")
+
+// timedOut reports whether ctx ended by the job deadline, and shuttingDown
+// whether it ended for any other reason (the worker stops).
+func timedOut(ctx context.Context) bool     { return errors.Is(context.Cause(ctx), errJobTimeout) }
+func shuttingDown(ctx context.Context) bool { return ctx.Err() != nil && !timedOut(ctx) }
+
+// run runs one delivery's job under the job deadline.
+func (w *Worker) run(ctx context.Context, d *queue.Delivery) (jobResult, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, w.opts.JobTimeout, errJobTimeout)
+	defer cancel()
+	switch d.Job.Kind {
+	case queue.KindDocument:
+		return w.processDocument(ctx, d.Job.ID)
+	case queue.KindReport:
+		return w.processReport(ctx, d.Job.ID)
+	}
+	w.log.Warn("unknown job kind dropped", "kind", d.Job.Kind, "id", d.Job.ID)
+	return resultDone, nil
 }
 
 // heartbeat keeps the delivery from being reclaimed and the document from

@@ -104,6 +104,9 @@ type Config struct {
 	WorkerConcurrency       int
 	WorkerVisibilityTimeout time.Duration
 	WorkerMetricsAddr       string
+	// WorkerJobTimeout (WORKER_JOB_TIMEOUT, default 1h) bounds one run of
+	// a job; a document that takes longer is retried, then failed.
+	WorkerJobTimeout time.Duration
 
 	InitialAdminEmail    string
 	InitialAdminPassword string
@@ -169,6 +172,7 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 	c.WorkerConcurrency = l.integer("WORKER_CONCURRENCY", 2, 1, 256)
 	c.WorkerVisibilityTimeout = l.duration("WORKER_VISIBILITY_TIMEOUT", 5*time.Minute)
 	c.WorkerMetricsAddr = l.str("WORKER_METRICS_ADDR", ":9090")
+	c.WorkerJobTimeout = l.duration("WORKER_JOB_TIMEOUT", time.Hour)
 	c.InitialAdminEmail = l.str("INITIAL_ADMIN_EMAIL", "")
 	c.InitialAdminPassword = l.str("INITIAL_ADMIN_PASSWORD", "")
 	c.LogLevel = l.level("LOG_LEVEL")
