@@ -70,8 +70,15 @@ func randHex(n int) string {
 
 func newEnv(t testing.TB, visibility time.Duration) *env {
 	t.Helper()
+	return newEnvOn(t, pg, visibility)
+}
+
+// newEnvOn is newEnv on a database of the given server (a test that stops
+// its server needs one of its own).
+func newEnvOn(t testing.TB, server *testenv.Postgres, visibility time.Duration) *env {
+	t.Helper()
 	ctx := context.Background()
-	e := &env{t: t, dbURL: pg.NewDatabase(t), stream: "t:jobs:" + randHex(4)}
+	e := &env{t: t, dbURL: server.NewDatabase(t), stream: "t:jobs:" + randHex(4)}
 	var err error
 	if e.pool, err = pgxpool.New(ctx, e.dbURL); err != nil {
 		t.Fatal(err)

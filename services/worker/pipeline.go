@@ -74,14 +74,15 @@ const lockSQL = `SELECT pg_try_advisory_lock(hashtextextended($1, 7240))`
 // connection of the lock pool. It reports false without running fn when
 // another worker holds the lock.
 func (w *Worker) withJobLock(ctx context.Context, key string, fn func() (jobResult, error)) (jobResult, bool, error) {
+	// Without the lock the job has not started: hand it back, never ack it.
 	conn, err := w.locks.Acquire(ctx)
 	if err != nil {
-		return "", false, fmt.Errorf("acquire connection: %w", err)
+		return resultHandBack, false, fmt.Errorf("acquire connection: %w", err)
 	}
 	defer conn.Release()
 	var got bool
 	if err := conn.QueryRow(ctx, lockSQL, key).Scan(&got); err != nil {
-		return "", false, fmt.Errorf("take job lock: %w", err)
+		return resultHandBack, false, fmt.Errorf("take job lock: %w", err)
 	}
 	if !got {
 		return resultSkipped, false, nil
@@ -357,7 +358,7 @@ func (w *Worker) failDocument(ctx context.Context, id string, se *stageError) (j
 	defer cancel()
 	if _, err := w.pool.Exec(bg, `UPDATE documents SET pipeline_status = 'failed', error_message = $2, updated_at = now()
 		WHERE id = $1 AND pipeline_status NOT IN ('complete','failed')`, id, se.message); err != nil {
-		return resultRetry, fmt.Errorf("mark document failed: %w", err)
+		return resultHandBack, fmt.Errorf("mark document failed: %w", err) // not recorded: run it again
 	}
 	w.log.Warn("document failed", "document_id", id, "stage", se.stage, "reason", se.message, "error", se.err)
 	return resultFailed, se

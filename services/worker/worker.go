@@ -278,10 +278,27 @@ func (w *Worker) handle(ctx context.Context, d *queue.Delivery) {
 	var hb sync.WaitGroup
 	hb.Add(1)
 	go func() { defer hb.Done(); w.heartbeat(hbCtx, d) }()
+	log := w.log.With("job", d.Job.Kind, "id", d.Job.ID, "deliveries", d.Deliveries)
 	res, err := w.run(ctx, d)
+	for reruns := 0; res == resultHandBack && err != nil && ctx.Err() == nil; {
+		// Not a shutdown: PostgreSQL failed under the job. Keep the delivery
+		// (the heartbeat holds it) and run the job again as soon as the
+		// database answers, instead of leaving it to the visibility timeout.
+		log.Warn("job interrupted by a database error; it runs again when the database answers", "error", err)
+		if !w.awaitDatabase(ctx) {
+			// The database answered at once: not an outage. A few more
+			// tries, then the redelivery after the visibility timeout.
+			if reruns++; reruns > 5 || !sleep(ctx, time.Duration(reruns)*time.Second) {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		res, err = w.run(ctx, d)
+	}
 	stopHB()
 	hb.Wait()
-	log := w.log.With("job", d.Job.Kind, "id", d.Job.ID, "deliveries", d.Deliveries)
 	if err != nil {
 		log.Error("job failed", "result", string(res), "error", err)
 	}
@@ -291,8 +308,9 @@ func (w *Worker) handle(ctx context.Context, d *queue.Delivery) {
 	defer cancel()
 	switch res {
 	case resultHandBack:
-		// Shutting down mid-job: leave the delivery pending (no Ack). It is
-		// reclaimed after the visibility timeout; the document row says queued.
+		// Shutting down mid-job (or a database error that outlasted the
+		// reruns): leave the delivery pending (no Ack). It is reclaimed after
+		// the visibility timeout; the document row says queued.
 		w.metrics.failures.WithLabelValues(d.Job.Kind, "handed_back").Inc()
 		log.Info("job handed back")
 		return
@@ -326,6 +344,22 @@ func (w *Worker) run(ctx context.Context, d *queue.Delivery) (jobResult, error) 
 	}
 	w.log.Warn("unknown job kind dropped", "kind", d.Job.Kind, "id", d.Job.ID)
 	return resultDone, nil
+}
+
+// awaitDatabase waits until PostgreSQL answers a ping or ctx ends, and
+// reports whether it had to wait (the database was down).
+func (w *Worker) awaitDatabase(ctx context.Context) bool {
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := w.pool.Ping(pctx)
+		cancel()
+		if err == nil {
+			return wait > 250*time.Millisecond
+		}
+		if !sleep(ctx, wait) {
+			return true
+		}
+	}
 }
 
 // heartbeat keeps the delivery from being reclaimed and the document from
