@@ -55,6 +55,10 @@ type Options struct {
 	Heartbeat time.Duration
 	// PollBlock is how long one queue read blocks. Default 2s.
 	PollBlock time.Duration
+	// RetentionInterval is the period of Retention. Default 1h.
+	RetentionInterval time.Duration
+	// RetentionBatch is how many rows one retention DELETE removes. Default 1000.
+	RetentionBatch int
 	// JobTimeout bounds one run of a job; a document that takes longer is
 	// retried (and failed after MaxAttempts). Default cfg.WorkerJobTimeout,
 	// else 1h.
@@ -132,6 +136,12 @@ func New(cfg *config.Config, deps Deps) (*Worker, error) {
 	if o.PollBlock <= 0 {
 		o.PollBlock = 2 * time.Second
 	}
+	if o.RetentionInterval <= 0 {
+		o.RetentionInterval = time.Hour
+	}
+	if o.RetentionBatch <= 0 {
+		o.RetentionBatch = 1000
+	}
 	if o.JobTimeout <= 0 {
 		o.JobTimeout = cfg.WorkerJobTimeout
 	}
@@ -169,8 +179,8 @@ func New(cfg *config.Config, deps Deps) (*Worker, error) {
 
 func (w *Worker) visibility() time.Duration { return w.queue.VisibilityTimeout() }
 
-// Run consumes jobs with cfg.WorkerConcurrency goroutines, runs the sweep
-// and the queue-depth gauge, and serves /healthz, /readyz and /metrics on
+// Run consumes jobs with cfg.WorkerConcurrency goroutines, runs the sweep,
+// the retention of old rows and the queue-depth gauge, and serves /healthz, /readyz and /metrics on
 // cfg.WorkerMetricsAddr (unless empty). When ctx is cancelled it stops
 // taking jobs, gives in-flight jobs Options.ShutdownGrace to finish, hands
 // back the rest, and returns.
@@ -232,8 +242,9 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.consume(ctx, jobCtx, fmt.Sprintf("%s-%d", w.opts.Consumer, i))
 		}()
 	}
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); w.sweepLoop(ctx) }()
+	go func() { defer wg.Done(); w.retentionLoop(ctx) }()
 	go func() { defer wg.Done(); w.depthLoop(ctx) }()
 	close(w.ready)
 	wg.Wait()

@@ -107,6 +107,9 @@ type Config struct {
 	// WorkerJobTimeout (WORKER_JOB_TIMEOUT, default 1h) bounds one run of
 	// a job; a document that takes longer is retried, then failed.
 	WorkerJobTimeout time.Duration
+	// AuditRetentionDays (AUDIT_RETENTION_DAYS, default 90; 0 keeps them
+	// forever): the worker deletes older audit events.
+	AuditRetentionDays int
 
 	InitialAdminEmail    string
 	InitialAdminPassword string
@@ -173,6 +176,7 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 	c.WorkerVisibilityTimeout = l.duration("WORKER_VISIBILITY_TIMEOUT", 5*time.Minute)
 	c.WorkerMetricsAddr = l.str("WORKER_METRICS_ADDR", ":9090")
 	c.WorkerJobTimeout = l.duration("WORKER_JOB_TIMEOUT", time.Hour)
+	c.AuditRetentionDays = l.integer("AUDIT_RETENTION_DAYS", 90, 0, 36500)
 	c.InitialAdminEmail = l.str("INITIAL_ADMIN_EMAIL", "")
 	c.InitialAdminPassword = l.str("INITIAL_ADMIN_PASSWORD", "")
 	c.LogLevel = l.level("LOG_LEVEL")
