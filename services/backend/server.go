@@ -58,8 +58,9 @@ type Options struct {
 
 // New connects to PostgreSQL and Redis, checks that the database is
 // migrated to this version (db.Verify: `contract-lucidity migrate` applies
-// migrations, the backend never changes the schema) and wires the HTTP
-// handler.
+// migrations, the backend never changes the schema), inserts the
+// first-start data where missing (db.Seed: settings, the initial admin) and
+// wires the HTTP handler.
 func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, error) {
 	var o Options
 	if len(opts) > 0 {
@@ -84,6 +85,10 @@ func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, err
 		return nil, err
 	}
 	if err := db.Verify(ctx, s.pool); err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	if err := db.Seed(ctx, s.pool, cfg); err != nil {
 		s.pool.Close()
 		return nil, err
 	}

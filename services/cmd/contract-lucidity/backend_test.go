@@ -136,3 +136,48 @@ func TestServicesRefuseDatabaseNotMatchingTheirMigrations(t *testing.T) {
 		}
 	}
 }
+
+// As the operator runs them: the migrate Job gets the ConfigMap
+// (INITIAL_ADMIN_EMAIL) but not the admin password Secret, the backend gets
+// both and creates the admin at its first start, without any DDL.
+func TestMigrateJobWithoutAdminPasswordThenBackendCreatesTheAdmin(t *testing.T) {
+	pg := testenv.PostgresTB(t)
+	rd := testenv.RedisTB(t)
+	dbURL := pg.NewDatabase(t)
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"ENVIRONMENT": "development", "DATABASE_URL": dbURL, "STORAGE_PATH": t.TempDir(),
+		"BACKEND_ADDR": fmt.Sprintf("127.0.0.1:%d", port), "BCRYPT_COST": "4", "LOG_LEVEL": "error",
+		"INITIAL_ADMIN_EMAIL": "admin@example.com",
+	} {
+		t.Setenv(k, v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := runMigrate(ctx, nil); err != nil {
+		t.Fatalf("migrate as the operator's Job runs it: %v", err)
+	}
+	t.Setenv("REDIS_URL", rd.URL(0))
+	t.Setenv("INITIAL_ADMIN_PASSWORD", "Initial-Passw0rd-1")
+	srvCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- runBackend(srvCtx, nil) }()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitOK(t, base+"/readyz", done)
+	resp, err := http.Post(base+"/api/auth/login", "application/json",
+		strings.NewReader(`{"email":"admin@example.com","password":"Initial-Passw0rd-1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login of the initial admin: %d", resp.StatusCode)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("backend shutdown: %v", err)
+	}
+}

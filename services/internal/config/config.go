@@ -232,7 +232,9 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 		if c.InitialAdminPassword != "" {
 			l.secret(prod, "INITIAL_ADMIN_PASSWORD", c.InitialAdminPassword, 12)
 		}
-		if c.InitialAdminEmail != "" && c.InitialAdminPassword == "" {
+		// migrate without the password (the operator's Job) leaves the
+		// admin to the backend's first start.
+		if svc == Backend && c.InitialAdminEmail != "" && c.InitialAdminPassword == "" {
 			l.fail("INITIAL_ADMIN_PASSWORD", "is required when INITIAL_ADMIN_EMAIL is set")
 		}
 	}

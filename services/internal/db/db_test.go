@@ -332,3 +332,38 @@ func TestSchemaMigrationsWithoutChecksumsIsUpgradedInPlace(t *testing.T) {
 		t.Fatalf("Verify after the upgrade: %v", err)
 	}
 }
+
+// Backends starting together on a database the operator's Job migrated
+// create one admin and none of them fails.
+func TestConcurrentSeedCreatesOneAdmin(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(pg.NewDatabase(t))
+	cfg.BcryptCost = 10 // hashing between the "no users yet" check and the insert
+	pool, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	// What the operator's migrate Job leaves: settings seeded, no admin.
+	jobCfg := *cfg
+	jobCfg.InitialAdminPassword = ""
+	if _, err := Setup(ctx, pool, &jobCfg); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() { errs <- Seed(ctx, pool, cfg) }()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var admins, projects int
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM projects)`).Scan(&admins, &projects); err != nil {
+		t.Fatal(err)
+	}
+	if admins != 1 || projects != 1 {
+		t.Fatalf("%d users and %d projects after concurrent seeds, want 1 and 1", admins, projects)
+	}
+}
