@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,32 +13,39 @@ import (
 	"github.com/contract-lucidity/contract-lucidity/services/worker/fixtures"
 )
 
-// A job taken while PostgreSQL is down is not acked: the worker keeps it
-// and runs it once the database is back. The visibility timeout is 10
-// minutes (and the sweep only re-enqueues documents idle that long), so
-// completion within a minute of the restart can only come from the worker
-// holding on to the job.
+// Jobs taken while PostgreSQL is down are not acked: the worker keeps them
+// and runs them once the database is back. The visibility timeout is 10
+// minutes (and the sweep only re-enqueues documents idle that long, reports
+// twice that), so completion within a minute of the restart can only come
+// from the worker holding on to the jobs.
 func TestJobTakenDuringDatabaseOutageCompletesSoonAfterItReturns(t *testing.T) {
 	t.Parallel()
 	server := testenv.PostgresTB(t) // its own: this test stops it
 	e := newEnvOn(t, server, 10*time.Minute)
+	e.cfg.WorkerConcurrency = 3 // a consumer for each of the three jobs
 	e.run(e.newWorker(worker.Options{}, worker.Hooks{}))
 	docx, err := fixtures.SampleDOCX()
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The worker is up and working before the outage.
-	if r := e.waitFinished(e.upload("warm-up.docx", "docx", docx), time.Minute); r.Status != worker.StatusComplete {
+	warm := e.upload("warm-up.docx", "docx", docx)
+	if r := e.waitFinished(warm, time.Minute); r.Status != worker.StatusComplete {
 		t.Fatalf("warm-up document: %s %s", r.Status, r.Error)
 	}
 	id := e.addDocument("msa.docx", "docx", docx)
 	other := e.addDocument("msa-2.docx", "docx", docx)
+	ctx := context.Background()
+	var report string
+	if err := e.pool.QueryRow(ctx, `INSERT INTO document_reports (document_id) VALUES ($1) RETURNING id`, warm).Scan(&report); err != nil {
+		t.Fatal(err)
+	}
 
 	server.Shutdown()
 	e.enqueue(queue.KindDocument, id)
+	e.enqueue(queue.KindReport, report)
 	e.enqueue(queue.KindDocument, other)
-	ctx := context.Background()
-	// Both jobs delivered to the worker (pending) or already gone (acked).
+	// Every job delivered to the worker (pending) or already gone (acked).
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		info, err := e.rdb.XInfoGroups(ctx, e.stream).Result()
 		if err != nil {
@@ -60,6 +68,9 @@ func TestJobTakenDuringDatabaseOutageCompletesSoonAfterItReturns(t *testing.T) {
 			t.Fatalf("document %s: %s after %d attempts (%s)", doc, r.Status, r.Attempts, r.Error)
 		}
 		e.assertClausesConsistent(doc)
+	}
+	if html := waitReportHTML(t, e, report); !strings.Contains(html, "warm-up.docx") {
+		t.Error("the report lacks the document name")
 	}
 	waitQueueEmpty(t, e)
 }

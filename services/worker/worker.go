@@ -179,9 +179,10 @@ func New(cfg *config.Config, deps Deps) (*Worker, error) {
 
 func (w *Worker) visibility() time.Duration { return w.queue.VisibilityTimeout() }
 
-// Run consumes jobs with cfg.WorkerConcurrency goroutines, runs the sweep,
-// the retention of old rows and the queue-depth gauge, and serves /healthz, /readyz and /metrics on
-// cfg.WorkerMetricsAddr (unless empty). When ctx is cancelled it stops
+// Run checks the schema (db.Verify), consumes jobs with
+// cfg.WorkerConcurrency goroutines, runs the sweep, the retention of old
+// rows and the queue-depth gauge, and serves /healthz, /readyz and /metrics
+// on cfg.WorkerMetricsAddr (unless empty). When ctx is cancelled it stops
 // taking jobs, gives in-flight jobs Options.ShutdownGrace to finish, hands
 // back the rest, and returns.
 func (w *Worker) Run(ctx context.Context) error {
