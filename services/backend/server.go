@@ -54,12 +54,13 @@ type Server struct {
 type Options struct {
 	// Logger receives structured logs (default: JSON on stderr at cfg.LogLevel).
 	Logger *slog.Logger
-	// SkipSetup skips migrations and seed (when the caller ran db.Setup).
-	SkipSetup bool
 }
 
-// New connects to PostgreSQL and Redis, applies the migrations and the seed
-// under the advisory lock, and wires the HTTP handler.
+// New connects to PostgreSQL and Redis, checks that the database is
+// migrated to this version (db.Verify: `contract-lucidity migrate` applies
+// migrations, the backend never changes the schema), inserts the
+// first-start data where missing (db.Seed: settings, the initial admin) and
+// wires the HTTP handler.
 func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, error) {
 	var o Options
 	if len(opts) > 0 {
@@ -83,15 +84,13 @@ func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, err
 	if s.pool, err = db.Open(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if !o.SkipSetup {
-		applied, err := db.Setup(ctx, s.pool, cfg)
-		if err != nil {
-			s.pool.Close()
-			return nil, err
-		}
-		if len(applied) > 0 {
-			log.Info("migrations applied", "applied", applied)
-		}
+	if err := db.Verify(ctx, s.pool); err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	if err := db.Seed(ctx, s.pool, cfg); err != nil {
+		s.pool.Close()
+		return nil, err
 	}
 	ropt, err := cfg.RedisOptions()
 	if err != nil {

@@ -129,7 +129,7 @@ func TestPgvectorColumnIsLeftOut(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if vec, err := search.EnsureVector(ctx, srcPool); err != nil || !vec {
+	if vec, err := db.EnableVector(ctx, srcPool); err != nil || !vec {
 		t.Fatalf("pgvector on PGlite: %v %v", vec, err)
 	}
 	src := &instance{pool: srcPool, root: filepath.Join(t.TempDir(), "storage")}

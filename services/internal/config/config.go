@@ -109,6 +109,12 @@ type Config struct {
 	WorkerConcurrency       int
 	WorkerVisibilityTimeout time.Duration
 	WorkerMetricsAddr       string
+	// WorkerJobTimeout (WORKER_JOB_TIMEOUT, default 1h) bounds one run of
+	// a job; a document that takes longer is retried, then failed.
+	WorkerJobTimeout time.Duration
+	// AuditRetentionDays (AUDIT_RETENTION_DAYS, default 90; 0 keeps them
+	// forever): the worker deletes older audit events.
+	AuditRetentionDays int
 
 	InitialAdminEmail    string
 	InitialAdminPassword string
@@ -176,6 +182,8 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 	c.WorkerConcurrency = l.integer("WORKER_CONCURRENCY", 2, 1, 256)
 	c.WorkerVisibilityTimeout = l.duration("WORKER_VISIBILITY_TIMEOUT", 5*time.Minute)
 	c.WorkerMetricsAddr = l.str("WORKER_METRICS_ADDR", ":9090")
+	c.WorkerJobTimeout = l.duration("WORKER_JOB_TIMEOUT", time.Hour)
+	c.AuditRetentionDays = l.integer("AUDIT_RETENTION_DAYS", 90, 0, 36500)
 	c.InitialAdminEmail = l.str("INITIAL_ADMIN_EMAIL", "")
 	c.InitialAdminPassword = l.str("INITIAL_ADMIN_PASSWORD", "")
 	c.LogLevel = l.level("LOG_LEVEL")
@@ -231,7 +239,9 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 		if c.InitialAdminPassword != "" {
 			l.secret(prod, "INITIAL_ADMIN_PASSWORD", c.InitialAdminPassword, 12)
 		}
-		if c.InitialAdminEmail != "" && c.InitialAdminPassword == "" {
+		// migrate without the password (the operator's Job) leaves the
+		// admin to the backend's first start.
+		if svc == Backend && c.InitialAdminEmail != "" && c.InitialAdminPassword == "" {
 			l.fail("INITIAL_ADMIN_PASSWORD", "is required when INITIAL_ADMIN_EMAIL is set")
 		}
 	}

@@ -80,7 +80,7 @@ func TestDevelopmentUsesDefaults(t *testing.T) {
 	}
 	if c.JWTSecret != devJWTSecret || len(c.EncryptionKey) != 32 || c.CORSOrigins[0] != "http://localhost:3000" ||
 		len(c.SupportedFileTypes) != 6 || c.MaxUploadBytes() != 100<<20 || c.RateLimitLoginPerMinute != 5 ||
-		c.WorkerVisibilityTimeout != 5*time.Minute || c.StoragePath != "/data/storage" ||
+		c.WorkerVisibilityTimeout != 5*time.Minute || c.WorkerJobTimeout != time.Hour || c.AuditRetentionDays != 90 || c.StoragePath != "/data/storage" ||
 		c.LoginMaxFailures != 10 || c.LoginLockout != 15*time.Minute {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}

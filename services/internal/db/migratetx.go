@@ -16,5 +16,9 @@ func MigrateTx(ctx context.Context, tx pgx.Tx, want func(name string) bool) ([]s
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey); err != nil {
 		return nil, fmt.Errorf("take migration lock: %w", err)
 	}
-	return migrate(ctx, tx, want)
+	all, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	return migrate(ctx, tx, all, want)
 }
