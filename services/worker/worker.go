@@ -243,7 +243,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.consume(ctx, jobCtx, fmt.Sprintf("%s-%d", w.opts.Consumer, i))
 		}()
 	}
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); w.sweepLoop(ctx) }()
 	go func() { defer wg.Done(); w.retentionLoop(ctx) }()
 	go func() { defer wg.Done(); w.depthLoop(ctx) }()
