@@ -24,6 +24,7 @@ import (
 
 	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/db"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/egress"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/queue"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/secretbox"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/storage"
@@ -46,8 +47,9 @@ type Server struct {
 	// dummyHash is compared against when the email is unknown, so an
 	// unknown user and a wrong password take the same time.
 	dummyHash []byte
-	// httpClient performs AI provider connection tests.
+	// httpClient performs AI provider connection tests (egress policy).
 	httpClient *http.Client
+	egress     egress.Policy
 }
 
 // Options adjust New for tests and embedding.
@@ -69,7 +71,8 @@ func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, err
 	if log == nil {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	}
-	s := &Server{cfg: cfg, log: log, httpClient: &http.Client{Timeout: 15 * time.Second}}
+	s := &Server{cfg: cfg, log: log, egress: cfg.EgressPolicy()}
+	s.httpClient = egress.NewClient(s.egress, 15*time.Second)
 	var err error
 	if s.box, err = secretbox.New(cfg.EncryptionKey); err != nil {
 		return nil, err
