@@ -109,7 +109,7 @@ func (s *Server) authenticate(r *http.Request, perMinute int) (*principal, error
 	if perMinute > 0 {
 		go func() {
 			defer close(done)
-			limitErr = s.rateLimit(r.Context(), "api:user:"+claims.Subject, perMinute)
+			limitErr = s.rateLimit(r.Context(), limitAPI, "api:user:"+claims.Subject, perMinute)
 		}()
 	} else {
 		close(done)
@@ -140,7 +140,7 @@ func (s *Server) verifyBearer(r *http.Request) (*accessClaims, error) {
 			// Rejected tokens are audited, at most at the API rate per
 			// client address, so junk tokens cannot flood the audit log.
 			ip := s.clientIP(r)
-			if err := s.rateLimit(r.Context(), "badtoken:ip:"+ip, s.cfg.RateLimitAPIPerMinute); err != nil {
+			if err := s.rateLimit(r.Context(), limitBadToken, "badtoken:ip:"+ip, s.cfg.RateLimitAPIPerMinute); err != nil {
 				return nil, err
 			}
 			s.audit(r.Context(), auditEvent{Type: te.event, IP: ip,
@@ -270,7 +270,7 @@ func (s *Server) issueTokens(ctx context.Context, tx pgx.Tx, u userJSON, family 
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	ip := s.clientIP(r)
-	if err := s.rateLimit(r.Context(), "login:ip:"+ip, s.cfg.RateLimitLoginPerMinute); err != nil {
+	if err := s.rateLimit(r.Context(), limitLogin, "login:ip:"+ip, s.cfg.RateLimitLoginPerMinute); err != nil {
 		return err
 	}
 	var in struct {
@@ -340,7 +340,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// handleRefresh is limited per client address like sign-in, but stays open
+// when Redis is down: a refresh token is 256 random bits (nothing to
+// guess), and refusing refreshes would sign every web session out.
 func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
+	if err := s.rateLimit(r.Context(), limitRefresh, "refresh:ip:"+s.clientIP(r), s.cfg.RateLimitRefreshPerMinute); err != nil {
+		return err
+	}
 	var in struct {
 		RefreshToken string `json:"refresh_token"`
 	}
@@ -406,6 +412,9 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
+	if err := s.rateLimit(r.Context(), limitRefresh, "refresh:ip:"+s.clientIP(r), s.cfg.RateLimitRefreshPerMinute); err != nil {
+		return err
+	}
 	var in struct {
 		RefreshToken string `json:"refresh_token"`
 	}
@@ -507,11 +516,11 @@ func (s *Server) checkAccountLock(ctx context.Context, email, ip string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("login failures: %w", err)
+		return s.limiterOutage(ctx, limitLogin, err)
 	}
 	ttl, err := s.rdb.TTL(ctx, key).Result()
 	if err != nil {
-		return fmt.Errorf("login failures: %w", err)
+		return s.limiterOutage(ctx, limitLogin, err)
 	}
 	s.audit(ctx, auditEvent{Type: "login_locked", Email: email, IP: ip, Detail: map[string]any{"failures": n}})
 	return &apiError{Status: http.StatusTooManyRequests, Detail: "too many failed sign-ins for this account; try again later",
@@ -529,7 +538,7 @@ func (s *Server) noteLoginFailure(ctx context.Context, email string) error {
 	pipe.Incr(ctx, key)
 	pipe.Expire(ctx, key, s.cfg.LoginLockout)
 	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("login failures: %w", err)
+		return s.limiterOutage(ctx, limitLogin, err)
 	}
 	return nil
 }
@@ -540,7 +549,7 @@ func (s *Server) clearLoginFailures(ctx context.Context, email string) error {
 		return nil
 	}
 	if err := s.rdb.Del(ctx, loginFailKey(email)).Err(); err != nil {
-		return fmt.Errorf("login failures: %w", err)
+		return s.limiterOutage(ctx, limitLogin, err)
 	}
 	return nil
 }

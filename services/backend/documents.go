@@ -146,7 +146,7 @@ func (s *Server) handleGetDocument(w http.ResponseWriter, r *http.Request) error
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) error {
 	p := caller(r)
 	ctx := r.Context()
-	if err := s.rateLimit(ctx, "upload:user:"+p.ID, s.cfg.RateLimitUploadPerMinute); err != nil {
+	if err := s.rateLimit(ctx, limitUpload, "upload:user:"+p.ID, s.cfg.RateLimitUploadPerMinute); err != nil {
 		return err
 	}
 	settings, err := s.loadSettings(ctx)

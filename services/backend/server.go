@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -50,6 +51,10 @@ type Server struct {
 	// httpClient performs AI provider connection tests (egress policy).
 	httpClient *http.Client
 	egress     egress.Policy
+	// limiterDownUntil (unix ns) skips Redis after a limiter failure;
+	// limiterLoggedAt throttles the outage log.
+	limiterDownUntil atomic.Int64
+	limiterLoggedAt  atomic.Int64
 }
 
 // Options adjust New for tests and embedding.
@@ -101,6 +106,9 @@ func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, err
 		s.pool.Close()
 		return nil, err
 	}
+	// Deadlines of the request contexts bound Redis calls (the limiter's
+	// one-second budget), not only the client's fixed timeouts.
+	ropt.ContextTimeoutEnabled = true
 	s.rdb = redis.NewClient(ropt)
 	pingCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
