@@ -37,7 +37,8 @@ func (s *Server) routeTable() []route {
 	return []route{
 		{"POST", "/api/auth/login", public, "auth", "Sign in with email and password", 200, "LoginRequest", "TokenResponse", s.handleLogin},
 		{"POST", "/api/auth/refresh", public, "auth", "Exchange a refresh token for new tokens (rotation)", 200, "RefreshRequest", "TokenResponse", s.handleRefresh},
-		{"POST", "/api/auth/logout", public, "auth", "Revoke a refresh token family", 204, "RefreshRequest", "", s.handleLogout},
+		{"POST", "/api/auth/logout", public, "auth", "Sign out of one session (refresh token family; its access tokens end too)", 204, "RefreshRequest", "", s.handleLogout},
+		{"POST", "/api/auth/logout-all", authAny, "auth", "Sign out everywhere: every session and access token of the caller ends", 204, "", "", s.handleLogoutAll},
 		{"POST", "/api/auth/change-password", authAny, "auth", "Change the caller's password", 200, "ChangePasswordRequest", "TokenResponse", s.handleChangePassword},
 		{"GET", "/api/auth/me", authAny, "auth", "The signed-in user", 200, "", "User", s.handleMe},
 

@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/contract-lucidity/contract-lucidity/services/internal/accesstoken"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/db"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/egress"
@@ -40,6 +41,7 @@ type Server struct {
 	queue   *queue.Queue
 	limiter *redis_rate.Limiter
 	box     *secretbox.Box
+	tokens  *accesstoken.Ring
 	store   *storage.Store
 	metrics *metrics
 	routes  []route
@@ -81,6 +83,9 @@ func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, err
 	var err error
 	if s.box, err = secretbox.New(cfg.EncryptionKey); err != nil {
 		return nil, err
+	}
+	if s.tokens, err = accesstoken.NewRing(cfg.JWTSecret, cfg.JWTPreviousSecrets...); err != nil {
+		return nil, fmt.Errorf("JWT_SECRET_KEY: %w", err)
 	}
 	if s.store, err = storage.New(cfg.StoragePath); err != nil {
 		return nil, err
