@@ -193,6 +193,10 @@ type metrics struct {
 	// limiterUnavailable counts rate limit decisions made without Redis,
 	// by limit and outcome (allowed: proceeded unlimited; refused: 503).
 	limiterUnavailable *prometheus.CounterVec
+	// uploadStorageErrors counts uploads lost to the storage (no_space, io).
+	uploadStorageErrors *prometheus.CounterVec
+	// uploadsAborted counts uploads cut off by shutdown.
+	uploadsAborted prometheus.Counter
 }
 
 func newMetrics(s *Server) *metrics {
@@ -209,6 +213,12 @@ func newMetrics(s *Server) *metrics {
 			Name: "cl_rate_limiter_unavailable_total",
 			Help: "Rate limit checks made while Redis was unavailable, by limit and outcome (allowed without limit, or refused).",
 		}, []string{"limit", "outcome"}),
+		uploadStorageErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cl_upload_storage_errors_total", Help: "Uploads that could not be stored, by reason (no_space, io).",
+		}, []string{"reason"}),
+		uploadsAborted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cl_uploads_aborted_total", Help: "Uploads aborted because the server shut down.",
+		}),
 	}
 	queueDepth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "cl_queue_depth", Help: "Jobs in the Redis queue not yet acknowledged.",
@@ -221,7 +231,7 @@ func newMetrics(s *Server) *metrics {
 		}
 		return float64(n)
 	})
-	m.registry.MustRegister(m.requests, m.duration, queueDepth, m.limiterUnavailable,
+	m.registry.MustRegister(m.requests, m.duration, queueDepth, m.limiterUnavailable, m.uploadStorageErrors, m.uploadsAborted,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -57,6 +58,8 @@ type Server struct {
 	// limiterLoggedAt throttles the outage log.
 	limiterDownUntil atomic.Int64
 	limiterLoggedAt  atomic.Int64
+	uploads          uploadTracker
+	shutdownGrace    time.Duration
 }
 
 // Options adjust New for tests and embedding.
@@ -65,6 +68,11 @@ type Options struct {
 	Logger *slog.Logger
 	// SkipSetup skips migrations and seed (when the caller ran db.Setup).
 	SkipSetup bool
+	// ShutdownGrace is how long Serve lets requests finish after its
+	// context ends before in-flight uploads are aborted (default 20 s:
+	// with the abort's few seconds, inside Kubernetes' default 30 s
+	// termination grace period).
+	ShutdownGrace time.Duration
 }
 
 // New connects to PostgreSQL and Redis, applies the migrations and the seed
@@ -78,8 +86,12 @@ func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, err
 	if log == nil {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	}
-	s := &Server{cfg: cfg, log: log, egress: cfg.EgressPolicy()}
+	s := &Server{cfg: cfg, log: log, egress: cfg.EgressPolicy(), shutdownGrace: o.ShutdownGrace}
+	if s.shutdownGrace <= 0 {
+		s.shutdownGrace = 20 * time.Second
+	}
 	s.httpClient = egress.NewClient(s.egress, 15*time.Second)
+	s.uploads.active = map[*upload]struct{}{}
 	var err error
 	if s.box, err = secretbox.New(cfg.EncryptionKey); err != nil {
 		return nil, err
@@ -90,6 +102,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, err
 	if s.store, err = storage.New(cfg.StoragePath); err != nil {
 		return nil, err
 	}
+	s.removeStaleUploads()
 	if s.dummyHash, err = bcrypt.GenerateFromPassword([]byte("dummy password for timing equality"), cfg.BcryptCost); err != nil {
 		return nil, fmt.Errorf("dummy hash: %w", err)
 	}
@@ -176,17 +189,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("backend listening", "addr", ln.Addr().String())
+	sweepDone := make(chan struct{})
+	var sweeper sync.WaitGroup
+	sweeper.Go(func() { s.sweepStaleUploads(sweepDone) })
+	defer func() { close(sweepDone); sweeper.Wait() }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	shutCtx, cancel := context.WithTimeout(context.Background(), s.shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		// The grace period is over: uploads still running are aborted
+		// (the client gets a 503, the partial file is removed), then the
+		// remaining connections are closed.
+		n := s.abortUploads(3 * time.Second)
+		srv.Close()
+		s.log.Warn("shutdown grace period ended; remaining requests cut off", "uploads_aborted", n)
 	}
+	s.uploads.removeLeftovers(s.log)
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
