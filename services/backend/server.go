@@ -93,7 +93,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, err
 	s.httpClient = egress.NewClient(s.egress, 15*time.Second)
 	s.uploads.active = map[*upload]struct{}{}
 	var err error
-	if s.box, err = secretbox.New(cfg.EncryptionKey); err != nil {
+	if s.box, err = secretbox.New(cfg.EncryptionKey, cfg.EncryptionPreviousKeys...); err != nil {
 		return nil, err
 	}
 	if s.tokens, err = accesstoken.NewRing(cfg.JWTSecret, cfg.JWTPreviousSecrets...); err != nil {
@@ -138,6 +138,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, err
 	s.limiter = redis_rate.NewLimiter(s.rdb)
 	s.metrics = newMetrics(s)
 	s.handler = s.buildHandler()
+	s.reportStaleCiphertexts(ctx)
 	return s, nil
 }
 

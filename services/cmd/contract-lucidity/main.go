@@ -6,6 +6,7 @@
 //	contract-lucidity migrate    apply database migrations and exit
 //	contract-lucidity worker     document pipeline (queue consumer)
 //	contract-lucidity frontend   web UI on :3000, proxies /api to the backend
+//	contract-lucidity reencrypt  rewrite stored AI provider keys with the current ENCRYPTION_KEY and exit
 //
 // All configuration comes from environment variables (design.md section 5).
 package main
@@ -21,10 +22,11 @@ import (
 
 func main() {
 	commands := map[string]func(ctx context.Context, args []string) error{
-		"backend":  runBackend,
-		"migrate":  runMigrate,
-		"worker":   runWorker,
-		"frontend": runFrontend,
+		"backend":   runBackend,
+		"migrate":   runMigrate,
+		"worker":    runWorker,
+		"frontend":  runFrontend,
+		"reencrypt": runReencrypt,
 	}
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
 		names := make([]string, 0, len(commands))
