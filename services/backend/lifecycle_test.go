@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/queue"
 )
 
@@ -200,8 +201,11 @@ func TestDocumentLifecycle(t *testing.T) {
 	e.do("GET", "/api/documents/not-a-uuid", e.admin, nil).want(404)
 }
 
+// allowLoopbackProviders admits the tests' fake providers on 127.0.0.1.
+func allowLoopbackProviders(c *config.Config) { c.AIAllowPrivateEndpoints = true }
+
 func TestProviderKeyIsWriteOnly(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, allowLoopbackProviders)
 	const key = "sk-test-SUPERSECRET-0123456789abcdef"
 	var gotAuth string
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -372,7 +376,7 @@ func TestServeShutsDownGracefully(t *testing.T) {
 }
 
 func TestAnthropicProviderConnectionTest(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, allowLoopbackProviders)
 	const key = "sk-ant-TESTKEY-abcdefghijklmnop"
 	var path, gotKey, version string
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

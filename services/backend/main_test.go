@@ -104,7 +104,7 @@ func testConfig(t *testing.T) *config.Config {
 		JWTSecret: randHex(24), JWTAlgorithm: "HS256", AccessTokenTTL: 30 * time.Minute, RefreshTokenTTL: 7 * 24 * time.Hour,
 		BcryptCost: 4, EncryptionKey: key, CORSOrigins: []string{"http://localhost:3000"},
 		MaxUploadSizeMB: 5, StoragePath: t.TempDir(),
-		RateLimitLoginPerMinute: 1000, RateLimitUploadPerMinute: 1000, RateLimitAPIPerMinute: 100000,
+		RateLimitLoginPerMinute: 1000, RateLimitUploadPerMinute: 1000, RateLimitAPIPerMinute: 100000, RateLimitRefreshPerMinute: 1000,
 		BackendAddr: "127.0.0.1:0", APIBaseURL: "http://localhost:8000", WorkerVisibilityTimeout: 5 * time.Minute,
 		InitialAdminEmail: adminEmail, InitialAdminPassword: adminPassword,
 		TrustedProxies: mustPrefixes("127.0.0.0/8", "::1/128"),

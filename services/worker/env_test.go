@@ -98,6 +98,7 @@ func newEnvOn(t testing.TB, server *testenv.Postgres, visibility time.Duration) 
 		StoragePath:             t.TempDir(),
 		WorkerConcurrency:       2,
 		WorkerVisibilityTimeout: visibility,
+		AIAllowPrivateEndpoints: true, // the fake providers listen on loopback
 	}
 	if err := e.pool.QueryRow(ctx, `INSERT INTO users (email, name, password_hash, role)
 		VALUES ('lawyer-'||$1||'@example.com', 'Lee Lawyer', 'x', 'user') RETURNING id`, randHex(4)).Scan(&e.userID); err != nil {

@@ -30,6 +30,7 @@ import (
 
 	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/db"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/egress"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/queue"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/search"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/storage"
@@ -82,7 +83,8 @@ type Deps struct {
 	Logger *slog.Logger // default: slog.Default()
 	// Offline is the built-in analyzer; default: the one in services/internal/analysis.
 	Offline Analyzer
-	// HTTPClient is used for AI providers; default: a client with timeouts.
+	// HTTPClient is used for AI providers; default: an egress-guarded
+	// client (cfg.EgressPolicy) with timeouts.
 	HTTPClient *http.Client
 	Hooks      Hooks
 	Options    Options
@@ -172,7 +174,9 @@ func New(cfg *config.Config, deps Deps) (*Worker, error) {
 		w.offline = NewOfflineAnalyzer(w.loadPlaybook)
 	}
 	if w.http == nil {
-		w.http = &http.Client{Timeout: 2 * time.Minute}
+		// Provider base URLs are admin input: connect only where the
+		// egress policy allows (AI_ALLOW_PRIVATE_ENDPOINTS, ...).
+		w.http = egress.NewClient(cfg.EgressPolicy(), 2*time.Minute)
 	}
 	return w, nil
 }

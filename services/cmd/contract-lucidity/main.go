@@ -8,6 +8,7 @@
 //	contract-lucidity frontend   web UI on :3000, proxies /api to the backend
 //	contract-lucidity backup     create, list, verify or prune backups
 //	contract-lucidity restore    create an instance from a backup
+//	contract-lucidity reencrypt  rewrite stored AI provider keys with the current ENCRYPTION_KEY and exit
 //
 // All configuration comes from environment variables (design.md section 5).
 package main
@@ -23,12 +24,13 @@ import (
 
 func main() {
 	commands := map[string]func(ctx context.Context, args []string) error{
-		"backend":  runBackend,
-		"migrate":  runMigrate,
-		"worker":   runWorker,
-		"frontend": runFrontend,
-		"backup":   runBackup,
-		"restore":  runRestore,
+		"backend":   runBackend,
+		"migrate":   runMigrate,
+		"worker":    runWorker,
+		"frontend":  runFrontend,
+		"backup":    runBackup,
+		"restore":   runRestore,
+		"reencrypt": runReencrypt,
 	}
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
 		names := make([]string, 0, len(commands))

@@ -66,7 +66,38 @@ func (s *Store) Path(key string) (string, error) {
 // TempFile creates a temporary file inside the store (same filesystem, so
 // Commit is an atomic rename).
 func (s *Store) TempFile() (*os.File, error) {
-	return os.CreateTemp(filepath.Join(s.root, "tmp"), "upload-*")
+	return os.CreateTemp(filepath.Join(s.root, "tmp"), tempPrefix+"*")
+}
+
+const tempPrefix = "upload-"
+
+// RemoveStaleTemp deletes temporary files not modified for olderThan:
+// leftovers of a process that died while writing. Files being written
+// have a recent modification time and are kept.
+func (s *Store) RemoveStaleTemp(olderThan time.Duration) (int, error) {
+	dir := filepath.Join(s.root, "tmp")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("list %s: %w", dir, err)
+	}
+	cutoff := time.Now().Add(-olderThan)
+	n := 0
+	var errs []error
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), tempPrefix) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
 }
 
 // Commit moves a finished temporary file to key.
