@@ -87,7 +87,7 @@ var (
 	exhibitRe     = regexp.MustCompile(`(?i)^(exhibit|ex-)\s*[\d.a-z()\-]*\s*`)
 	thisAgrRe     = regexp.MustCompile(`\b[Tt]his\s+((?:[A-Z][A-Za-z\-/&]*\s+){0,6}(?:Agreement|AGREEMENT|Contract|CONTRACT))`)
 	partiesRe     = regexp.MustCompile(`\b(?i:by\s+and\s+(?:between|among)|between|among)\s*:?\s+`)
-	partiesEnd    = regexp.MustCompile(`\.\s+[A-Z][a-z]|\b(?i:whereas|recitals|witnesseth|background)\b|\s1\.(?:\d+\.?)?\s+[A-Z]|\s1\s+[A-Z]{3,}`)
+	partiesEnd    = regexp.MustCompile(`\.\s+[A-Z][a-z]|\b(?i:whereas|recitals|witnesseth|background)\b|\s1(?:\.\d+)*\.?\s+[A-Z]`)
 	aliasRe       = regexp.MustCompile(`\(\s*(?:the\s+|each\s+a\s+|individually\s+|collectively\s+|hereinafter\s+)?(?:(?:hereinafter|herein|sometimes)\s+)?(?:(?:referred\s+to|called|known)\s+(?:as\s+)?)?(?:the\s+)?["“']([^"”']{2,40})["”']`)
 	govLawRe      = regexp.MustCompile(`(?i:governed|construed|interpreted|enforced|governs?)[^.;]{0,160}?\b(?i:laws?)(?:,[^,;.]{0,50},)?\s+(?i:of)\s+(?:(?i:the)\s+)?((?i:state|commonwealth|province|republic|kingdom|people'?s republic|federal republic)\s+(?i:of)\s+)?([A-Z][A-Za-z.]+(?:\s+(?:of\s+)?[A-Z][A-Za-z.]+){0,3})`)
 	govLaw2Re     = regexp.MustCompile(`\b(?i:legislation|laws?)\s+(?i:of)\s+(?:(?i:the)\s+)?((?i:state|commonwealth|province|republic|kingdom|people'?s republic)\s+(?i:of)\s+)?([A-Z][A-Za-z.]+(?:\s+(?:of\s+)?[A-Z][A-Za-z.]+){0,3})[^.;]{0,60}?\b(?i:shall\s+(?:apply|govern)|governs?\b)`)
