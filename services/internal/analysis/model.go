@@ -337,9 +337,9 @@ type Prediction struct {
 }
 
 // Likelihood words for calibrated probabilities, as a lawyer reads them:
-// "likely" from 0.5 (more likely than not; about two in three such
-// predictions are right on held-out contracts, see the README), "possible"
-// below (shown because the category passed its floor; about one in three).
+// "likely" from 0.5 (more likely than not; on the held-out contracts 78% of
+// such clause categories are right), "possible" below (shown because the
+// category passed its floor; 34% right). See the README.
 func Likelihood(p float64) string {
 	if p >= 0.5 {
 		return "likely"

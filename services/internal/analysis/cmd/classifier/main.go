@@ -374,5 +374,6 @@ func runEval(args []string) error {
 	printTable(os.Stdout, fmt.Sprintf("MODEL %s (embedded %s)", m.Version(), analysis.ModelFile), ds.categories, model)
 	printTable(os.Stdout, "KEYWORD BASELINE", ds.categories, base)
 	printSummary(os.Stdout, ds.categories, model, base)
+	printCalibration(os.Stdout, m, ds, which)
 	return nil
 }
