@@ -188,9 +188,14 @@ func looksLikeName(s string) bool {
 	case "as follows", "the following", "each of", "witnesseth", "recitals", "the", "each", "agreement", "collectively", "together", "parties", "the parties", "both parties", "two parties", "the following parties":
 		return false
 	}
+	if junkNameRe.MatchString(s) {
+		return false // a title or a heading run into the name
+	}
 	r := []rune(s)
 	return unicode.IsUpper(r[0]) || unicode.IsDigit(r[0])
 }
+
+var junkNameRe = regexp.MustCompile(`(?i)\b(?:agreement|exhibit|dated|whereas|witnesseth|page)\b`)
 
 // leadingName returns the entity name at the start of a party description:
 // words up to the first comma or parenthesis, keeping corporate suffixes

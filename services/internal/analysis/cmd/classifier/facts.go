@@ -48,6 +48,8 @@ func runFacts(args []string) error {
 		fmt.Printf("%-36s %8d %6d %8d %8.1f%% %7d %9d %8.1f%%\n", f, k.labelled, k.found, k.correct, 100*k.accuracy(), k.unsure, k.unsureCorrect, 100*k.legacyAccuracy())
 	}
 	fmt.Printf("%-36s %8d %6d %8d %8.1f%% %7d %9d %8.1f%%\n", "ALL", sum.labelled, sum.found, sum.correct, 100*sum.accuracy(), sum.unsure, sum.unsureCorrect, 100*sum.legacyAccuracy())
+	pn := t[partyNames]
+	fmt.Printf("party names: %d, %.1f%% of them in a labelled Parties span\n", pn.labelled, 100*pn.accuracy())
 	fmt.Println("(accuracy = facts shown as sure that agree with the labels / contracts with a labelled value;")
 	fmt.Println(" unsure = candidates marked unsure (not shown as values), (correct) how many of them agree;")
 	fmt.Println(" legacy = the flat field under the comparison used before facts_version 2)")
@@ -87,6 +89,7 @@ func factsAccuracy(ds *dataset, which func(split) bool, verbose io.Writer) (map[
 		t[f] = &tally{}
 	}
 	t[badSources] = &tally{}
+	t[partyNames] = &tally{}
 	n := 0
 	for _, c := range ds.contracts {
 		if !which(c.split) {
@@ -95,6 +98,15 @@ func factsAccuracy(ds *dataset, which func(split) bool, verbose io.Writer) (map[
 		n++
 		f := analysis.ExtractFacts(c.text)
 		t[badSources].labelled += checkSources(c.text, f, verbose)
+		for _, name := range f.Parties { // precision of the party names
+			t[partyNames].labelled++
+			for _, sp := range c.spans["Parties"] {
+				if a, b := squash(name), squash(sp); strings.Contains(a, b) || strings.Contains(b, a) {
+					t[partyNames].correct++
+					break
+				}
+			}
+		}
 		flat := map[string][]string{
 			"Document Name":                      {f.DocumentName},
 			"Parties":                            f.Parties,
@@ -162,6 +174,10 @@ func factsAccuracy(ds *dataset, which func(split) bool, verbose io.Writer) (map[
 // badSources counts, in factsAccuracy's tallies, facts whose source does
 // not cite the text or that are unsure yet shown as a plain value.
 const badSources = "(bad sources)"
+
+// partyNames counts the party names extracted (labelled) and those found
+// in a labelled Parties span (correct).
+const partyNames = "(party names)"
 
 // checkSources returns how many facts of f cite a passage that is not in
 // text, or are unsure yet shown in a flat field.
