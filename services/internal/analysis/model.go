@@ -69,7 +69,7 @@ type linear struct {
 	weights []int8 // dim x categories, row-major by feature
 }
 
-// Version identifies the model, e.g. "cuad-lr-v2".
+// Version identifies the model, e.g. "cuad-lr-v3".
 func (m *Model) Version() string { return m.version }
 
 // Categories returns the categories the model scores, in score order.
