@@ -25,6 +25,20 @@ type SecretService struct {
 	logs    []string
 }
 
+const busConfig = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=%s</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+`
+
 // StartSessionBus starts dbus-daemon only: a bus without a Secret Service.
 func StartSessionBus() (*SecretService, error) {
 	home, err := os.MkdirTemp("", "cl-secretservice-")
@@ -43,8 +57,15 @@ func StartSessionBus() (*SecretService, error) {
 		s.Stop()
 		return nil, err
 	}
-	s.Address = "unix:path=" + filepath.Join(home, "run", "bus")
-	cmd := exec.Command(daemon, "--session", "--nofork", "--nopidfile", "--print-address=1", "--address="+s.Address)
+	// A bus of its own configuration: no service directories, so nothing
+	// is activated on demand (the system's session.conf would start
+	// gnome-keyring for org.freedesktop.secrets).
+	conf := filepath.Join(home, "bus.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(busConfig, filepath.Join(home, "run", "bus"))), 0o600); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	cmd := exec.Command(daemon, "--config-file="+conf, "--nofork", "--nopidfile", "--print-address=1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		s.Stop()

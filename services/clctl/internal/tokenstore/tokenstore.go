@@ -71,13 +71,26 @@ func hint() string {
 // Store is the keyring entry of one server.
 type Store struct{ Server string }
 
+// CheckTimeout bounds Check: a session bus can hold a call for minutes
+// while it tries to start a keyring daemon that never answers.
+var CheckTimeout = 15 * time.Second
+
 // Check reports whether the keyring answers, without changing it.
 func (s Store) Check() error {
-	_, err := keyring.Get(Service, s.Server)
-	if err == nil || errors.Is(err, keyring.ErrNotFound) {
-		return nil
+	done := make(chan error, 1)
+	go func() {
+		_, err := keyring.Get(Service, s.Server)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || errors.Is(err, keyring.ErrNotFound) {
+			return nil
+		}
+		return &UnavailableError{Err: err}
+	case <-time.After(CheckTimeout):
+		return &UnavailableError{Err: fmt.Errorf("no answer within %s", CheckTimeout)}
 	}
-	return &UnavailableError{Err: err}
 }
 
 // Load returns the stored tokens, ErrNotFound, or an UnavailableError.
