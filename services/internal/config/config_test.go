@@ -211,3 +211,20 @@ func TestCheckAPIBaseURL(t *testing.T) {
 		}
 	}
 }
+
+func TestTestOrPlaceholderKey(t *testing.T) {
+	for _, k := range []string{"sk_test_4eC39HqLyjWDarjtT1zdp7dc", "sk-test-abcdefghijklmnopqrstuvwx", "sk-ant-test-0123456789abcdefghij",
+		"your-api-key-here", "sk-xxxxxxxxxxxxxxxxxxxxxxxx", "<OPENAI_API_KEY>", "${OPENAI_API_KEY}", "changeme", "sk-...",
+		"0000000000000000000000000000", "dummy-key-for-local-dev-000000", "short-key"} {
+		if reason, bad := TestOrPlaceholderKey(k); !bad {
+			t.Errorf("%q accepted", k)
+		} else if reason == "" {
+			t.Errorf("%q: no reason", k)
+		}
+	}
+	for _, k := range []string{"", "sk-proj-Q8vT2mK9xR4wL7nB3cF6hJ1pZ5sD0gY8aE2uI4oW", "sk-ant-api03-7hG2kL9mN4pQ8rS1tV5wX3yZ6aB0cD2eF4gH"} {
+		if reason, bad := TestOrPlaceholderKey(k); bad {
+			t.Errorf("%q refused: %s", k, reason)
+		}
+	}
+}
