@@ -6,6 +6,7 @@
 //	contract-lucidity migrate    apply database migrations and exit
 //	contract-lucidity worker     document pipeline (queue consumer)
 //	contract-lucidity frontend   web UI on :3000, proxies /api to the backend
+//	contract-lucidity validate   security checks before a deployment: env, source DIR, deployment URL
 //
 // All configuration comes from environment variables (design.md section 5).
 package main
@@ -25,6 +26,7 @@ func main() {
 		"migrate":  runMigrate,
 		"worker":   runWorker,
 		"frontend": runFrontend,
+		"validate": runValidate,
 	}
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
 		names := make([]string, 0, len(commands))
