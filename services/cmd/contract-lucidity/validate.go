@@ -32,9 +32,10 @@ func validateMain(ctx context.Context, args []string, stdout io.Writer, environ 
 	if len(args) == 0 {
 		return errors.New(validateUsage)
 	}
+	// The last assignment wins, as in a process environment built by appending.
 	lookup := func(k string) (string, bool) {
-		for _, kv := range environ {
-			if name, v, ok := strings.Cut(kv, "="); ok && name == k {
+		for i := len(environ) - 1; i >= 0; i-- {
+			if name, v, ok := strings.Cut(environ[i], "="); ok && name == k {
 				return v, true
 			}
 		}

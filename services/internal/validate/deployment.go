@@ -100,9 +100,8 @@ func Deployment(ctx context.Context, base string, opt DeploymentOptions) Report 
 		r.add("openapi", Fail, "GET /api/openapi.json: %s", doc.Status)
 	default:
 		var v struct {
-			OpenAPI string            `json:"openapi"`
-			Paths   map[string]any    `json:"paths"`
-			Info    map[string]string `json:"info"`
+			OpenAPI string         `json:"openapi"`
+			Paths   map[string]any `json:"paths"`
 		}
 		if err := json.Unmarshal(doc.body, &v); err != nil || v.OpenAPI == "" || len(v.Paths) == 0 {
 			r.add("openapi", Fail, "/api/openapi.json is not an OpenAPI document")
