@@ -147,8 +147,8 @@ func TestVulncheckWithALocalDatabase(t *testing.T) {
 		"schema_version": "1.3.1", "id": id, "modified": modified, "published": modified,
 		"summary": "made-up vulnerability for a test", "details": "test",
 		"affected": []any{map[string]any{
-			"package": map[string]string{"name": "stdlib", "ecosystem": "Go"},
-			"ranges":  []any{map[string]any{"type": "SEMVER", "events": []any{map[string]string{"introduced": "0"}}}},
+			"package":            map[string]string{"name": "stdlib", "ecosystem": "Go"},
+			"ranges":             []any{map[string]any{"type": "SEMVER", "events": []any{map[string]string{"introduced": "0"}}}},
 			"ecosystem_specific": map[string]any{"imports": []any{map[string]any{"path": "strings", "symbols": []string{"Repeat"}}}},
 		}},
 	})
