@@ -61,9 +61,9 @@ func hint() string {
 	case "windows":
 		return "Sign in to a Windows session with a user profile and try again."
 	default:
-		return "Start one in your session (gnome-keyring-daemon --start --components=secrets, or KeePassXC with its " +
-			"Secret Service integration), or on a server without a desktop: " +
-			"dbus-run-session -- sh -c 'gnome-keyring-daemon --unlock --components=secrets; clctl login'. " +
+		return "Start one in your desktop session (gnome-keyring, or KeePassXC with its Secret Service integration); " +
+			"without a desktop, start a shell with its own session bus (dbus-run-session -- bash) and unlock a keyring " +
+			"in it (gnome-keyring-daemon --unlock --components=secrets, type a keyring password, then Ctrl-D). " +
 			"Without a keyring, use the web UI."
 	}
 }
