@@ -228,6 +228,13 @@ func TestLoginChangesTheForcedPasswordAndKeepsTokensInTheKeyring(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A second login replaces the session and ends the first one.
+	mustRun(t, newPw+"\n", "login", "--email", email)
+	if err := call("POST", "/api/auth/refresh", "", map[string]string{"refresh_token": tok.RefreshToken}, 401, nil); err != nil {
+		t.Fatalf("the replaced session: %v", err)
+	}
+	tok = stored(t)
+
 	var me struct{ Email, Role string }
 	if err := json.Unmarshal([]byte(mustRun(t, "", "whoami", "-o", "json")), &me); err != nil || me.Email != email || me.Role != "user" {
 		t.Fatalf("whoami: %+v %v", me, err)

@@ -60,10 +60,15 @@ reachable keyring clctl refuses, before asking for the password.`,
 					return err
 				}
 			}
+			previous, _ := s.store.Load()
 			if err := s.store.Save(s.tokens(tr)); err != nil {
 				// Nothing may outlive a failed save: revoke what was issued.
 				s.revoke(ctx, tr.RefreshToken, tr.AccessToken)
 				return err
+			}
+			if previous != nil {
+				// The session this login replaces ends on the server too.
+				_ = s.revoke(ctx, previous.RefreshToken, previous.AccessToken)
 			}
 			fmt.Fprintf(a.err, "Logged in to %s as %s (%s). The tokens are in %s.\n",
 				s.server, tr.User.Email, tr.User.Role, tokenstore.KeyringName())
