@@ -438,6 +438,13 @@ func TestUploadAnalyseDecideReport(t *testing.T) {
 		}
 	}
 	doc := docs[0].ID
+	// A file the server refuses fails the command with the server's reason.
+	notes := filepath.Join(t.TempDir(), "notes.pdf")
+	os.WriteFile(notes, []byte("plain text, not a PDF"), 0o644)
+	if r := clctl(t, nil, "", "upload", "--project", p.ID, "--no-wait", notes); r.code != 1 || !strings.Contains(r.stderr, "notes.pdf: refused") ||
+		!strings.Contains(r.stderr, "1 of 1 documents failed") {
+		t.Fatalf("upload of a text file: %+v", r)
+	}
 	if out := mustRun(t, "", "documents", "list", "--project", p.ID); !strings.Contains(out, doc) || !strings.Contains(out, "complete") {
 		t.Fatalf("documents list: %s", out)
 	}

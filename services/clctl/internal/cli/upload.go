@@ -107,7 +107,9 @@ func (a *App) uploadFile(ctx context.Context, c *api.ClientWithResponses, projec
 	bar := a.newBar(filepath.Base(path), st.Size())
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
+	written := make(chan struct{})
 	go func() {
+		defer close(written)
 		err := mw.WriteField("project_id", project.String())
 		if err == nil {
 			var part io.Writer
@@ -120,7 +122,8 @@ func (a *App) uploadFile(ctx context.Context, c *api.ClientWithResponses, projec
 		pw.CloseWithError(err)
 	}()
 	resp, err := c.UploadWithBodyWithResponse(ctx, mw.FormDataContentType(), pr)
-	pr.Close()
+	pr.Close() // a writer still running (the server answered early) stops
+	<-written
 	if err != nil {
 		bar.done("failed")
 		return nil, err
