@@ -89,6 +89,16 @@ func ConfigData(cl *clv1.ContractLucidity) map[string]string {
 		// In-cluster traffic to the managed database, fenced by NetworkPolicy.
 		d["POSTGRES_SSLMODE"] = "disable"
 	}
+	if s.Database.CloudNativePG != nil {
+		// The primary, wherever it is after a failover; CloudNativePG
+		// serves TLS with its own CA.
+		d["POSTGRES_HOST"] = CloudNativePGClusterName(cl) + "-rw"
+		d["POSTGRES_PORT"] = strconv.Itoa(PortPostgres)
+		d["POSTGRES_SSLMODE"] = "require"
+	}
+	if s.Backup != nil {
+		d["STORAGE_TRASH_RETENTION"] = trashRetention(cl).String()
+	}
 	if s.Redis.Managed != nil {
 		d["REDIS_URL"] = fmt.Sprintf("redis://%s:%d/0", Name(cl, ComponentRedis), PortRedis)
 	}
@@ -119,6 +129,14 @@ func secretEnvFor(cl *clv1.ContractLucidity, component string) []corev1.EnvVar {
 				secretEnv("POSTGRES_DB", SecretKey{n, ExternalDBName}, false),
 				secretEnv("POSTGRES_SSLMODE", SecretKey{n, ExternalDBSSLMode}, true),
 			)
+			return
+		}
+		if cl.Spec.Database.CloudNativePG != nil {
+			n := CloudNativePGAppSecret(cl)
+			env = append(env,
+				secretEnv("POSTGRES_USER", SecretKey{n, "username"}, false),
+				secretEnv("POSTGRES_PASSWORD", SecretKey{n, "password"}, false),
+				secretEnv("POSTGRES_DB", SecretKey{n, "dbname"}, false))
 			return
 		}
 		env = append(env, secretEnv("POSTGRES_PASSWORD", SecretKey{Name(cl, "postgres"), SecretKeyPGPassword}, false))
@@ -158,7 +176,7 @@ func configKeysFor(component string, all map[string]string) map[string]string {
 	backendOnly := []string{"JWT_ALGORITHM", "JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "JWT_REFRESH_TOKEN_EXPIRE_DAYS",
 		"CORS_ORIGINS", "RATE_LIMIT_LOGIN_PER_MINUTE", "RATE_LIMIT_UPLOAD_PER_MINUTE", "RATE_LIMIT_API_PER_MINUTE",
 		"BACKEND_ADDR", "BACKEND_METRICS_ADDR", "INITIAL_ADMIN_EMAIL", "TRUSTED_PROXIES"}
-	workerOnly := []string{"WORKER_CONCURRENCY", "WORKER_METRICS_ADDR"}
+	workerOnly := []string{"WORKER_CONCURRENCY", "WORKER_METRICS_ADDR", "STORAGE_TRASH_RETENTION"}
 	frontend := []string{"ENVIRONMENT", "LOG_LEVEL", "FRONTEND_ADDR", "BACKEND_INTERNAL_URL", "API_BASE_URL", "MAX_UPLOAD_SIZE_MB",
 		"TRUSTED_PROXIES"}
 	out := map[string]string{}

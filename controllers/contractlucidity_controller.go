@@ -57,6 +57,10 @@ type ContractLucidityReconciler struct {
 	// MaxConcurrentReconciles is how many instances reconcile at once (default 4).
 	MaxConcurrentReconciles int
 
+	// cloudNativePGWatched: Clusters are watched (their CRD was served when
+	// the manager started).
+	cloudNativePGWatched bool
+
 	// normalised remembers objects whose re-apply after an apparent drift
 	// changed nothing (the API server stores one of our fields in another
 	// form): kind/namespace/name -> spec hash and resourceVersion. The same
@@ -102,6 +106,12 @@ type state struct {
 	// warning is a failure that does not stop the other steps (a failed
 	// migration): it makes the instance Degraded all the same.
 	warning *stepError
+	// migrationsWait, when set, holds the migration Job back and says why
+	// (a restore runs first; CloudNativePG is not ready).
+	migrationsWait string
+	// requeueAfter asks for another reconcile without an event (a child
+	// kind that is not watched).
+	requeueAfter time.Duration
 }
 
 func (s *state) condition(t string, ok bool, reason, msg string) {
@@ -158,10 +168,12 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		{"storage", r.reconcileStorage},
 		{"database", r.reconcileDatabase},
 		{"redis", r.reconcileRedis},
+		{"restore", r.reconcileRestore},
 		{"migrations", r.reconcileMigrations},
 		{"frontend", r.reconcileApp(ComponentFrontend)},
 		{"backend", r.reconcileApp(ComponentBackend)},
 		{"worker", r.reconcileApp(ComponentWorker)},
+		{"backup", r.reconcileBackup},
 		{"ingress", r.reconcileIngress},
 		{"networkPolicies", r.reconcileNetworkPolicies},
 		{"monitoring", r.reconcileMonitoring},
@@ -178,7 +190,7 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	}
 	if failed == nil && s.warning != nil {
 		r.summarize(s, s.warning)
-		return ctrl.Result{}, r.updateStatus(ctx, s)
+		return ctrl.Result{RequeueAfter: s.requeueAfter}, r.updateStatus(ctx, s)
 	}
 	r.summarize(s, failed)
 	if err := r.updateStatus(ctx, s); err != nil {
@@ -188,7 +200,7 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		// The controller's rate limiter retries with exponential backoff.
 		return ctrl.Result{}, failed
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: s.requeueAfter}, nil
 }
 
 // summarize sets Ready, Progressing and Degraded from the concern conditions.
@@ -290,6 +302,11 @@ func (r *ContractLucidityReconciler) SetupWithManager(mgr ctrl.Manager, serviceM
 		Owns(&networkingv1.NetworkPolicy{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
+		// Jobs of the backup CronJob are owned by it, not by the instance.
+		Watches(&batchv1.Job{}, byInstance, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+			return o.GetLabels()[LabelComponent] == ComponentBackup
+		}))).
+		Owns(&batchv1.CronJob{}).
 		Watches(&corev1.Secret{}, byInstance).
 		Watches(&corev1.PersistentVolumeClaim{}, byInstance).
 		WatchesRawSource(userSecrets).
@@ -300,6 +317,13 @@ func (r *ContractLucidityReconciler) SetupWithManager(mgr ctrl.Manager, serviceM
 		})
 	if serviceMonitors {
 		b = b.Owns(BuildServiceMonitor(&clv1.ContractLucidity{}))
+	}
+	if r.cloudNativePGWatched = CloudNativePGServed(mgr.GetRESTMapper()); r.cloudNativePGWatched {
+		// Metadata only (status changes bump the resourceVersion), by label:
+		// the Cluster has no owner reference unless deleteData is set.
+		cluster := &metav1.PartialObjectMetadata{}
+		cluster.SetGroupVersionKind(CloudNativePGClusterGVK)
+		b = b.WatchesMetadata(cluster, byInstance)
 	}
 	return b.Named("contractlucidity").Complete(r)
 }

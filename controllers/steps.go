@@ -205,6 +205,9 @@ func (r *ContractLucidityReconciler) reconcileStorage(ctx context.Context, s *st
 }
 
 func (r *ContractLucidityReconciler) reconcileDatabase(ctx context.Context, s *state) error {
+	if s.d.Spec.Database.CloudNativePG != nil {
+		return r.reconcileCloudNativePG(ctx, s)
+	}
 	if s.d.Spec.Database.External != nil {
 		// Switched from managed to external: the managed PostgreSQL goes;
 		// its data PVC stays (retention policy Retain, never pruned).
@@ -333,6 +336,10 @@ func (r *ContractLucidityReconciler) reconcileRedis(ctx context.Context, s *stat
 func (r *ContractLucidityReconciler) reconcileMigrations(ctx context.Context, s *state) error {
 	target := s.d.Spec.Version
 	s.appVersion = s.status.MigratedVersion
+	if s.migrationsWait != "" && s.status.MigratedVersion != target {
+		s.condition(clv1.ConditionMigrationsReady, false, "Waiting", "the migration to version "+target+" "+s.migrationsWait)
+		return nil
+	}
 	if s.status.MigratedVersion == target {
 		s.condition(clv1.ConditionMigrationsReady, true, "Migrated", "the database is migrated to version "+target)
 		return nil
