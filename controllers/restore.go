@@ -176,20 +176,19 @@ func (r *ContractLucidityReconciler) reconcileRestore(ctx context.Context, s *st
 			s.migrationsWait = ""
 		}
 	case JobFailed:
-		reason := jobFailure(live)
-		if msg, ok, err := r.terminationMessage(ctx, live, ComponentRestore, false); err != nil {
-			return err
-		} else if ok {
-			reason = failureText(msg)
+		if st.Phase != clv1.RestoreFailed { // recorded once (the pods are read uncached)
+			reason := jobFailure(live)
+			if msg, ok, err := r.terminationMessage(ctx, live, ComponentRestore, false); err != nil {
+				return err
+			} else if ok {
+				reason = failureText(msg)
+			}
+			st.Phase, st.Message = clv1.RestoreFailed, fmt.Sprintf("restore Job %s of backup %s failed: %s. Nothing was written (a restore is one transaction); "+
+				"fix the cause, then delete the Job to retry, or correct restoreFrom", live.Name, rf.BackupID, reason)
+			r.Recorder.Eventf(s.cl, live, corev1.EventTypeWarning, clv1.ReasonRestoreFailed, "Restore", "%s", st.Message)
 		}
-		msg := fmt.Sprintf("restore Job %s of backup %s failed: %s. Nothing was written (a restore is one transaction); "+
-			"fix the cause, then delete the Job to retry, or correct restoreFrom", live.Name, rf.BackupID, reason)
-		if st.Phase != clv1.RestoreFailed {
-			r.Recorder.Eventf(s.cl, live, corev1.EventTypeWarning, clv1.ReasonRestoreFailed, "Restore", "%s", msg)
-		}
-		st.Phase, st.Message = clv1.RestoreFailed, msg
-		s.condition(clv1.ConditionRestored, false, clv1.ReasonRestoreFailed, msg)
-		s.warning = &stepError{reason: clv1.ReasonRestoreFailed, message: msg}
+		s.condition(clv1.ConditionRestored, false, clv1.ReasonRestoreFailed, st.Message)
+		s.warning = &stepError{reason: clv1.ReasonRestoreFailed, message: st.Message}
 	default:
 		st.Phase, st.Message = clv1.RestoreRunning, fmt.Sprintf("Job %s restores backup %s", live.Name, rf.BackupID)
 		s.condition(clv1.ConditionRestored, false, clv1.ReasonRestoring, st.Message)
