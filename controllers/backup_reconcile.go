@@ -27,14 +27,25 @@ import (
 // +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list
 
-// backupResult is what `backup create --termination-log` writes.
-type backupResult struct {
+// BackupResult is what the operator reads of the termination message
+// `backup create --termination-log` writes (a test in
+// services/cmd/contract-lucidity runs the real command with the CronJob's
+// arguments and parses its output with ParseBackupResult).
+type BackupResult struct {
 	ID           string `json:"id"`
 	Destination  string `json:"destination"`
 	SizeBytes    int64  `json:"size_bytes"`
 	FileProblems int    `json:"file_problems"`
 	PrunedCount  int    `json:"pruned_count"`
 	PruneError   string `json:"prune_error"`
+	Error        string `json:"error"`
+}
+
+// ParseBackupResult reads a backup pod's termination message.
+func ParseBackupResult(msg string) (BackupResult, error) {
+	var r BackupResult
+	err := json.Unmarshal([]byte(msg), &r)
+	return r, err
 }
 
 // reconcileBackup applies the backup CronJob (and its volume), starts an
@@ -127,13 +138,14 @@ func (r *ContractLucidityReconciler) recordBackups(ctx context.Context, s *state
 	}
 	st := s.status.Backup
 	if okJob != nil && (st.LastSuccessfulTime == nil || st.LastSuccessfulTime.Time.Before(okAt)) {
-		var res backupResult
+		var res BackupResult
 		msg, ok, err := r.terminationMessage(ctx, okJob, ComponentBackup, true)
 		if err != nil {
 			return err
 		}
 		if ok {
-			_ = json.Unmarshal([]byte(msg), &res)
+			// Not JSON (the end of a log): the backup is recorded without details.
+			res, _ = ParseBackupResult(msg)
 		}
 		st.LastSuccessfulTime, st.LastBackupID, st.LastSizeBytes = &metav1.Time{Time: okAt}, res.ID, res.SizeBytes
 		r.Recorder.Eventf(s.cl, okJob, corev1.EventTypeNormal, clv1.ReasonBackupSucceeded, "Backup",
