@@ -341,3 +341,32 @@ func TestBackupToS3WaitsForItsCredentials(t *testing.T) {
 		t.Errorf("args %q", a)
 	}
 }
+
+// With ReadWriteOnce storage the backup pod must run where backend and
+// worker have the volume attached; with ReadWriteMany anywhere.
+func TestBackupPodFollowsReadWriteOnceStorage(t *testing.T) {
+	cl := Defaulted(loadSample(t, samples["backup"]))
+	if a := BuildBackupCronJob(cl, "1.0.0").Spec.JobTemplate.Spec.Template.Spec.Affinity; a != nil {
+		t.Errorf("ReadWriteMany storage, yet affinity %+v", a)
+	}
+	cl.Spec.Storage.AccessMode = corev1.ReadWriteOnce
+	a := BuildBackupCronJob(cl, "1.0.0").Spec.JobTemplate.Spec.Template.Spec.Affinity
+	if a == nil || a.PodAffinity == nil || len(a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution) != 1 {
+		t.Fatalf("ReadWriteOnce storage: affinity %+v", a)
+	}
+	term := a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0]
+	if term.TopologyKey != corev1.LabelHostname || !slices.Equal(term.LabelSelector.MatchExpressions[0].Values, []string{ComponentBackend, ComponentWorker}) {
+		t.Errorf("affinity term %+v", term)
+	}
+}
+
+func TestS3Port(t *testing.T) {
+	for endpoint, want := range map[string]int{
+		"": 443, "s3.amazonaws.com": 443, "minio.storage:9000": 9000, "http://minio.storage": 80,
+		"http://seaweedfs:8333": 8333, "https://s3.example.com": 443, "https://s3.example.com:8443/": 8443,
+	} {
+		if got := s3Port(endpoint); got != want {
+			t.Errorf("s3Port(%q) = %d, want %d", endpoint, got, want)
+		}
+	}
+}
