@@ -102,6 +102,9 @@ type state struct {
 	// warning is a failure that does not stop the other steps (a failed
 	// migration): it makes the instance Degraded all the same.
 	warning *stepError
+	// lostSecrets are the messages of generated Secrets lost after the
+	// data was initialised (secret_lifecycle.go).
+	lostSecrets []string
 }
 
 func (s *state) condition(t string, ok bool, reason, msg string) {

@@ -54,6 +54,7 @@ type SecretKey struct{ Name, Key string }
 
 // GeneratedSecret describes a Secret the operator generates.
 type GeneratedSecret struct {
+	Kind      clv1.SecretKind
 	Name      string
 	Component string
 	// Keys in creation order, each with its generator.
@@ -71,17 +72,17 @@ type GeneratedKey struct {
 func GeneratedSecrets(cl *clv1.ContractLucidity) []GeneratedSecret {
 	var out []GeneratedSecret
 	if cl.Spec.Auth.JWTSecretRef == nil {
-		out = append(out, GeneratedSecret{Name: Name(cl, "jwt"), Component: ComponentBackend,
+		out = append(out, GeneratedSecret{Kind: clv1.SecretKindJWT, Name: Name(cl, "jwt"), Component: ComponentBackend,
 			Keys: []GeneratedKey{{SecretKeyJWT, randomHex(64)}}})
 	}
 	if cl.Spec.Auth.EncryptionKeySecretRef == nil {
-		out = append(out, GeneratedSecret{Name: Name(cl, "encryption"), Component: ComponentBackend,
+		out = append(out, GeneratedSecret{Kind: clv1.SecretKindEncryption, Name: Name(cl, "encryption"), Component: ComponentBackend,
 			Keys: []GeneratedKey{{SecretKeyEncryption, randomHex(32)}}})
 	}
-	out = append(out, GeneratedSecret{Name: Name(cl, "admin"), Component: ComponentBackend,
+	out = append(out, GeneratedSecret{Kind: clv1.SecretKindAdmin, Name: Name(cl, "admin"), Component: ComponentBackend,
 		Keys: []GeneratedKey{{SecretKeyAdminPassword, randomAlnum(24)}}})
 	if cl.Spec.Database.Managed != nil {
-		out = append(out, GeneratedSecret{Name: Name(cl, "postgres"), Component: ComponentPostgres,
+		out = append(out, GeneratedSecret{Kind: clv1.SecretKindDatabase, Name: Name(cl, "postgres"), Component: ComponentPostgres,
 			Keys: []GeneratedKey{
 				{SecretKeyPGUser, constant(PostgresAppUser)},
 				{SecretKeyPGPassword, randomAlnum(40)},
@@ -89,7 +90,7 @@ func GeneratedSecrets(cl *clv1.ContractLucidity) []GeneratedSecret {
 			}})
 	}
 	if cl.Spec.Redis.Managed != nil {
-		out = append(out, GeneratedSecret{Name: Name(cl, "redis"), Component: ComponentRedis,
+		out = append(out, GeneratedSecret{Kind: clv1.SecretKindRedis, Name: Name(cl, "redis"), Component: ComponentRedis,
 			Keys: []GeneratedKey{{SecretKeyRedisPassword, randomAlnum(40)}}})
 	}
 	return out

@@ -54,15 +54,28 @@ func (r *ContractLucidityReconciler) reconcileSecrets(ctx context.Context, s *st
 		}
 		s.secretVersions[k.Name] = sec.ResourceVersion
 	}
-	for _, g := range GeneratedSecrets(s.d) {
+	if err := r.observeDataInitialized(ctx, s); err != nil {
+		return err
+	}
+	gens := GeneratedSecrets(s.d)
+	live := map[clv1.SecretKind]*corev1.Secret{}
+	for _, g := range gens {
 		sec, err := r.ensureGeneratedSecret(ctx, s, g)
+		if errors.Is(err, errSecretLost) {
+			continue
+		}
 		if err != nil {
 			return err
 		}
+		live[g.Kind] = sec
 		s.secretVersions[g.Name] = sec.ResourceVersion
 		for k, v := range sec.Data {
 			s.secretValues[g.Name+"/"+k] = string(v)
 		}
+	}
+	s.recordSecrets(gens, live)
+	if len(s.lostSecrets) > 0 {
+		return s.secretsLost()
 	}
 	s.condition(clv1.ConditionSecretsReady, true, "Available", "generated and referenced Secrets are present")
 	return nil
@@ -78,17 +91,9 @@ func (r *ContractLucidityReconciler) ensureGeneratedSecret(ctx context.Context, 
 		err = r.APIReader.Get(ctx, key, live)
 	}
 	if isNotFound(err) {
-		desired, err := BuildGeneratedSecret(s.d, g, r.Rand)
-		if err != nil {
+		if live, err = r.missingGeneratedSecret(ctx, s, g); err != nil {
 			return nil, err
 		}
-		// Created without owner references (see reconcileSecretMeta).
-		desired.OwnerReferences = nil
-		if err := r.Client.Create(ctx, desired, client.FieldOwner(FieldManager)); err != nil {
-			return nil, fmt.Errorf("create secret %s: %w", g.Name, err)
-		}
-		r.Recorder.Eventf(s.cl, desired, corev1.EventTypeNormal, "SecretGenerated", "Create", "generated Secret %s", g.Name)
-		live = desired
 	} else if err != nil {
 		return nil, fmt.Errorf("get secret %s: %w", g.Name, err)
 	}

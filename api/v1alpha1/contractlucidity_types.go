@@ -699,6 +699,17 @@ type ContractLucidityStatus struct {
 	// AdminSecretName holds the initial administrator's password (key password).
 	// +optional
 	AdminSecretName string `json:"adminSecretName,omitempty"`
+	// DataInitialized is true once the instance holds data that depends on
+	// its generated Secrets (a migration succeeded, or the managed
+	// database's volume exists); from then on a lost generated Secret is
+	// reported, never silently replaced.
+	// +optional
+	DataInitialized bool `json:"dataInitialized,omitempty"`
+	// Secrets is the lifecycle of each generated Secret (creation, loss, rotation).
+	// +listType=map
+	// +listMapKey=kind
+	// +optional
+	Secrets []SecretStatus `json:"secrets,omitempty"`
 }
 
 // ComponentsStatus lists replicas per component.
