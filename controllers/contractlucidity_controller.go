@@ -155,6 +155,7 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		name string
 		fn   func(context.Context, *state) error
 	}{
+		{"version", r.reconcileVersion},
 		{"secrets", r.reconcileSecrets},
 		{"config", r.reconcileConfig},
 		{"serviceAccounts", r.reconcileServiceAccounts},
