@@ -31,6 +31,10 @@ const (
 	SecretKeyPGPassword    = "password"           // <name>-postgres: application role password
 	SecretKeyPGSuperuser   = "superuser-password" // <name>-postgres: postgres superuser password
 	SecretKeyRedisPassword = "password"           // <name>-redis
+	// SecretKeyFallbackPassword (<name>-postgres, <name>-redis) holds the
+	// other password during a rotation: the new one while it is staged,
+	// the old one once promoted (rotation.go).
+	SecretKeyFallbackPassword = "fallback-password"
 
 	// PostgresAppUser and PostgresAppDB are the managed database's application role and database.
 	PostgresAppUser = "contract_lucidity"

@@ -226,10 +226,7 @@ func (r *ContractLucidityReconciler) reconcileDatabase(ctx context.Context, s *s
 	for _, svc := range BuildPostgresServices(s.d) {
 		objs = append(objs, svc)
 	}
-	hash := ConfigHash(map[string]string{"init": postgresInitScript}, map[string]string{
-		"secret": s.secretVersions[Name(s.cl, "postgres")],
-	})
-	sts := BuildPostgresStatefulSet(s.d, hash)
+	sts := BuildPostgresStatefulSet(s.d, PostgresConfigHash())
 	if err := r.databaseVolume(ctx, s, sts); err != nil {
 		return err
 	}
@@ -314,9 +311,8 @@ func (r *ContractLucidityReconciler) reconcileRedis(ctx context.Context, s *stat
 		s.condition(clv1.ConditionRedisReady, true, "External", "using the external Redis from Secret "+s.d.Spec.Redis.External.SecretRef.Name)
 		return nil
 	}
-	conf := BuildRedisConfigMap(s.d, s.secretValues[Name(s.cl, "redis")+"/"+SecretKeyRedisPassword])
-	hash := ConfigHash(conf.Data, map[string]string{"secret": s.secretVersions[Name(s.cl, "redis")]})
-	dep := BuildRedisDeployment(s.d, hash)
+	conf := BuildRedisConfigMap(s.d, redisPasswords(s)...)
+	dep := BuildRedisDeployment(s.d, RedisConfigHash(conf, s.secretUID(clv1.SecretKindRedis)))
 	for _, o := range []client.Object{conf, BuildRedisService(s.d), dep} {
 		if err := r.apply(ctx, o); err != nil {
 			return err
