@@ -122,7 +122,7 @@ func BuildRedisDeployment(cl *clv1.ContractLucidity, configHash string) *appsv1.
 					Volumes: append([]corev1.Volume{emptyDir("data", nil), emptyDir("tmp", ptr.To(scratchFor(cl, ComponentRedis).limit)),
 						{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 							LocalObjectReference: corev1.LocalObjectReference{Name: Name(cl, "redis-config")},
-							Items: []corev1.KeyToPath{{Key: RedisConfigFile, Path: RedisConfigFile}, {Key: RedisACLFile, Path: RedisACLFile}}}}},
+							Items:                []corev1.KeyToPath{{Key: RedisConfigFile, Path: RedisConfigFile}, {Key: RedisACLFile, Path: RedisACLFile}}}}},
 						secretVolume("password", Name(cl, "redis")),
 					}, helperVolumes(Name(cl, "redis-config"), redisACLScriptKey)...),
 				},
