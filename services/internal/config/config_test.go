@@ -52,6 +52,7 @@ func TestProductionRefusesUnsafeValuesNamingTheVariable(t *testing.T) {
 		{"default db password", "DATABASE_URL", "postgres://cl:postgres@db/cl", "POSTGRES_PASSWORD is a known default"},
 		{"missing redis", "REDIS_URL", "", "REDIS_URL is required"},
 		{"default redis password", "REDIS_PASSWORD", "changeme", "REDIS_PASSWORD is a known default"},
+		{"default db fallback password", "POSTGRES_PASSWORD_FALLBACK", "password", "POSTGRES_PASSWORD_FALLBACK is a known default"},
 		{"default admin password", "INITIAL_ADMIN_PASSWORD", "changeme", "INITIAL_ADMIN_PASSWORD is a known default"},
 		{"other jwt algorithm", "JWT_ALGORITHM", "RS256", "JWT_ALGORITHM only HS256"},
 	}
@@ -166,5 +167,17 @@ func TestFrontendRequiresHTTPSAPIBaseURLInProduction(t *testing.T) {
 	delete(b, "API_BASE_URL")
 	if _, err := LoadFrom(Backend, env(b)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestDatabasePasswordFallbackIsRead(t *testing.T) {
+	m := prodEnv()
+	m["POSTGRES_PASSWORD_FALLBACK"] = "Zt5kW8qR2mXn"
+	c, err := LoadFrom(Worker, env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DatabasePasswordFallback != "Zt5kW8qR2mXn" {
+		t.Errorf("DatabasePasswordFallback = %q", c.DatabasePasswordFallback)
 	}
 }

@@ -30,7 +30,9 @@ var migrationFS embed.FS
 // lockKey identifies the migration advisory lock ("cl-migr" as an integer).
 const lockKey int64 = 0x636c2d6d696772
 
-// Open connects a pool to cfg.DatabaseURL and checks it with a ping.
+// Open connects a pool to cfg.DatabaseURL and checks it with a ping. New
+// connections fall back to cfg.DatabasePasswordFallback when the server
+// refuses the password (see passwordFallback).
 func Open(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
@@ -40,6 +42,9 @@ func Open(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
 		pc.MaxConns = 10
 	}
 	pc.MaxConnIdleTime = 5 * time.Minute
+	if cfg.DatabasePasswordFallback != "" {
+		pc.BeforeConnect = newPasswordFallback(pc.ConnConfig.Password, cfg.DatabasePasswordFallback).beforeConnect
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", redact(err))
