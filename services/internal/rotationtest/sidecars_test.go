@@ -33,7 +33,7 @@ import (
 
 // script runs one of the scripts with sh, as the container does.
 type script struct {
-	t    *testing.T
+	t    testing.TB
 	path string
 	env  []string
 	cmd  *exec.Cmd
@@ -41,7 +41,7 @@ type script struct {
 	out  bytes.Buffer
 }
 
-func newScript(t *testing.T, body string, env ...string) *script {
+func newScript(t testing.TB, body string, env ...string) *script {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "script.sh")
 	if err := os.WriteFile(path, []byte(body), 0o555); err != nil {
@@ -100,7 +100,7 @@ func (s *script) check() error {
 	return nil
 }
 
-func eventually(t *testing.T, what string, f func() error) {
+func eventually(t testing.TB, what string, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -115,8 +115,9 @@ func eventually(t *testing.T, what string, f func() error) {
 	}
 }
 
-func random(t *testing.T) string {
-	b := make([]byte, 20)
+// random is 32 random bytes in hex.
+func random(t testing.TB) string {
+	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func random(t *testing.T) string {
 }
 
 // writeFile replaces a file atomically, as the kubelet does.
-func writeFile(t *testing.T, path, content string) {
+func writeFile(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path+".tmp", []byte(content), 0o600); err != nil {
 		t.Fatal(err)
@@ -134,9 +135,9 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// login connects over TCP with a password, as the applications do, and
+// pgLogin connects over TCP with a password, as the applications do, and
 // returns the SQLSTATE of a refusal ("" when let in).
-func login(t *testing.T, pg *testenv.Postgres, user, password string) string {
+func pgLogin(t *testing.T, pg *testenv.Postgres, user, password string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -198,16 +199,16 @@ func TestPostgresCredentialsFollowTheSecretFiles(t *testing.T) {
 	}
 	sc.start()
 	eventually(t, "first apply", sc.check)
-	if code := login(t, pg, "contract_lucidity", appPW); code != "" {
+	if code := pgLogin(t, pg, "contract_lucidity", appPW); code != "" {
 		t.Fatalf("the application role refuses the Secret's password: %s\n%s", code, sc.output())
 	}
-	if code := login(t, pg, "contract_lucidity", "initial-app-password"); code != "28P01" {
+	if code := pgLogin(t, pg, "contract_lucidity", "initial-app-password"); code != "28P01" {
 		t.Errorf("the initial application password still works (%q)", code)
 	}
-	if code := login(t, pg, "postgres", suPW); code != "" {
+	if code := pgLogin(t, pg, "postgres", suPW); code != "" {
 		t.Fatalf("the superuser refuses the Secret's password: %s", code)
 	}
-	if code := login(t, pg, "postgres", pg.Password); code != "28P01" {
+	if code := pgLogin(t, pg, "postgres", pg.Password); code != "28P01" {
 		t.Errorf("the initdb superuser password still works (%q)", code)
 	}
 
@@ -226,7 +227,7 @@ func TestPostgresCredentialsFollowTheSecretFiles(t *testing.T) {
 		{"contract_lucidity", newApp, ""}, {"contract_lucidity", appPW, "28P01"},
 		{"postgres", newSU, ""}, {"postgres", suPW, "28P01"},
 	} {
-		if got := login(t, pg, c.user, c.pw); got != c.want {
+		if got := pgLogin(t, pg, c.user, c.pw); got != c.want {
 			t.Errorf("login %s with the %s password: %q, want %q", c.user, map[bool]string{true: "new", false: "old"}[c.want == ""], got, c.want)
 		}
 	}
