@@ -32,10 +32,11 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     GOOS=$TARGETOS GOARCH=$TARGETARCH go build -ldflags="-s -w" -o /out/manager .
 
 FROM builder AS build-app
-ARG TARGETOS TARGETARCH
+ARG TARGETOS TARGETARCH VERSION
+# main.version: recorded in backups (contract-lucidity backup create).
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    GOOS=$TARGETOS GOARCH=$TARGETARCH go build -ldflags="-s -w" \
+    GOOS=$TARGETOS GOARCH=$TARGETARCH go build -ldflags="-s -w -X main.version=${VERSION}" \
       -o /out/contract-lucidity ./services/cmd/contract-lucidity
 
 ############################ app ############################

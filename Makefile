@@ -61,6 +61,7 @@ deps: ## Install system packages and test binaries if missing (apt, npm, Go prox
 	hack/install-deps.sh
 	hack/k8s-binaries.sh all >/dev/null
 	hack/helm.sh >/dev/null
+	hack/seaweedfs.sh >/dev/null
 
 .PHONY: lint-workflows
 lint-workflows: $(ACTIONLINT) ## Lint the GitHub Actions workflows with actionlint.

@@ -14,161 +14,10 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 )
-
-// principal is the authenticated caller, loaded from the database on every
-// request so that disabling a user or changing a role takes effect at once.
-type principal struct {
-	ID         string
-	Email      string
-	Name       string
-	Role       string
-	MustChange bool
-}
-
-func (p *principal) admin() bool { return p.Role == "admin" }
-
-type ctxKey struct{}
-
-func withPrincipal(ctx context.Context, p *principal) context.Context {
-	return context.WithValue(ctx, ctxKey{}, p)
-}
-
-// caller returns the authenticated principal (routes behind auth always have one).
-func caller(r *http.Request) *principal {
-	p, _ := r.Context().Value(ctxKey{}).(*principal)
-	return p
-}
-
-type accessClaims struct {
-	Role string `json:"role"`
-	jwt.RegisteredClaims
-}
-
-// issueAccess signs an HS256 access token with sub, role, iat and exp.
-func (s *Server) issueAccess(userID, role string, now time.Time) (string, error) {
-	claims := accessClaims{Role: role, RegisteredClaims: jwt.RegisteredClaims{
-		Subject:   userID,
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(s.cfg.AccessTokenTTL)),
-	}}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(s.cfg.JWTSecret))
-}
-
-// tokenError classifies a rejected access token for the audit log.
-type tokenError struct {
-	event  string // token_expired | token_manipulation
-	reason string
-}
-
-func (e *tokenError) Error() string { return e.event + ": " + e.reason }
-
-// parseAccess verifies an access token: only HS256 with our key, exp
-// required, sub required.
-func (s *Server) parseAccess(raw string) (*accessClaims, error) {
-	claims := &accessClaims{}
-	_, err := jwt.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
-		return []byte(s.cfg.JWTSecret), nil
-	}, jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
-		jwt.WithLeeway(5*time.Second))
-	switch {
-	case err == nil:
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return nil, &tokenError{event: "token_expired", reason: "expired"}
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return nil, &tokenError{event: "token_manipulation", reason: "bad signature or algorithm"}
-	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		return nil, &tokenError{event: "token_manipulation", reason: "unacceptable algorithm"}
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return nil, &tokenError{event: "token_manipulation", reason: "malformed"}
-	default:
-		return nil, &tokenError{event: "token_manipulation", reason: "invalid claims"}
-	}
-	if !validUUID(claims.Subject) {
-		return nil, &tokenError{event: "token_manipulation", reason: "invalid subject"}
-	}
-	return claims, nil
-}
-
-// authenticate resolves the bearer token to a principal and, when
-// perMinute > 0, consumes the user's API rate limit in Redis concurrently
-// with the user lookup in PostgreSQL (the token's signature is verified
-// first, so the key is a genuine user id). The user is noted for the request
-// log even when the rate limit refuses the call.
-func (s *Server) authenticate(r *http.Request, perMinute int) (*principal, error) {
-	claims, err := s.verifyBearer(r)
-	if err != nil {
-		return nil, err
-	}
-	var limitErr error
-	done := make(chan struct{})
-	if perMinute > 0 {
-		go func() {
-			defer close(done)
-			limitErr = s.rateLimit(r.Context(), "api:user:"+claims.Subject, perMinute)
-		}()
-	} else {
-		close(done)
-	}
-	p, err := s.loadPrincipal(r.Context(), claims.Subject)
-	<-done
-	if err != nil {
-		return nil, err
-	}
-	noteUser(r.Context(), p.ID)
-	if limitErr != nil {
-		return nil, limitErr
-	}
-	return p, nil
-}
-
-// verifyBearer checks the Authorization header's token, auditing rejections.
-func (s *Server) verifyBearer(r *http.Request) (*accessClaims, error) {
-	h := r.Header.Get("Authorization")
-	scheme, raw, ok := strings.Cut(h, " ")
-	if h == "" || !ok || !strings.EqualFold(scheme, "bearer") || strings.TrimSpace(raw) == "" {
-		return nil, errUnauthorized
-	}
-	claims, err := s.parseAccess(strings.TrimSpace(raw))
-	if err != nil {
-		var te *tokenError
-		if errors.As(err, &te) {
-			// Rejected tokens are audited, at most at the API rate per
-			// client address, so junk tokens cannot flood the audit log.
-			ip := s.clientIP(r)
-			if err := s.rateLimit(r.Context(), "badtoken:ip:"+ip, s.cfg.RateLimitAPIPerMinute); err != nil {
-				return nil, err
-			}
-			s.audit(r.Context(), auditEvent{Type: te.event, IP: ip,
-				Detail: map[string]any{"reason": te.reason, "method": r.Method, "path": r.URL.Path}})
-			if te.event == "token_expired" {
-				return nil, &apiError{Status: http.StatusUnauthorized, Detail: "token expired"}
-			}
-		}
-		return nil, &apiError{Status: http.StatusUnauthorized, Detail: "invalid token"}
-	}
-	return claims, nil
-}
-
-// loadPrincipal reads the user behind a verified token; a deleted or
-// disabled user is 401.
-func (s *Server) loadPrincipal(ctx context.Context, userID string) (*principal, error) {
-	p := &principal{}
-	var disabled bool
-	err := s.pool.QueryRow(ctx, `SELECT id, email, name, role, must_change_password, disabled
-		FROM users WHERE id = $1`, userID).Scan(&p.ID, &p.Email, &p.Name, &p.Role, &p.MustChange, &disabled)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && disabled) {
-		return nil, &apiError{Status: http.StatusUnauthorized, Detail: "invalid token"}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load user: %w", err)
-	}
-	return p, nil
-}
 
 // Password rules: 12 to 72 bytes (bcrypt's limit), at least three of
 // lower case, upper case, digits and symbols, not the email address.
@@ -266,12 +115,16 @@ type tokenResponse struct {
 // family when empty) inside tx.
 func (s *Server) issueTokens(ctx context.Context, tx pgx.Tx, u userJSON, family string) (*tokenResponse, error) {
 	now := time.Now()
-	access, err := s.issueAccess(u.ID, u.Role, now)
-	if err != nil {
-		return nil, fmt.Errorf("sign access token: %w", err)
-	}
 	if family == "" {
 		family = newUUID()
+	}
+	var generation int64
+	if err := tx.QueryRow(ctx, `SELECT token_generation FROM users WHERE id = $1`, u.ID).Scan(&generation); err != nil {
+		return nil, fmt.Errorf("read token generation: %w", err)
+	}
+	access, err := s.issueAccess(u.ID, u.Role, generation, family, now)
+	if err != nil {
+		return nil, fmt.Errorf("sign access token: %w", err)
 	}
 	refresh, hash := newRefreshToken()
 	if _, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)
@@ -284,7 +137,7 @@ func (s *Server) issueTokens(ctx context.Context, tx pgx.Tx, u userJSON, family 
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	ip := s.clientIP(r)
-	if err := s.rateLimit(r.Context(), "login:ip:"+ip, s.cfg.RateLimitLoginPerMinute); err != nil {
+	if err := s.rateLimit(r.Context(), limitLogin, "login:ip:"+ip, s.cfg.RateLimitLoginPerMinute); err != nil {
 		return err
 	}
 	var in loginRequest
@@ -351,7 +204,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// handleRefresh is limited per client address like sign-in, but stays open
+// when Redis is down: a refresh token is 256 random bits (nothing to
+// guess), and refusing refreshes would sign every web session out.
 func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
+	if err := s.rateLimit(r.Context(), limitRefresh, "refresh:ip:"+s.clientIP(r), s.cfg.RateLimitRefreshPerMinute); err != nil {
+		return err
+	}
 	var in refreshRequest
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
@@ -414,20 +273,62 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// handleLogout ends one session: its refresh token family is revoked, and
+// with it every access token of the session (they carry the family as
+// "sid"). Other sessions of the user stay signed in; /api/auth/logout-all
+// ends them all. The session is named by the refresh token, or by the
+// bearer access token when the client has no refresh token.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
+	if err := s.rateLimit(r.Context(), limitRefresh, "refresh:ip:"+s.clientIP(r), s.cfg.RateLimitRefreshPerMinute); err != nil {
+		return err
+	}
 	var in refreshRequest
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
+	ctx := r.Context()
 	if in.RefreshToken != "" {
-		if _, err := s.pool.Exec(r.Context(), `UPDATE refresh_tokens SET revoked_at = now()
+		if _, err := s.pool.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now()
 			WHERE revoked_at IS NULL AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)`,
 			hashToken(in.RefreshToken)); err != nil {
 			return err
 		}
 	}
+	if bearerToken(r) != "" {
+		// Only a genuine, unexpired token of ours names a session.
+		if c, err := s.tokens.Verify(bearerToken(r)); err == nil && validUUID(c.Session) && validUUID(c.Subject) {
+			if _, err := s.pool.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now()
+				WHERE revoked_at IS NULL AND family_id = $1 AND user_id = $2`, c.Session, c.Subject); err != nil {
+				return err
+			}
+		}
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// handleLogoutAll signs the caller out everywhere: every refresh token is
+// revoked and the token generation bumped, so every access token issued so
+// far is refused, this one included.
+func (s *Server) handleLogoutAll(w http.ResponseWriter, r *http.Request) error {
+	p := caller(r)
+	ctx := r.Context()
+	if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return endAllSessions(ctx, tx, p.ID) }); err != nil {
+		return err
+	}
+	s.audit(ctx, auditEvent{Type: "signed_out_everywhere", UserID: p.ID, Email: p.Email, IP: s.clientIP(r)})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// endAllSessions revokes every refresh token of a user and invalidates
+// every access token issued so far.
+func endAllSessions(ctx context.Context, tx pgx.Tx, userID string) error {
+	if _, err := tx.Exec(ctx, `UPDATE users SET token_generation = token_generation + 1 WHERE id = $1`, userID); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, userID)
+	return err
 }
 
 func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) error {
@@ -461,8 +362,9 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) er
 			WHERE id = $1`, p.ID, newHash); err != nil {
 			return err
 		}
-		// Every other session ends with the old password.
-		if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, p.ID); err != nil {
+		// Every session, this one included, ends with the old password;
+		// the caller continues with the new tokens.
+		if err := endAllSessions(ctx, tx, p.ID); err != nil {
 			return err
 		}
 		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, p.ID))
@@ -511,11 +413,11 @@ func (s *Server) checkAccountLock(ctx context.Context, email, ip string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("login failures: %w", err)
+		return s.limiterOutage(ctx, limitLogin, err)
 	}
 	ttl, err := s.rdb.TTL(ctx, key).Result()
 	if err != nil {
-		return fmt.Errorf("login failures: %w", err)
+		return s.limiterOutage(ctx, limitLogin, err)
 	}
 	s.audit(ctx, auditEvent{Type: "login_locked", Email: email, IP: ip, Detail: map[string]any{"failures": n}})
 	return &apiError{Status: http.StatusTooManyRequests, Detail: "too many failed sign-ins for this account; try again later",
@@ -533,7 +435,7 @@ func (s *Server) noteLoginFailure(ctx context.Context, email string) error {
 	pipe.Incr(ctx, key)
 	pipe.Expire(ctx, key, s.cfg.LoginLockout)
 	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("login failures: %w", err)
+		return s.limiterOutage(ctx, limitLogin, err)
 	}
 	return nil
 }
@@ -544,7 +446,7 @@ func (s *Server) clearLoginFailures(ctx context.Context, email string) error {
 		return nil
 	}
 	if err := s.rdb.Del(ctx, loginFailKey(email)).Err(); err != nil {
-		return fmt.Errorf("login failures: %w", err)
+		return s.limiterOutage(ctx, limitLogin, err)
 	}
 	return nil
 }

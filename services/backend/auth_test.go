@@ -11,6 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/contract-lucidity/contract-lucidity/services/internal/accesstoken"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 )
 
@@ -70,32 +71,84 @@ func TestUnknownUserAndWrongPasswordLookTheSameAndAreAudited(t *testing.T) {
 	}
 }
 
+// claimsOf reads a token's claims without verifying it.
+func claimsOf(t *testing.T, token string) jwt.MapClaims {
+	t.Helper()
+	c := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(token, c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// signToken signs claims with key under header fields (nil removes one).
+func signToken(t *testing.T, m jwt.SigningMethod, key any, header map[string]any, claims jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(m, claims)
+	for k, v := range header {
+		if v == nil {
+			delete(tok.Header, k)
+		} else {
+			tok.Header[k] = v
+		}
+	}
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func TestAccessTokenRejections(t *testing.T) {
 	e := newEnv(t)
-	me := e.do("GET", "/api/auth/me", e.admin, nil).want(200)
-	sub := me.str("id")
+	real := claimsOf(t, e.admin)
 	now := time.Now()
-	sign := func(m jwt.SigningMethod, key any, claims jwt.MapClaims) string {
-		s, err := jwt.NewWithClaims(m, claims).SignedString(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+	key := []byte(e.cfg.JWTSecret)
+	hdr := map[string]any{"kid": accesstoken.KeyID(e.cfg.JWTSecret), "typ": "at+jwt"}
+	header := func(k string, v any) map[string]any {
+		h := map[string]any{"kid": hdr["kid"], "typ": hdr["typ"]}
+		h[k] = v
+		return h
 	}
-	valid := jwt.MapClaims{"sub": sub, "role": "admin", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	valid := jwt.MapClaims{"sub": real["sub"], "sid": real["sid"], "gen": real["gen"], "role": "admin",
+		"iss": "contract-lucidity", "aud": "contract-lucidity-api", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	with := func(k string, v any) jwt.MapClaims {
+		c := jwt.MapClaims{}
+		for kk, vv := range valid {
+			c[kk] = vv
+		}
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+		return c
+	}
+	hs256 := jwt.SigningMethodHS256
 	cases := []struct {
 		name, token, event string
 	}{
-		{"alg none", sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, valid), "token_manipulation"},
-		{"other algorithm", sign(jwt.SigningMethodHS512, []byte(e.cfg.JWTSecret), valid), "token_manipulation"},
-		{"bad signature", sign(jwt.SigningMethodHS256, []byte("another-secret-another-secret-xx"), valid), "token_manipulation"},
+		{"alg none", signToken(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, hdr, valid), "token_manipulation"},
+		{"other algorithm", signToken(t, jwt.SigningMethodHS512, key, hdr, valid), "token_manipulation"},
+		{"bad signature", signToken(t, hs256, []byte("another-secret-another-secret-xx"), hdr, valid), "token_manipulation"},
 		{"tampered payload", tamper(t, e.admin), "token_manipulation"},
-		{"no expiry", sign(jwt.SigningMethodHS256, []byte(e.cfg.JWTSecret), jwt.MapClaims{"sub": sub, "role": "admin", "iat": now.Unix()}), "token_manipulation"},
-		{"expired", sign(jwt.SigningMethodHS256, []byte(e.cfg.JWTSecret), jwt.MapClaims{"sub": sub, "role": "admin",
-			"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()}), "token_expired"},
+		{"no expiry", signToken(t, hs256, key, hdr, with("exp", nil)), "token_manipulation"},
+		{"unknown key id", signToken(t, hs256, []byte("another-secret-another-secret-xx"),
+			header("kid", accesstoken.KeyID("another-secret-another-secret-xx")), valid), "token_manipulation"},
+		{"no key id", signToken(t, hs256, key, header("kid", nil), valid), "token_manipulation"},
+		{"foreign type", signToken(t, hs256, key, header("typ", "JWT"), valid), "token_manipulation"},
+		{"foreign audience", signToken(t, hs256, key, hdr, with("aud", "billing-service")), "token_manipulation"},
+		{"foreign issuer", signToken(t, hs256, key, hdr, with("iss", "someone-else")), "token_manipulation"},
+		// What another application sharing the key (or an older version of
+		// ours) signs: a bare HS256 JWT with a subject and an expiry.
+		{"bare JWT with our key", signToken(t, hs256, key, map[string]any{}, jwt.MapClaims{"sub": real["sub"], "role": "admin",
+			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}), "token_manipulation"},
+		{"expired", signToken(t, hs256, key, hdr, with("exp", now.Add(-time.Hour).Unix())), "token_expired"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			e := *e
+			e.t = t
 			before := e.auditCount(tc.event)
 			e.do("GET", "/api/projects", tc.token, nil).want(401)
 			if after := e.auditCount(tc.event); after != before+1 {
@@ -105,20 +158,13 @@ func TestAccessTokenRejections(t *testing.T) {
 	}
 	// The genuine token still works, and so does one we sign the same way.
 	e.do("GET", "/api/projects", e.admin, nil).want(200)
-	e.do("GET", "/api/projects", sign(jwt.SigningMethodHS256, []byte(e.cfg.JWTSecret), valid), nil).want(200)
+	e.do("GET", "/api/projects", signToken(t, hs256, key, hdr, valid), nil).want(200)
 	e.do("GET", "/api/projects", "", nil).want(401)
-}
-
-// tamper flips the role claim without re-signing.
-func tamper(t *testing.T, token string) string {
-	parts := strings.Split(token, ".")
-	claims := jwt.MapClaims{}
-	if _, _, err := jwt.NewParser().ParseUnverified(token, claims); err != nil {
-		t.Fatal(err)
+	h, _, _ := jwt.NewParser().ParseUnverified(e.admin, jwt.MapClaims{})
+	if h.Header["kid"] != hdr["kid"] || h.Header["typ"] != "at+jwt" || real["iss"] != "contract-lucidity" ||
+		fmt.Sprint(real["aud"]) != "[contract-lucidity-api]" || real["jti"] == nil {
+		t.Fatalf("issued token: header %v claims %v", h.Header, real)
 	}
-	claims["role"] = "superuser"
-	forged, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte("x"))
-	return parts[0] + "." + strings.Split(forged, ".")[1] + "." + parts[2]
 }
 
 func TestRefreshRotationAndReuseRevokesFamily(t *testing.T) {
@@ -338,4 +384,13 @@ func TestRejectedTokensCannotFloodTheAuditLog(t *testing.T) {
 	if n != 5 {
 		t.Fatalf("%d token_manipulation events, want 5", n)
 	}
+}
+
+// tamper flips the role claim without re-signing.
+func tamper(t *testing.T, token string) string {
+	parts := strings.Split(token, ".")
+	claims := claimsOf(t, token)
+	claims["role"] = "superuser"
+	forged, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte("x"))
+	return parts[0] + "." + strings.Split(forged, ".")[1] + "." + parts[2]
 }

@@ -129,6 +129,9 @@ func benchPage(b *testing.B, duration time.Duration, concurrency int) error {
 	storage, _ := os.MkdirTemp("", "cl-bench-")
 	defer os.RemoveAll(storage)
 	cfg := baseConfig(dbURL, rs.URL(1), storage)
+	if err := migrateDatabase(ctx, cfg); err != nil {
+		return err
+	}
 	srv, err := backend.New(ctx, cfg, backend.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	if err != nil {
 		return err
@@ -307,12 +310,18 @@ func benchUploadRSS(b *testing.B, sizeMB int) error {
 		return err
 	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	cmd := exec.Command(bin, "backend")
-	cmd.Env = append(os.Environ(),
+	env := append(os.Environ(),
 		"DATABASE_URL="+dbURL, "REDIS_URL="+rs.URL(2), "STORAGE_PATH="+filepath.Join(dir, "storage"),
 		"BACKEND_ADDR="+fmt.Sprintf("127.0.0.1:%d", port), "BCRYPT_COST=4", "LOG_LEVEL=warn",
 		"MAX_UPLOAD_SIZE_MB="+strconv.Itoa(sizeMB+10), "INITIAL_ADMIN_EMAIL="+benchAdmin, "INITIAL_ADMIN_PASSWORD="+benchPass,
 		"JWT_SECRET_KEY="+randHex(24), "ENCRYPTION_KEY="+randHex(32))
+	migrate := exec.Command(bin, "migrate")
+	migrate.Env, migrate.Stderr = env, os.Stderr
+	if err := migrate.Run(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	cmd := exec.Command(bin, "backend")
+	cmd.Env = env
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -154,9 +153,29 @@ func (uploadForm) mediaType() string { return "multipart/form-data" }
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) error {
 	p := caller(r)
 	ctx := r.Context()
-	if err := s.rateLimit(ctx, "upload:user:"+p.ID, s.cfg.RateLimitUploadPerMinute); err != nil {
+	if err := s.rateLimit(ctx, limitUpload, "upload:user:"+p.ID, s.cfg.RateLimitUploadPerMinute); err != nil {
 		return err
 	}
+	u, ok := s.uploads.begin(w)
+	if !ok {
+		return errShuttingDown
+	}
+	defer s.uploads.end(u)
+	// Answered (and flushed) while still tracked: shutdown waits for the
+	// answer before it closes the connection.
+	if err := s.receiveUpload(w, r, u); err != nil {
+		if errors.Is(err, errShuttingDown) {
+			w.Header().Set("Connection", "close")
+		}
+		s.writeError(w, r, err)
+		_ = u.rc.Flush()
+	}
+	return nil
+}
+
+func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, u *upload) error {
+	p := caller(r)
+	ctx := r.Context()
 	settings, err := s.loadSettings(ctx)
 	if err != nil {
 		return err
@@ -178,13 +197,13 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) error {
 			return unprocessable("file part is required")
 		}
 		if err != nil {
-			return uploadError(err)
+			return u.readError(err)
 		}
 		switch part.FormName() {
 		case "project_id":
 			b, err := io.ReadAll(io.LimitReader(part, 100))
 			if err != nil {
-				return uploadError(err)
+				return u.readError(err)
 			}
 			projectID = strings.ToLower(strings.TrimSpace(string(b)))
 			if !validUUID(projectID) {
@@ -201,18 +220,10 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) error {
 			if projectID == "" {
 				return unprocessable("project_id must come before file in the form")
 			}
-			return s.storeUpload(w, r, part, projectID, part.FileName(), limit, settings.SupportedFileTypes)
+			return s.storeUpload(w, r, u, part, projectID, part.FileName(), limit, settings.SupportedFileTypes)
 		}
 		part.Close()
 	}
-}
-
-func uploadError(err error) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return errStatus(http.StatusRequestEntityTooLarge, "upload exceeds the size limit")
-	}
-	return unprocessable("malformed multipart body")
 }
 
 // limitedWriter fails once more than n bytes were written.
@@ -231,14 +242,15 @@ func (l *limitedWriter) Write(b []byte) (int, error) {
 	return l.w.Write(b)
 }
 
-func (s *Server) storeUpload(w http.ResponseWriter, r *http.Request, part io.Reader, projectID, clientName string,
+func (s *Server) storeUpload(w http.ResponseWriter, r *http.Request, u *upload, part io.Reader, projectID, clientName string,
 	limit int64, supported []string) error {
 	ctx := r.Context()
 	p := caller(r)
 	tmp, err := s.store.TempFile()
 	if err != nil {
-		return fmt.Errorf("create temp file: %w", err)
+		return s.storageError(ctx, "create temporary file", err)
 	}
+	s.uploads.setTemp(u, tmp.Name())
 	committed := false
 	defer func() {
 		tmp.Close()
@@ -247,22 +259,25 @@ func (s *Server) storeUpload(w http.ResponseWriter, r *http.Request, part io.Rea
 		}
 	}()
 	h := sha256.New()
-	lw := &limitedWriter{w: io.MultiWriter(tmp, h), n: limit}
+	lw := &limitedWriter{w: io.MultiWriter(storageWriter{tmp}, h), n: limit}
 	size, err := io.CopyBuffer(lw, part, make([]byte, 64<<10))
-	if errors.Is(err, errTooLarge) {
+	var sf *storageFailure
+	switch {
+	case errors.Is(err, errTooLarge):
 		return errStatus(http.StatusRequestEntityTooLarge, "file exceeds the upload limit of %d MB", limit>>20)
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return uploadError(err)
-	}
-	if size == 0 {
+	case errors.As(err, &sf):
+		return s.storageError(ctx, "write", sf.err)
+	case err != nil && u.aborted.Load():
+		return errShuttingDown // the read failed because shutdown cut it
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		return u.readError(err)
+	case size == 0:
 		return unprocessable("the file is empty")
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close temp file: %w", err)
+		return s.storageError(ctx, "close", err)
 	}
 	ftype, err := filetype.DetectFile(tmp.Name())
 	if err != nil || !filetype.Allowed(ftype, supported) {
@@ -277,7 +292,7 @@ func (s *Server) storeUpload(w http.ResponseWriter, r *http.Request, part io.Rea
 	id := newUUID()
 	key := storage.DocumentKey(id)
 	if err := s.store.Commit(tmp.Name(), key); err != nil {
-		return err
+		return s.storageError(ctx, "commit", err)
 	}
 	committed = true
 	d, err := scanDocument(s.pool.QueryRow(ctx, `WITH d AS (
@@ -398,25 +413,17 @@ func (s *Server) handleDeleteDocument(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	s.removeDocumentFiles(ctx, id)
-	s.removeReportFiles(ctx, reports)
+	s.trashDocumentFiles(ctx, id, reports)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-func (s *Server) removeDocumentFiles(ctx context.Context, id string) {
-	if err := s.store.RemoveDocument(id); err != nil {
-		s.log.WarnContext(ctx, "remove document files", "document_id", id, "error", err)
-	}
-}
-
-func (s *Server) removeReportFiles(ctx context.Context, ids []string) {
-	for _, id := range ids {
-		for _, f := range []string{"html", "pdf"} {
-			if err := s.store.Remove(storage.ReportKey(id, f)); err != nil {
-				s.log.WarnContext(ctx, "remove report file", "report_id", id, "error", err)
-			}
-		}
+// trashDocumentFiles moves a deleted document's files to the storage trash
+// (purged by the worker after STORAGE_TRASH_RETENTION) rather than removing
+// them: a backup running now may hold a snapshot that still references them.
+func (s *Server) trashDocumentFiles(ctx context.Context, id string, reportIDs []string) {
+	if err := s.store.TrashDocument(id, reportIDs); err != nil {
+		s.log.WarnContext(ctx, "trash document files", "document_id", id, "error", err)
 	}
 }
 

@@ -87,10 +87,11 @@ func TestUploadIsTypedByContent(t *testing.T) {
 		{"scan.png", pngBytes, 202, "png"},
 		{"contract.docx", docxBytes(t), 202, "docx"},
 		{"noextension", pdfBytes, 202, "pdf"},
-		{"image.pdf", pngBytes, 415, ""},                                                  // PNG bytes named .pdf
-		{"archive.docx", zipBytes(t, map[string]string{"readme.txt": "hi"}), 415, ""},     // a zip that is not a DOCX
-		{"page.html", []byte("<html><script>alert(1)</script></html>"), 415, ""},          // unknown content
-		{"fake.pdf", []byte("hello, I am text pretending to be a PDF document"), 415, ""}, // extension alone is not enough
+		{"image.pdf", pngBytes, 415, ""},                                                                   // PNG bytes named .pdf
+		{"archive.docx", zipBytes(t, map[string]string{"readme.txt": "hi"}), 415, ""},                      // a zip that is not a DOCX
+		{"page.html", []byte("<html><script>alert(1)</script></html>"), 415, ""},                           // unknown content
+		{"fake.pdf", []byte("hello, I am text pretending to be a PDF document"), 415, ""},                  // extension alone is not enough
+		{"polyglot.pdf", append([]byte("<html><script>alert(1)</script></html>\n"), pdfBytes...), 415, ""}, // HTML before %PDF-
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

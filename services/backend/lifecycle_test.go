@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/queue"
 )
 
@@ -164,7 +165,8 @@ func TestDocumentLifecycle(t *testing.T) {
 		t.Fatalf("reprocess: %s", rp.body)
 	}
 
-	// Delete removes the row, the clauses and the files.
+	// Delete removes the row and the clauses, and moves the files to the
+	// trash (a running backup may still need them; the worker purges it).
 	e.do("DELETE", "/api/documents/"+doc, e.admin, nil).want(204)
 	e.do("GET", "/api/documents/"+doc, e.admin, nil).want(404)
 	if _, err := os.Stat(filepath.Join(e.cfg.StoragePath, "documents", doc)); !os.IsNotExist(err) {
@@ -173,21 +175,37 @@ func TestDocumentLifecycle(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.cfg.StoragePath, "reports", repID+".html")); !os.IsNotExist(err) {
 		t.Fatalf("report file still there: %v", err)
 	}
+	trashed, _ := filepath.Glob(filepath.Join(e.cfg.StoragePath, "trash", "*-"+doc+"-*"))
+	if len(trashed) != 1 {
+		t.Fatalf("trash entries of the document: %v", trashed)
+	}
+	if b, err := os.ReadFile(filepath.Join(trashed[0], "reports", repID+".html")); err != nil || string(b) != "<h1>Report</h1>" {
+		t.Fatalf("report file in the trash: %q %v", b, err)
+	}
+	if st, err := os.Stat(filepath.Join(trashed[0], "documents", doc, "original")); err != nil || st.Size() != int64(len(pdfBytes)) {
+		t.Fatalf("document file in the trash: %v", err)
+	}
 	var n int
 	e.db.QueryRow(context.Background(), "SELECT count(*) FROM clauses WHERE document_id = $1", doc).Scan(&n)
 	if n != 0 {
 		t.Fatal("clauses survived")
 	}
-	// Deleting the project removes the remaining files.
+	// Deleting the project moves the remaining files to the trash.
 	e.do("DELETE", "/api/projects/"+p, e.admin, nil).want(204)
 	if _, err := os.Stat(filepath.Join(e.cfg.StoragePath, "documents", other)); !os.IsNotExist(err) {
 		t.Fatal("project files survived")
 	}
+	if trashed, _ := filepath.Glob(filepath.Join(e.cfg.StoragePath, "trash", "*-"+other+"-*", "documents", other, "original")); len(trashed) != 1 {
+		t.Fatalf("project document in the trash: %v", trashed)
+	}
 	e.do("GET", "/api/documents/not-a-uuid", e.admin, nil).want(404)
 }
 
+// allowLoopbackProviders admits the tests' fake providers on 127.0.0.1.
+func allowLoopbackProviders(c *config.Config) { c.AIAllowPrivateEndpoints = true }
+
 func TestProviderKeyIsWriteOnly(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, allowLoopbackProviders)
 	const key = "sk-test-SUPERSECRET-0123456789abcdef"
 	var gotAuth string
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -358,7 +376,7 @@ func TestServeShutsDownGracefully(t *testing.T) {
 }
 
 func TestAnthropicProviderConnectionTest(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, allowLoopbackProviders)
 	const key = "sk-ant-TESTKEY-abcdefghijklmnop"
 	var path, gotKey, version string
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/contract-lucidity/contract-lucidity/services/backend"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/db"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv"
 )
 
@@ -103,7 +104,7 @@ func testConfig(t *testing.T) *config.Config {
 		JWTSecret: randHex(24), JWTAlgorithm: "HS256", AccessTokenTTL: 30 * time.Minute, RefreshTokenTTL: 7 * 24 * time.Hour,
 		BcryptCost: 4, EncryptionKey: key, CORSOrigins: []string{"http://localhost:3000"},
 		MaxUploadSizeMB: 5, StoragePath: t.TempDir(),
-		RateLimitLoginPerMinute: 1000, RateLimitUploadPerMinute: 1000, RateLimitAPIPerMinute: 100000,
+		RateLimitLoginPerMinute: 1000, RateLimitUploadPerMinute: 1000, RateLimitAPIPerMinute: 100000, RateLimitRefreshPerMinute: 1000,
 		BackendAddr: "127.0.0.1:0", APIBaseURL: "http://localhost:8000", WorkerVisibilityTimeout: 5 * time.Minute,
 		InitialAdminEmail: adminEmail, InitialAdminPassword: adminPassword,
 		TrustedProxies: mustPrefixes("127.0.0.0/8", "::1/128"),
@@ -114,6 +115,9 @@ func startServer(t *testing.T, cfg *config.Config) (*backend.Server, *httptest.S
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if err := migrateDatabase(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
 	srv, err := backend.New(context.Background(), cfg, backend.Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +125,18 @@ func startServer(t *testing.T, cfg *config.Config) (*backend.Server, *httptest.S
 	hs := httptest.NewServer(contractHandler(t, srv.Handler()))
 	t.Cleanup(func() { hs.Close(); srv.Close() })
 	return srv, hs, logs
+}
+
+// migrateDatabase runs what `contract-lucidity migrate` runs (migrations
+// and seed), as the operator's Job does before the backend starts.
+func migrateDatabase(ctx context.Context, cfg *config.Config) error {
+	pool, err := db.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	_, err = db.Setup(ctx, pool, cfg)
+	return err
 }
 
 // newEnv starts a backend; mutate adjusts the configuration first. The

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -54,24 +53,6 @@ func (s *Server) trusted(a netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// rateLimit consumes one request from the per-minute budget of key, shared
-// by every replica through Redis. Over budget it returns 429 with
-// Retry-After. When Redis fails the request is refused (fail closed).
-func (s *Server) rateLimit(ctx context.Context, key string, perMinute int) error {
-	res, err := s.limiter.Allow(ctx, "cl:rl:"+key, redis_rate.PerMinute(perMinute))
-	if err != nil {
-		return fmt.Errorf("rate limit: %w", err)
-	}
-	if res.Allowed > 0 {
-		return nil
-	}
-	retry := int(math.Ceil(res.RetryAfter.Seconds()))
-	if retry < 1 {
-		retry = 1
-	}
-	return &apiError{Status: http.StatusTooManyRequests, Detail: "too many requests", RetryAfter: retry}
 }
 
 // cors answers only the configured origins, with credentials; any other
@@ -209,6 +190,13 @@ type metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// limiterUnavailable counts rate limit decisions made without Redis,
+	// by limit and outcome (allowed: proceeded unlimited; refused: 503).
+	limiterUnavailable *prometheus.CounterVec
+	// uploadStorageErrors counts uploads lost to the storage (no_space, io).
+	uploadStorageErrors *prometheus.CounterVec
+	// uploadsAborted counts uploads cut off by shutdown.
+	uploadsAborted prometheus.Counter
 }
 
 func newMetrics(s *Server) *metrics {
@@ -221,6 +209,16 @@ func newMetrics(s *Server) *metrics {
 			Name: "cl_http_request_duration_seconds", Help: "HTTP request duration by method and route pattern.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"method", "route"}),
+		limiterUnavailable: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cl_rate_limiter_unavailable_total",
+			Help: "Rate limit checks made while Redis was unavailable, by limit and outcome (allowed without limit, or refused).",
+		}, []string{"limit", "outcome"}),
+		uploadStorageErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cl_upload_storage_errors_total", Help: "Uploads that could not be stored, by reason (no_space, io).",
+		}, []string{"reason"}),
+		uploadsAborted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cl_uploads_aborted_total", Help: "Uploads aborted because the server shut down.",
+		}),
 	}
 	queueDepth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "cl_queue_depth", Help: "Jobs in the Redis queue not yet acknowledged.",
@@ -233,7 +231,7 @@ func newMetrics(s *Server) *metrics {
 		}
 		return float64(n)
 	})
-	m.registry.MustRegister(m.requests, m.duration, queueDepth,
+	m.registry.MustRegister(m.requests, m.duration, queueDepth, m.limiterUnavailable, m.uploadStorageErrors, m.uploadsAborted,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

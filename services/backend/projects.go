@@ -203,7 +203,8 @@ func (s *Server) handleDeleteProject(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	var docs, reports []string
+	var docs []string
+	reports := map[string][]string{} // document id -> report ids
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT id::text FROM documents WHERE project_id = $1`, id)
 		if err != nil {
@@ -212,12 +213,16 @@ func (s *Server) handleDeleteProject(w http.ResponseWriter, r *http.Request) err
 		if docs, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 			return err
 		}
-		rows, err = tx.Query(ctx, `SELECT r.id::text FROM document_reports r JOIN documents d ON d.id = r.document_id
+		rows, err = tx.Query(ctx, `SELECT r.document_id::text, r.id::text FROM document_reports r JOIN documents d ON d.id = r.document_id
 			WHERE d.project_id = $1`, id)
 		if err != nil {
 			return err
 		}
-		if reports, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		var doc, rep string
+		if _, err := pgx.ForEachRow(rows, []any{&doc, &rep}, func() error {
+			reports[doc] = append(reports[doc], rep)
+			return nil
+		}); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM projects WHERE id = $1`, id)
@@ -227,9 +232,8 @@ func (s *Server) handleDeleteProject(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	for _, d := range docs {
-		s.removeDocumentFiles(ctx, d)
+		s.trashDocumentFiles(ctx, d, reports[d])
 	}
-	s.removeReportFiles(ctx, reports)
 	s.audit(ctx, auditEvent{Type: "project_deleted", UserID: p.ID, Email: p.Email, IP: s.clientIP(r),
 		Detail: map[string]any{"project_id": id, "documents": len(docs)}})
 	w.WriteHeader(http.StatusNoContent)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/contract-lucidity/contract-lucidity/services/internal/db"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/egress"
 )
 
 // providerJSON never carries the key: only whether one is stored.
@@ -51,7 +51,7 @@ type providerRequest struct {
 	APIKey         *string `json:"api_key,omitempty" writeOnly:"true"` // "" removes the key
 }
 
-func (in *providerRequest) validate(create bool) error {
+func (in *providerRequest) validate(create bool, policy egress.Policy) error {
 	if create && (in.Name == nil || in.Kind == nil || in.BaseURL == nil) {
 		return unprocessable("name, kind and base_url are required")
 	}
@@ -69,6 +69,14 @@ func (in *providerRequest) validate(create bool) error {
 		v := strings.TrimRight(strings.TrimSpace(*in.BaseURL), "/")
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			return unprocessable("base_url must be an http(s) URL without credentials")
+		}
+		// Address literals are refused at once; host names when the
+		// connection is made (the address they resolve to may change).
+		if err := policy.CheckURL(v); err != nil {
+			if be, ok := egress.Blocked(err); ok {
+				return unprocessable("base_url is not allowed: %s", be.Reason)
+			}
 			return unprocessable("base_url must be an http(s) URL without credentials")
 		}
 		in.BaseURL = &v
@@ -105,7 +113,7 @@ func (s *Server) handleCreateProvider(w http.ResponseWriter, r *http.Request) er
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	if err := in.validate(true); err != nil {
+	if err := in.validate(true, s.egress); err != nil {
 		return err
 	}
 	sealed, err := s.sealKey(in.APIKey)
@@ -139,7 +147,7 @@ func (s *Server) handleUpdateProvider(w http.ResponseWriter, r *http.Request) er
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	if err := in.validate(false); err != nil {
+	if err := in.validate(false, s.egress); err != nil {
 		return err
 	}
 	sealed, err := s.sealKey(in.APIKey)
@@ -252,21 +260,36 @@ func (s *Server) probeProvider(ctx context.Context, kind, baseURL, model, key st
 	}
 	resp, err := s.httpClient.Do(req)
 	if err != nil {
+		if be, ok := egress.Blocked(err); ok {
+			// The resolved address is not shown: it would map internal names.
+			return false, "the provider's address is not allowed: " + be.Reason
+		}
 		if ctx.Err() != nil {
 			return false, "connection timed out"
 		}
 		return false, "connection failed: " + redactKey(transportError(err), key)
 	}
-	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return true, fmt.Sprintf("connected (HTTP %d)", resp.StatusCode)
+	resp.Body.Close()
+	// The answer's body is never shown: the endpoint is whatever an admin
+	// typed in, and its content is not ours to relay.
+	return probeResult(resp.StatusCode)
+}
+
+// probeResult explains a provider's HTTP status to an administrator.
+func probeResult(code int) (bool, string) {
+	switch {
+	case code >= 200 && code < 300:
+		return true, fmt.Sprintf("connected (HTTP %d)", code)
+	case code >= 300 && code < 400:
+		return false, fmt.Sprintf("HTTP %d: the provider redirects, and redirects are not followed; use the final address as base_url", code)
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return false, fmt.Sprintf("HTTP %d: the provider refused the API key", code)
+	case code == http.StatusNotFound:
+		return false, fmt.Sprintf("HTTP %d: not found; check base_url (OpenAI-compatible APIs usually end in /v1) and the model", code)
+	case code == http.StatusTooManyRequests:
+		return false, fmt.Sprintf("HTTP %d: the provider is rate limiting this key", code)
 	}
-	msg := fmt.Sprintf("HTTP %d", resp.StatusCode)
-	if t := strings.TrimSpace(string(snippet)); t != "" {
-		msg += ": " + t
-	}
-	return false, redactKey(msg, key)
+	return false, fmt.Sprintf("HTTP %d from the provider", code)
 }
 
 // transportError keeps the useful end of a transport error without the URL.

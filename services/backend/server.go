@@ -15,6 +15,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -22,8 +24,10 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/contract-lucidity/contract-lucidity/services/internal/accesstoken"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/db"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/egress"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/queue"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/secretbox"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/storage"
@@ -38,6 +42,7 @@ type Server struct {
 	queue   *queue.Queue
 	limiter *redis_rate.Limiter
 	box     *secretbox.Box
+	tokens  *accesstoken.Ring
 	store   *storage.Store
 	metrics *metrics
 	routes  []route
@@ -46,20 +51,33 @@ type Server struct {
 	// dummyHash is compared against when the email is unknown, so an
 	// unknown user and a wrong password take the same time.
 	dummyHash []byte
-	// httpClient performs AI provider connection tests.
+	// httpClient performs AI provider connection tests (egress policy).
 	httpClient *http.Client
+	egress     egress.Policy
+	// limiterDownUntil (unix ns) skips Redis after a limiter failure;
+	// limiterLoggedAt throttles the outage log.
+	limiterDownUntil atomic.Int64
+	limiterLoggedAt  atomic.Int64
+	uploads          uploadTracker
+	shutdownGrace    time.Duration
 }
 
 // Options adjust New for tests and embedding.
 type Options struct {
 	// Logger receives structured logs (default: JSON on stderr at cfg.LogLevel).
 	Logger *slog.Logger
-	// SkipSetup skips migrations and seed (when the caller ran db.Setup).
-	SkipSetup bool
+	// ShutdownGrace is how long Serve lets requests finish after its
+	// context ends before in-flight uploads are aborted (default 20 s:
+	// with the abort's few seconds, inside Kubernetes' default 30 s
+	// termination grace period).
+	ShutdownGrace time.Duration
 }
 
-// New connects to PostgreSQL and Redis, applies the migrations and the seed
-// under the advisory lock, and wires the HTTP handler.
+// New connects to PostgreSQL and Redis, checks that the database is
+// migrated to this version (db.Verify: `contract-lucidity migrate` applies
+// migrations, the backend never changes the schema), inserts the
+// first-start data where missing (db.Seed: settings, the initial admin) and
+// wires the HTTP handler.
 func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, error) {
 	var o Options
 	if len(opts) > 0 {
@@ -69,35 +87,45 @@ func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, err
 	if log == nil {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	}
-	s := &Server{cfg: cfg, log: log, httpClient: &http.Client{Timeout: 15 * time.Second}}
+	s := &Server{cfg: cfg, log: log, egress: cfg.EgressPolicy(), shutdownGrace: o.ShutdownGrace}
+	if s.shutdownGrace <= 0 {
+		s.shutdownGrace = 20 * time.Second
+	}
+	s.httpClient = egress.NewClient(s.egress, 15*time.Second)
+	s.uploads.active = map[*upload]struct{}{}
 	var err error
-	if s.box, err = secretbox.New(cfg.EncryptionKey); err != nil {
+	if s.box, err = secretbox.New(cfg.EncryptionKey, cfg.EncryptionPreviousKeys...); err != nil {
 		return nil, err
+	}
+	if s.tokens, err = accesstoken.NewRing(cfg.JWTSecret, cfg.JWTPreviousSecrets...); err != nil {
+		return nil, fmt.Errorf("JWT_SECRET_KEY: %w", err)
 	}
 	if s.store, err = storage.New(cfg.StoragePath); err != nil {
 		return nil, err
 	}
+	s.removeStaleUploads()
 	if s.dummyHash, err = bcrypt.GenerateFromPassword([]byte("dummy password for timing equality"), cfg.BcryptCost); err != nil {
 		return nil, fmt.Errorf("dummy hash: %w", err)
 	}
 	if s.pool, err = db.Open(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if !o.SkipSetup {
-		applied, err := db.Setup(ctx, s.pool, cfg)
-		if err != nil {
-			s.pool.Close()
-			return nil, err
-		}
-		if len(applied) > 0 {
-			log.Info("migrations applied", "applied", applied)
-		}
+	if err := db.Verify(ctx, s.pool); err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	if err := db.Seed(ctx, s.pool, cfg); err != nil {
+		s.pool.Close()
+		return nil, err
 	}
 	ropt, err := cfg.RedisOptions()
 	if err != nil {
 		s.pool.Close()
 		return nil, err
 	}
+	// Deadlines of the request contexts bound Redis calls (the limiter's
+	// one-second budget), not only the client's fixed timeouts.
+	ropt.ContextTimeoutEnabled = true
 	s.rdb = redis.NewClient(ropt)
 	pingCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -109,6 +137,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, err
 	s.limiter = redis_rate.NewLimiter(s.rdb)
 	s.metrics = newMetrics(s)
 	s.handler = s.buildHandler()
+	s.reportStaleCiphertexts(ctx)
 	return s, nil
 }
 
@@ -185,17 +214,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("backend listening", "addr", ln.Addr().String())
+	sweepDone := make(chan struct{})
+	var sweeper sync.WaitGroup
+	sweeper.Go(func() { s.sweepStaleUploads(sweepDone) })
+	defer func() { close(sweepDone); sweeper.Wait() }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	shutCtx, cancel := context.WithTimeout(context.Background(), s.shutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		// The grace period is over: uploads still running are aborted
+		// (the client gets a 503, the partial file is removed), then the
+		// remaining connections are closed.
+		n := s.abortUploads(3 * time.Second)
+		srv.Close()
+		s.log.Warn("shutdown grace period ended; remaining requests cut off", "uploads_aborted", n)
 	}
+	s.uploads.removeLeftovers(s.log)
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -198,8 +198,8 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) err
 			WHERE id = $1`, id, hash); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, id)
-		return err
+		// Whoever holds the account's tokens is signed out.
+		return endAllSessions(ctx, tx, id)
 	})
 	if err != nil {
 		return err

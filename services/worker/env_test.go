@@ -52,7 +52,8 @@ func TestMain(m *testing.M) {
 type env struct {
 	t         testing.TB
 	dbURL     string
-	pool      *pgxpool.Pool
+	pool      *pgxpool.Pool // the test's own view of the database
+	wpool     *pgxpool.Pool // the workers' pool when not pool
 	rdb       *redis.Client
 	stream    string
 	queue     *queue.Queue
@@ -69,8 +70,15 @@ func randHex(n int) string {
 
 func newEnv(t testing.TB, visibility time.Duration) *env {
 	t.Helper()
+	return newEnvOn(t, pg, visibility)
+}
+
+// newEnvOn is newEnv on a database of the given server (a test that stops
+// its server needs one of its own).
+func newEnvOn(t testing.TB, server *testenv.Postgres, visibility time.Duration) *env {
+	t.Helper()
 	ctx := context.Background()
-	e := &env{t: t, dbURL: pg.NewDatabase(t), stream: "t:jobs:" + randHex(4)}
+	e := &env{t: t, dbURL: server.NewDatabase(t), stream: "t:jobs:" + randHex(4)}
 	var err error
 	if e.pool, err = pgxpool.New(ctx, e.dbURL); err != nil {
 		t.Fatal(err)
@@ -90,6 +98,7 @@ func newEnv(t testing.TB, visibility time.Duration) *env {
 		StoragePath:             t.TempDir(),
 		WorkerConcurrency:       2,
 		WorkerVisibilityTimeout: visibility,
+		AIAllowPrivateEndpoints: true, // the fake providers listen on loopback
 	}
 	if err := e.pool.QueryRow(ctx, `INSERT INTO users (email, name, password_hash, role)
 		VALUES ('lawyer-'||$1||'@example.com', 'Lee Lawyer', 'x', 'user') RETURNING id`, randHex(4)).Scan(&e.userID); err != nil {
@@ -111,8 +120,12 @@ func (e *env) newWorker(opts worker.Options, hooks worker.Hooks) *worker.Worker 
 	if opts.PollBlock == 0 {
 		opts.PollBlock = 200 * time.Millisecond
 	}
+	pool := e.pool
+	if e.wpool != nil {
+		pool = e.wpool
+	}
 	w, err := worker.New(e.cfg, worker.Deps{
-		Pool: e.pool, Redis: e.rdb, Queue: e.queue, Options: opts, Hooks: hooks,
+		Pool: pool, Redis: e.rdb, Queue: e.queue, Options: opts, Hooks: hooks,
 		Logger: slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
 	if err != nil {

@@ -71,17 +71,18 @@ func classify(stage string, err error) *stageError {
 const lockSQL = `SELECT pg_try_advisory_lock(hashtextextended($1, 7240))`
 
 // withJobLock runs fn while holding the advisory lock named key on a
-// dedicated connection. It reports false without running fn when another
-// worker holds the lock.
+// connection of the lock pool. It reports false without running fn when
+// another worker holds the lock.
 func (w *Worker) withJobLock(ctx context.Context, key string, fn func() (jobResult, error)) (jobResult, bool, error) {
-	conn, err := w.pool.Acquire(ctx)
+	// Without the lock the job has not started: hand it back, never ack it.
+	conn, err := w.locks.Acquire(ctx)
 	if err != nil {
-		return "", false, fmt.Errorf("acquire connection: %w", err)
+		return resultHandBack, false, fmt.Errorf("acquire connection: %w", err)
 	}
 	defer conn.Release()
 	var got bool
 	if err := conn.QueryRow(ctx, lockSQL, key).Scan(&got); err != nil {
-		return "", false, fmt.Errorf("take job lock: %w", err)
+		return resultHandBack, false, fmt.Errorf("take job lock: %w", err)
 	}
 	if !got {
 		return resultSkipped, false, nil
@@ -147,10 +148,13 @@ func (w *Worker) runPipeline(ctx context.Context, id string) (jobResult, error) 
 	start := time.Now()
 	an := w.analyzerFor(ctx)
 	if err := w.pipelineStages(ctx, &doc, an); err != nil {
-		if ctx.Err() != nil {
+		if shuttingDown(ctx) {
 			return w.handBackOnCancel(ctx, id, err)
 		}
 		se := classify("pipeline", err)
+		if timedOut(ctx) {
+			se = &stageError{stage: se.stage, message: fmt.Sprintf("processing took longer than %s", w.opts.JobTimeout), err: err}
+		}
 		if se.permanent || doc.attempts >= w.opts.MaxAttempts {
 			if !se.permanent {
 				se.message = fmt.Sprintf("%s (gave up after %d attempts)", se.message, doc.attempts)
@@ -307,8 +311,8 @@ func (w *Worker) storeClauses(ctx context.Context, id string, clauses []Clause, 
 			pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("insert clauses: %w", err)
 		}
-		// With pgvector (search.EnsureVector ran), mirror the vectors into
-		// the indexed column in the same transaction.
+		// With pgvector (migrate added embedding_vec), mirror the vectors
+		// into the indexed column in the same transaction.
 		vec, err := search.HasVector(ctx, tx)
 		if err != nil {
 			return err
@@ -354,7 +358,7 @@ func (w *Worker) failDocument(ctx context.Context, id string, se *stageError) (j
 	defer cancel()
 	if _, err := w.pool.Exec(bg, `UPDATE documents SET pipeline_status = 'failed', error_message = $2, updated_at = now()
 		WHERE id = $1 AND pipeline_status NOT IN ('complete','failed')`, id, se.message); err != nil {
-		return resultRetry, fmt.Errorf("mark document failed: %w", err)
+		return resultHandBack, fmt.Errorf("mark document failed: %w", err) // not recorded: run it again
 	}
 	w.log.Warn("document failed", "document_id", id, "stage", se.stage, "reason", se.message, "error", se.err)
 	return resultFailed, se
@@ -378,7 +382,8 @@ func (w *Worker) retryDocument(ctx context.Context, doc document, se *stageError
 	w.retries.Add(1)
 	go func() {
 		defer w.retries.Done()
-		if !sleep(ctx, delay) {
+		// Not ctx: it may have ended by the job deadline.
+		if !sleep(w.runCtx, delay) {
 			return // shutting down: the sweep re-enqueues it later
 		}
 		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -393,7 +398,7 @@ func (w *Worker) retryDocument(ctx context.Context, doc document, se *stageError
 // handBackOnCancel handles an interruption by shutdown: the document goes
 // back to queued and the delivery stays unacked for another worker.
 func (w *Worker) handBackOnCancel(ctx context.Context, id string, err error) (jobResult, error) {
-	if ctx.Err() == nil {
+	if !shuttingDown(ctx) {
 		return resultHandBack, err // e.g. database unreachable: leave it to the redelivery
 	}
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

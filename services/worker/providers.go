@@ -40,7 +40,7 @@ func (w *Worker) loadCapabilities(ctx context.Context) (map[string]capabilityCli
 	defer rows.Close()
 	var box *secretbox.Box
 	if len(w.cfg.EncryptionKey) > 0 {
-		if box, err = secretbox.New(w.cfg.EncryptionKey); err != nil {
+		if box, err = secretbox.New(w.cfg.EncryptionKey, w.cfg.EncryptionPreviousKeys...); err != nil {
 			return nil, fmt.Errorf("ENCRYPTION_KEY: %w", err)
 		}
 	}

@@ -38,7 +38,7 @@ func (w *Worker) renderReport(ctx context.Context, id string) (jobResult, error)
 		return resultSkipped, nil
 	}
 	if err != nil {
-		if ctx.Err() != nil {
+		if shuttingDown(ctx) {
 			return resultHandBack, nil
 		}
 		return resultHandBack, fmt.Errorf("claim report: %w", err)
@@ -52,13 +52,16 @@ func (w *Worker) renderReport(ctx context.Context, id string) (jobResult, error)
 		err = w.writeReport(id, data)
 	}
 	if err != nil {
-		if ctx.Err() != nil {
+		if shuttingDown(ctx) {
 			return resultHandBack, nil
 		}
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		_, _ = w.pool.Exec(bg, `UPDATE document_reports SET status = 'failed', error_message = $2, completed_at = now() WHERE id = $1`,
-			id, "the report could not be generated")
+		if _, uerr := w.pool.Exec(bg, `UPDATE document_reports SET status = 'failed', error_message = $2, completed_at = now() WHERE id = $1`,
+			id, "the report could not be generated"); uerr != nil {
+			// Nothing recorded (the database is likely down): run it again.
+			return resultHandBack, fmt.Errorf("report %s: %w (marking it failed: %v)", id, err, uerr)
+		}
 		return resultFailed, fmt.Errorf("report %s: %w", id, err)
 	}
 	if _, err := w.pool.Exec(ctx, `UPDATE document_reports SET status = 'complete', html_key = $2, pdf_key = $3,

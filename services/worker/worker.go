@@ -9,7 +9,9 @@
 // one, never a mixture or duplicates. A PostgreSQL advisory lock (held on
 // one connection for the duration of a job) keeps two workers from working
 // on the same document at once; it is released by the server when a killed
-// worker's connection drops.
+// worker's connection drops. Lock connections come from a pool of their
+// own, one per consumer, so a job holding its lock can always get a
+// connection for its work, whatever WORKER_CONCURRENCY is.
 package worker
 
 import (
@@ -27,6 +29,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/db"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/egress"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/queue"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/search"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/storage"
@@ -52,6 +56,14 @@ type Options struct {
 	Heartbeat time.Duration
 	// PollBlock is how long one queue read blocks. Default 2s.
 	PollBlock time.Duration
+	// RetentionInterval is the period of Retention. Default 1h.
+	RetentionInterval time.Duration
+	// RetentionBatch is how many rows one retention DELETE removes. Default 1000.
+	RetentionBatch int
+	// JobTimeout bounds one run of a job; a document that takes longer is
+	// retried (and failed after MaxAttempts). Default cfg.WorkerJobTimeout,
+	// else 1h.
+	JobTimeout time.Duration
 	// Consumer names this worker in the consumer group. Default hostname-pid.
 	Consumer string
 	Extract  extract.Options
@@ -71,7 +83,8 @@ type Deps struct {
 	Logger *slog.Logger // default: slog.Default()
 	// Offline is the built-in analyzer; default: the one in services/internal/analysis.
 	Offline Analyzer
-	// HTTPClient is used for AI providers; default: a client with timeouts.
+	// HTTPClient is used for AI providers; default: an egress-guarded
+	// client (cfg.EgressPolicy) with timeouts.
 	HTTPClient *http.Client
 	Hooks      Hooks
 	Options    Options
@@ -81,6 +94,8 @@ type Deps struct {
 type Worker struct {
 	cfg       *config.Config
 	pool      *pgxpool.Pool
+	locks     *pgxpool.Pool   // job advisory locks only; set by Run
+	runCtx    context.Context // ends when Run's grace period does; set by Run
 	rdb       *redis.Client
 	queue     *queue.Queue
 	log       *slog.Logger
@@ -123,6 +138,18 @@ func New(cfg *config.Config, deps Deps) (*Worker, error) {
 	if o.PollBlock <= 0 {
 		o.PollBlock = 2 * time.Second
 	}
+	if o.RetentionInterval <= 0 {
+		o.RetentionInterval = time.Hour
+	}
+	if o.RetentionBatch <= 0 {
+		o.RetentionBatch = 1000
+	}
+	if o.JobTimeout <= 0 {
+		o.JobTimeout = cfg.WorkerJobTimeout
+	}
+	if o.JobTimeout <= 0 {
+		o.JobTimeout = time.Hour
+	}
 	if o.Consumer == "" {
 		host, _ := os.Hostname()
 		o.Consumer = fmt.Sprintf("%s-%d", host, os.Getpid())
@@ -147,19 +174,26 @@ func New(cfg *config.Config, deps Deps) (*Worker, error) {
 		w.offline = NewOfflineAnalyzer(w.loadPlaybook)
 	}
 	if w.http == nil {
-		w.http = &http.Client{Timeout: 2 * time.Minute}
+		// Provider base URLs are admin input: connect only where the
+		// egress policy allows (AI_ALLOW_PRIVATE_ENDPOINTS, ...).
+		w.http = egress.NewClient(cfg.EgressPolicy(), 2*time.Minute)
 	}
 	return w, nil
 }
 
 func (w *Worker) visibility() time.Duration { return w.queue.VisibilityTimeout() }
 
-// Run consumes jobs with cfg.WorkerConcurrency goroutines, runs the sweep
-// and the queue-depth gauge, and serves /healthz, /readyz and /metrics on
-// cfg.WorkerMetricsAddr (unless empty). When ctx is cancelled it stops
+// Run checks the schema (db.Verify), consumes jobs with
+// cfg.WorkerConcurrency goroutines, runs the sweep, the retention of old
+// rows and the queue-depth gauge, and serves /healthz, /readyz and /metrics
+// on cfg.WorkerMetricsAddr (unless empty). When ctx is cancelled it stops
 // taking jobs, gives in-flight jobs Options.ShutdownGrace to finish, hands
 // back the rest, and returns.
 func (w *Worker) Run(ctx context.Context) error {
+	// The worker never changes the schema: `contract-lucidity migrate` does.
+	if err := db.Verify(ctx, w.pool); err != nil {
+		return err
+	}
 	var srv *http.Server
 	if addr := w.cfg.WorkerMetricsAddr; addr != "" {
 		ln, err := net.Listen("tcp", addr)
@@ -186,15 +220,25 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}()
 
-	// Enable the pgvector path where the extension exists (idempotent; the
-	// backend does the same). Without it search uses an exact scan.
-	if vec, err := search.EnsureVector(ctx, w.pool); err != nil {
-		w.log.Warn("pgvector setup failed; similarity search uses an exact scan", "error", err)
+	n := max(w.cfg.WorkerConcurrency, 1)
+	// Each consumer holds at most one lock connection, so with n of them
+	// acquiring one never waits and never competes with the jobs' work.
+	lc := w.pool.Config()
+	lc.MaxConns, lc.MinConns = int32(n), 0
+	locks, err := pgxpool.NewWithConfig(ctx, lc)
+	if err != nil {
+		return fmt.Errorf("job lock pool: %w", err)
+	}
+	defer locks.Close()
+	w.locks, w.runCtx = locks, jobCtx
+	// Only read which search path the migrations enabled.
+	if vec, err := search.HasVector(ctx, w.pool); err != nil {
+		w.log.Warn("cannot tell whether pgvector is in use", "error", err)
 	} else {
 		w.log.Info("similarity search backend", "pgvector", vec)
 	}
-	n := max(w.cfg.WorkerConcurrency, 1)
-	w.log.Info("worker started", "concurrency", n, "consumer", w.opts.Consumer, "visibility_timeout", w.visibility().String())
+	w.log.Info("worker started", "concurrency", n, "consumer", w.opts.Consumer, "visibility_timeout", w.visibility().String(),
+		"job_timeout", w.opts.JobTimeout.String())
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
@@ -203,9 +247,11 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.consume(ctx, jobCtx, fmt.Sprintf("%s-%d", w.opts.Consumer, i))
 		}()
 	}
-	wg.Add(2)
+	wg.Add(4)
 	go func() { defer wg.Done(); w.sweepLoop(ctx) }()
+	go func() { defer wg.Done(); w.retentionLoop(ctx) }()
 	go func() { defer wg.Done(); w.depthLoop(ctx) }()
+	go func() { defer wg.Done(); w.trashLoop(ctx) }()
 	close(w.ready)
 	wg.Wait()
 	cancelJobs()
@@ -249,22 +295,27 @@ func (w *Worker) handle(ctx context.Context, d *queue.Delivery) {
 	var hb sync.WaitGroup
 	hb.Add(1)
 	go func() { defer hb.Done(); w.heartbeat(hbCtx, d) }()
-	var (
-		res jobResult
-		err error
-	)
-	switch d.Job.Kind {
-	case queue.KindDocument:
-		res, err = w.processDocument(ctx, d.Job.ID)
-	case queue.KindReport:
-		res, err = w.processReport(ctx, d.Job.ID)
-	default:
-		res = resultDone
-		w.log.Warn("unknown job kind dropped", "kind", d.Job.Kind, "id", d.Job.ID)
+	log := w.log.With("job", d.Job.Kind, "id", d.Job.ID, "deliveries", d.Deliveries)
+	res, err := w.run(ctx, d)
+	for reruns := 0; res == resultHandBack && err != nil && ctx.Err() == nil; {
+		// Not a shutdown: PostgreSQL failed under the job. Keep the delivery
+		// (the heartbeat holds it) and run the job again as soon as the
+		// database answers, instead of leaving it to the visibility timeout.
+		log.Warn("job interrupted by a database error; it runs again when the database answers", "error", err)
+		if !w.awaitDatabase(ctx) {
+			// The database answered at once: not an outage. A few more
+			// tries, then the redelivery after the visibility timeout.
+			if reruns++; reruns > 5 || !sleep(ctx, time.Duration(reruns)*time.Second) {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		res, err = w.run(ctx, d)
 	}
 	stopHB()
 	hb.Wait()
-	log := w.log.With("job", d.Job.Kind, "id", d.Job.ID, "deliveries", d.Deliveries)
 	if err != nil {
 		log.Error("job failed", "result", string(res), "error", err)
 	}
@@ -274,8 +325,9 @@ func (w *Worker) handle(ctx context.Context, d *queue.Delivery) {
 	defer cancel()
 	switch res {
 	case resultHandBack:
-		// Shutting down mid-job: leave the delivery pending (no Ack). It is
-		// reclaimed after the visibility timeout; the document row says queued.
+		// Shutting down mid-job (or a database error that outlasted the
+		// reruns): leave the delivery pending (no Ack). It is reclaimed after
+		// the visibility timeout; the document row says queued.
 		w.metrics.failures.WithLabelValues(d.Job.Kind, "handed_back").Inc()
 		log.Info("job handed back")
 		return
@@ -286,6 +338,44 @@ func (w *Worker) handle(ctx context.Context, d *queue.Delivery) {
 	}
 	if err := w.queue.Ack(bg, d); err != nil {
 		log.Warn("ack failed; the job will be redelivered", "error", err)
+	}
+}
+
+// errJobTimeout is the cause of a job context that reached Options.JobTimeout.
+var errJobTimeout = errors.New("job timeout")
+
+// timedOut reports whether ctx ended by the job deadline, and shuttingDown
+// whether it ended for any other reason (the worker stops).
+func timedOut(ctx context.Context) bool     { return errors.Is(context.Cause(ctx), errJobTimeout) }
+func shuttingDown(ctx context.Context) bool { return ctx.Err() != nil && !timedOut(ctx) }
+
+// run runs one delivery's job under the job deadline.
+func (w *Worker) run(ctx context.Context, d *queue.Delivery) (jobResult, error) {
+	ctx, cancel := context.WithTimeoutCause(ctx, w.opts.JobTimeout, errJobTimeout)
+	defer cancel()
+	switch d.Job.Kind {
+	case queue.KindDocument:
+		return w.processDocument(ctx, d.Job.ID)
+	case queue.KindReport:
+		return w.processReport(ctx, d.Job.ID)
+	}
+	w.log.Warn("unknown job kind dropped", "kind", d.Job.Kind, "id", d.Job.ID)
+	return resultDone, nil
+}
+
+// awaitDatabase waits until PostgreSQL answers a ping or ctx ends, and
+// reports whether it had to wait (the database was down).
+func (w *Worker) awaitDatabase(ctx context.Context) bool {
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := w.pool.Ping(pctx)
+		cancel()
+		if err == nil {
+			return wait > 250*time.Millisecond
+		}
+		if !sleep(ctx, wait) {
+			return true
+		}
 	}
 }
 

@@ -9,8 +9,9 @@ import (
 	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 )
 
-// runBackend applies migrations and the seed (under the advisory lock), then
-// serves the API on BACKEND_ADDR (:8000) until SIGINT/SIGTERM.
+// runBackend checks that the database is migrated to this version (run
+// `migrate` first), then serves the API on BACKEND_ADDR (:8000) until
+// SIGINT/SIGTERM.
 func runBackend(ctx context.Context, args []string) error {
 	cfg, err := config.Load(config.Backend)
 	if err != nil {

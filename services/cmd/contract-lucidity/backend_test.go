@@ -123,3 +123,90 @@ func get(t *testing.T, u string) (int, string) {
 	}
 	return resp.StatusCode, string(b)
 }
+
+// Only migrate changes the schema: backend and worker refuse a database
+// that is not migrated, and every command refuses one migrated by a newer
+// version, naming the migration.
+func TestServicesRefuseDatabaseNotMatchingTheirMigrations(t *testing.T) {
+	pg := testenv.PostgresTB(t)
+	rd := testenv.RedisTB(t)
+	dbURL := pg.NewDatabase(t)
+	for k, v := range map[string]string{
+		"ENVIRONMENT": "development", "DATABASE_URL": dbURL, "REDIS_URL": rd.URL(0), "STORAGE_PATH": t.TempDir(),
+		"BACKEND_ADDR": "127.0.0.1:0", "WORKER_METRICS_ADDR": "", "BCRYPT_COST": "4", "LOG_LEVEL": "error",
+	} {
+		t.Setenv(k, v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for name, run := range map[string]func(context.Context, []string) error{"backend": runBackend, "worker": runWorker} {
+		if err := run(ctx, nil); err == nil || !strings.Contains(err.Error(), `"contract-lucidity migrate"`) {
+			t.Fatalf("%s on an empty database: %v, want a refusal telling to run migrate", name, err)
+		}
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var tables int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = 'public'`).Scan(&tables); err != nil || tables != 0 {
+		t.Fatalf("backend or worker created %d tables (%v)", tables, err)
+	}
+	if err := runMigrate(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations (name, checksum) VALUES ('9999_newer', 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	for name, run := range map[string]func(context.Context, []string) error{"backend": runBackend, "worker": runWorker, "migrate": runMigrate} {
+		if err := run(ctx, nil); err == nil || !strings.Contains(err.Error(), "9999_newer") || !strings.Contains(err.Error(), "newer version") {
+			t.Fatalf("%s on a database of a newer version: %v", name, err)
+		}
+	}
+}
+
+// As the operator runs them: the migrate Job gets the ConfigMap
+// (INITIAL_ADMIN_EMAIL) but not the admin password Secret, the backend gets
+// both and creates the admin at its first start, without any DDL.
+func TestMigrateJobWithoutAdminPasswordThenBackendCreatesTheAdmin(t *testing.T) {
+	pg := testenv.PostgresTB(t)
+	rd := testenv.RedisTB(t)
+	dbURL := pg.NewDatabase(t)
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"ENVIRONMENT": "development", "DATABASE_URL": dbURL, "STORAGE_PATH": t.TempDir(),
+		"BACKEND_ADDR": fmt.Sprintf("127.0.0.1:%d", port), "BCRYPT_COST": "4", "LOG_LEVEL": "error",
+		"INITIAL_ADMIN_EMAIL": "admin@example.com",
+	} {
+		t.Setenv(k, v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := runMigrate(ctx, nil); err != nil {
+		t.Fatalf("migrate as the operator's Job runs it: %v", err)
+	}
+	t.Setenv("REDIS_URL", rd.URL(0))
+	t.Setenv("INITIAL_ADMIN_PASSWORD", "Initial-Passw0rd-1")
+	srvCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- runBackend(srvCtx, nil) }()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitOK(t, base+"/readyz", done)
+	resp, err := http.Post(base+"/api/auth/login", "application/json",
+		strings.NewReader(`{"email":"admin@example.com","password":"Initial-Passw0rd-1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login of the initial admin: %d", resp.StatusCode)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("backend shutdown: %v", err)
+	}
+}

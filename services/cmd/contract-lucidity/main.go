@@ -6,6 +6,9 @@
 //	contract-lucidity migrate    apply database migrations and exit
 //	contract-lucidity worker     document pipeline (queue consumer)
 //	contract-lucidity frontend   web UI on :3000, proxies /api to the backend
+//	contract-lucidity backup     create, list, verify or prune backups
+//	contract-lucidity restore    create an instance from a backup
+//	contract-lucidity reencrypt  rewrite stored AI provider keys with the current ENCRYPTION_KEY and exit
 //
 // All configuration comes from environment variables (design.md section 5).
 package main
@@ -21,10 +24,13 @@ import (
 
 func main() {
 	commands := map[string]func(ctx context.Context, args []string) error{
-		"backend":  runBackend,
-		"migrate":  runMigrate,
-		"worker":   runWorker,
-		"frontend": runFrontend,
+		"backend":   runBackend,
+		"migrate":   runMigrate,
+		"worker":    runWorker,
+		"frontend":  runFrontend,
+		"backup":    runBackup,
+		"restore":   runRestore,
+		"reencrypt": runReencrypt,
 	}
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
 		names := make([]string, 0, len(commands))

@@ -8,10 +8,12 @@ import (
 
 	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/db"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/search"
 )
 
-// runMigrate applies the embedded migrations and the idempotent seed under
-// the PostgreSQL advisory lock, then exits (the operator's migration step).
+// runMigrate applies the embedded migrations, the pgvector step (where the
+// server has the extension) and the idempotent seed under the PostgreSQL
+// advisory lock, then exits (the operator's migration step).
 func runMigrate(ctx context.Context, args []string) error {
 	cfg, err := config.Load(config.Migrate)
 	if err != nil {
@@ -27,6 +29,10 @@ func runMigrate(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	log.Info("migrations applied", "applied", applied, "count", len(applied))
+	vec, err := search.HasVector(ctx, pool)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	log.Info("migrations applied", "applied", applied, "count", len(applied), "pgvector", vec)
 	return nil
 }

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/egress"
 )
 
 // Service names the program that loads the configuration; it decides which
@@ -32,6 +34,8 @@ const (
 	Worker   Service = "worker"
 	Frontend Service = "frontend"
 	Migrate  Service = "migrate"
+	// Reencrypt rewrites stored secrets with the current ENCRYPTION_KEY.
+	Reencrypt Service = "reencrypt"
 )
 
 // Development defaults for secrets. They let `make demo` and tests run
@@ -72,28 +76,53 @@ type Config struct {
 	// RedisPassword overrides the password of RedisURL when set.
 	RedisPassword string
 
-	JWTSecret       string
-	JWTAlgorithm    string
-	AccessTokenTTL  time.Duration
-	RefreshTokenTTL time.Duration
-	BcryptCost      int
+	// JWTSecret (JWT_SECRET_KEY) signs new access tokens; tokens signed
+	// with one of JWTPreviousSecrets (JWT_PREVIOUS_SECRET_KEYS,
+	// comma-separated) stay valid until they expire. Rotate by writing a
+	// new JWT_SECRET_KEY and moving the old one to the previous list.
+	JWTSecret          string
+	JWTPreviousSecrets []string
+	JWTAlgorithm       string
+	AccessTokenTTL     time.Duration
+	RefreshTokenTTL    time.Duration
+	BcryptCost         int
 
-	EncryptionKey []byte // 32 bytes
+	EncryptionKey []byte // 32 bytes; seals new values
+	// EncryptionPreviousKeys (ENCRYPTION_PREVIOUS_KEYS, comma-separated)
+	// still open values sealed before a rotation, until `contract-lucidity
+	// reencrypt` has rewritten them with EncryptionKey.
+	EncryptionPreviousKeys [][]byte
 
 	CORSOrigins []string
 	// TrustedProxies are the networks whose X-Forwarded-For is believed
 	// (the frontend's reverse proxy), so rate limits and audit see the
-	// client's address. TRUSTED_PROXIES, comma-separated CIDRs.
+	// client's address. TRUSTED_PROXIES, comma-separated CIDRs; default
+	// loopback only (a wider default lets any client on those networks
+	// choose its address and escape the per-IP limits).
 	TrustedProxies  []netip.Prefix
 	MaxUploadSizeMB int
 	// SupportedFileTypes (SUPPORTED_FILE_TYPES) seeds system_config and
 	// bounds what admins may enable there.
 	SupportedFileTypes []string
 	StoragePath        string
+	// StorageTrashRetention (STORAGE_TRASH_RETENTION, default 24h) is how
+	// long files of deleted documents stay in the storage trash, where a
+	// backup that started before the delete still finds them.
+	StorageTrashRetention time.Duration
 
 	RateLimitLoginPerMinute  int
 	RateLimitUploadPerMinute int
 	RateLimitAPIPerMinute    int
+	// RateLimitRefreshPerMinute (RATE_LIMIT_REFRESH_PER_MINUTE, default
+	// 30) bounds token refreshes and sign-outs per client address.
+	RateLimitRefreshPerMinute int
+
+	// AI provider endpoints: loopback and private addresses are refused
+	// unless AIAllowPrivateEndpoints (AI_ALLOW_PRIVATE_ENDPOINTS=true) or
+	// they fall in AIPrivateEndpointCIDRs (AI_PRIVATE_ENDPOINT_CIDRS);
+	// link-local and metadata addresses always are.
+	AIAllowPrivateEndpoints bool
+	AIPrivateEndpointCIDRs  []netip.Prefix
 
 	// LoginMaxFailures (LOGIN_MAX_FAILURES, default 10; 0 turns it off)
 	// consecutive failed sign-ins to one account, from any address, lock
@@ -111,6 +140,12 @@ type Config struct {
 	WorkerConcurrency       int
 	WorkerVisibilityTimeout time.Duration
 	WorkerMetricsAddr       string
+	// WorkerJobTimeout (WORKER_JOB_TIMEOUT, default 1h) bounds one run of
+	// a job; a document that takes longer is retried, then failed.
+	WorkerJobTimeout time.Duration
+	// AuditRetentionDays (AUDIT_RETENTION_DAYS, default 90; 0 keeps them
+	// forever): the worker deletes older audit events.
+	AuditRetentionDays int
 
 	InitialAdminEmail    string
 	InitialAdminPassword string
@@ -143,20 +178,17 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 	c.RedisURL = l.str("REDIS_URL", "")
 	c.RedisPassword = l.str("REDIS_PASSWORD", "")
 	c.JWTSecret = l.str("JWT_SECRET_KEY", "")
+	c.JWTPreviousSecrets = splitSecrets(l.str("JWT_PREVIOUS_SECRET_KEYS", ""))
 	c.JWTAlgorithm = l.str("JWT_ALGORITHM", "HS256")
 	c.AccessTokenTTL = time.Duration(l.integer("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", 30, 1, 24*60)) * time.Minute
 	c.RefreshTokenTTL = time.Duration(l.integer("JWT_REFRESH_TOKEN_EXPIRE_DAYS", 7, 1, 365)) * 24 * time.Hour
 	c.BcryptCost = l.integer("BCRYPT_COST", 12, 4, 31)
 	rawKey := l.str("ENCRYPTION_KEY", "")
+	rawPrevious := splitSecrets(l.str("ENCRYPTION_PREVIOUS_KEYS", ""))
 	c.CORSOrigins = splitList(l.str("CORS_ORIGINS", "http://localhost:3000"))
-	for _, p := range splitList(l.str("TRUSTED_PROXIES", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7")) {
-		pfx, err := netip.ParsePrefix(p)
-		if err != nil {
-			l.fail("TRUSTED_PROXIES", "%q is not a CIDR", p)
-			continue
-		}
-		c.TrustedProxies = append(c.TrustedProxies, pfx)
-	}
+	c.TrustedProxies = l.prefixes("TRUSTED_PROXIES", "127.0.0.0/8,::1/128")
+	c.AIAllowPrivateEndpoints = l.boolean("AI_ALLOW_PRIVATE_ENDPOINTS", false)
+	c.AIPrivateEndpointCIDRs = l.prefixes("AI_PRIVATE_ENDPOINT_CIDRS", "")
 	c.MaxUploadSizeMB = l.integer("MAX_UPLOAD_SIZE_MB", 100, 1, 10240)
 	c.SupportedFileTypes = splitList(strings.ToLower(l.str("SUPPORTED_FILE_TYPES", strings.Join(FileTypes, ","))))
 	for _, t := range c.SupportedFileTypes {
@@ -165,9 +197,11 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 		}
 	}
 	c.StoragePath = l.str("STORAGE_PATH", "/data/storage")
+	c.StorageTrashRetention = l.duration("STORAGE_TRASH_RETENTION", 24*time.Hour)
 	c.RateLimitLoginPerMinute = l.integer("RATE_LIMIT_LOGIN_PER_MINUTE", 5, 1, 1_000_000)
 	c.RateLimitUploadPerMinute = l.integer("RATE_LIMIT_UPLOAD_PER_MINUTE", 10, 1, 1_000_000)
 	c.RateLimitAPIPerMinute = l.integer("RATE_LIMIT_API_PER_MINUTE", 100, 1, 1_000_000)
+	c.RateLimitRefreshPerMinute = l.integer("RATE_LIMIT_REFRESH_PER_MINUTE", 30, 1, 1_000_000)
 	c.LoginMaxFailures = l.integer("LOGIN_MAX_FAILURES", 10, 0, 1000)
 	c.LoginLockout = l.duration("LOGIN_LOCKOUT", 15*time.Minute)
 	c.BackendAddr = l.str("BACKEND_ADDR", ":8000")
@@ -178,6 +212,8 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 	c.WorkerConcurrency = l.integer("WORKER_CONCURRENCY", 2, 1, 256)
 	c.WorkerVisibilityTimeout = l.duration("WORKER_VISIBILITY_TIMEOUT", 5*time.Minute)
 	c.WorkerMetricsAddr = l.str("WORKER_METRICS_ADDR", ":9090")
+	c.WorkerJobTimeout = l.duration("WORKER_JOB_TIMEOUT", time.Hour)
+	c.AuditRetentionDays = l.integer("AUDIT_RETENTION_DAYS", 90, 0, 36500)
 	c.InitialAdminEmail = l.str("INITIAL_ADMIN_EMAIL", "")
 	c.InitialAdminPassword = l.str("INITIAL_ADMIN_PASSWORD", "")
 	c.LogLevel = l.level("LOG_LEVEL")
@@ -189,10 +225,10 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 		l.fail("BACKEND_INTERNAL_URL", "not a URL")
 	}
 
-	needsDB := svc == Backend || svc == Worker || svc == Migrate
+	needsDB := svc == Backend || svc == Worker || svc == Migrate || svc == Reencrypt
 	needsRedis := svc == Backend || svc == Worker
 	needsJWT := svc == Backend
-	needsKey := svc == Backend || svc == Worker
+	needsKey := svc == Backend || svc == Worker || svc == Reencrypt
 
 	if needsDB && c.DatabaseURL == "" {
 		l.fail("DATABASE_URL", "is required (or POSTGRES_HOST/POSTGRES_USER/POSTGRES_PASSWORD/POSTGRES_DB)")
@@ -215,6 +251,9 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 			c.JWTSecret = devJWTSecret
 		}
 		l.secret(prod, "JWT_SECRET_KEY", c.JWTSecret, 32)
+		for i, k := range c.JWTPreviousSecrets {
+			l.secret(prod, fmt.Sprintf("JWT_PREVIOUS_SECRET_KEYS (entry %d)", i+1), k, 32)
+		}
 	}
 	if needsKey {
 		if rawKey == "" && !prod {
@@ -228,12 +267,24 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 			}
 			c.EncryptionKey = key
 		}
+		for i, raw := range rawPrevious {
+			name := fmt.Sprintf("ENCRYPTION_PREVIOUS_KEYS (entry %d)", i+1)
+			l.secret(prod, name, raw, 32)
+			key, err := ParseKey(raw)
+			if err != nil {
+				l.fail(name, "%v", err)
+				continue
+			}
+			c.EncryptionPreviousKeys = append(c.EncryptionPreviousKeys, key)
+		}
 	}
 	if svc == Backend || svc == Migrate {
 		if c.InitialAdminPassword != "" {
 			l.secret(prod, "INITIAL_ADMIN_PASSWORD", c.InitialAdminPassword, 12)
 		}
-		if c.InitialAdminEmail != "" && c.InitialAdminPassword == "" {
+		// migrate without the password (the operator's Job) leaves the
+		// admin to the backend's first start.
+		if svc == Backend && c.InitialAdminEmail != "" && c.InitialAdminPassword == "" {
 			l.fail("INITIAL_ADMIN_PASSWORD", "is required when INITIAL_ADMIN_EMAIL is set")
 		}
 	}
@@ -404,6 +455,44 @@ func (l *loader) databaseURL() string {
 	return u.String()
 }
 
+// splitSecrets splits a comma-separated list of keys, keeping each as it
+// is apart from surrounding space.
+func splitSecrets(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (l *loader) prefixes(name, def string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range splitList(l.str(name, def)) {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			l.fail(name, "%q is not a CIDR", p)
+			continue
+		}
+		out = append(out, pfx.Masked())
+	}
+	return out
+}
+
+func (l *loader) boolean(name string, def bool) bool {
+	v := l.str(name, "")
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		l.fail(name, "must be true or false")
+		return def
+	}
+	return b
+}
+
 func splitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
@@ -412,6 +501,11 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// EgressPolicy is where AI provider requests may connect.
+func (c *Config) EgressPolicy() egress.Policy {
+	return egress.Policy{AllowPrivate: c.AIAllowPrivateEndpoints, AllowedCIDRs: c.AIPrivateEndpointCIDRs}
 }
 
 // RedisOptions returns client options from REDIS_URL, with REDIS_PASSWORD

@@ -55,6 +55,11 @@ func TestProductionRefusesUnsafeValuesNamingTheVariable(t *testing.T) {
 		{"default db fallback password", "POSTGRES_PASSWORD_FALLBACK", "password", "POSTGRES_PASSWORD_FALLBACK is a known default"},
 		{"default admin password", "INITIAL_ADMIN_PASSWORD", "changeme", "INITIAL_ADMIN_PASSWORD is a known default"},
 		{"other jwt algorithm", "JWT_ALGORITHM", "RS256", "JWT_ALGORITHM only HS256"},
+		{"short previous jwt secret", "JWT_PREVIOUS_SECRET_KEYS", "k8J2nQ5vX9mZ3pL7wR4tY6uB1cE0hF2b, short", "JWT_PREVIOUS_SECRET_KEYS (entry 2) is too short"},
+		{"bad previous encryption key", "ENCRYPTION_PREVIOUS_KEYS", strings.Repeat("z", 40), "ENCRYPTION_PREVIOUS_KEYS (entry 1) must be 32 bytes"},
+		{"default previous encryption key", "ENCRYPTION_PREVIOUS_KEYS", devEncryptionKey, "ENCRYPTION_PREVIOUS_KEYS (entry 1) is a known default"},
+		{"private endpoints flag", "AI_ALLOW_PRIVATE_ENDPOINTS", "sometimes", "AI_ALLOW_PRIVATE_ENDPOINTS must be true or false"},
+		{"private endpoint CIDR", "AI_PRIVATE_ENDPOINT_CIDRS", "10.0.0.0/8,cluster", "AI_PRIVATE_ENDPOINT_CIDRS \"cluster\" is not a CIDR"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,7 +86,7 @@ func TestDevelopmentUsesDefaults(t *testing.T) {
 	}
 	if c.JWTSecret != devJWTSecret || len(c.EncryptionKey) != 32 || c.CORSOrigins[0] != "http://localhost:3000" ||
 		len(c.SupportedFileTypes) != 6 || c.MaxUploadBytes() != 100<<20 || c.RateLimitLoginPerMinute != 5 ||
-		c.WorkerVisibilityTimeout != 5*time.Minute || c.StoragePath != "/data/storage" ||
+		c.WorkerVisibilityTimeout != 5*time.Minute || c.WorkerJobTimeout != time.Hour || c.AuditRetentionDays != 90 || c.StoragePath != "/data/storage" ||
 		c.LoginMaxFailures != 10 || c.LoginLockout != 15*time.Minute {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
@@ -137,15 +142,66 @@ func TestRedisPasswordOverridesURL(t *testing.T) {
 	}
 }
 
-func TestTrustedProxies(t *testing.T) {
+// By default only loopback is a trusted proxy: a client anywhere on a
+// private network must not choose its own address through X-Forwarded-For.
+func TestTrustedProxiesDefaultToLoopbackOnly(t *testing.T) {
 	base := map[string]string{"DATABASE_URL": "postgres://localhost/cl", "REDIS_URL": "redis://localhost:6379/0"}
 	c, err := LoadFrom(Backend, env(base))
-	if err != nil || len(c.TrustedProxies) == 0 || !c.TrustedProxies[0].Contains(netip.MustParseAddr("127.0.0.1")) {
-		t.Fatalf("default trusted proxies: %v %v", c, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted := func(a string) bool {
+		for _, p := range c.TrustedProxies {
+			if p.Contains(netip.MustParseAddr(a)) {
+				return true
+			}
+		}
+		return false
+	}
+	if !trusted("127.0.0.1") || !trusted("::1") {
+		t.Fatalf("loopback not trusted by default: %v", c.TrustedProxies)
+	}
+	for _, a := range []string{"10.0.0.7", "172.16.5.5", "192.168.1.20", "fd00::1", "203.0.113.9"} {
+		if trusted(a) {
+			t.Errorf("%s trusted by default: %v", a, c.TrustedProxies)
+		}
+	}
+	base["TRUSTED_PROXIES"] = "10.1.0.0/16"
+	if c, err = LoadFrom(Backend, env(base)); err != nil || !trusted("10.1.2.3") || trusted("127.0.0.1") {
+		t.Fatalf("explicit trusted proxies: %v %v", c.TrustedProxies, err)
 	}
 	base["TRUSTED_PROXIES"] = "10.1.0.0/16, not-a-cidr"
 	if _, err := LoadFrom(Backend, env(base)); err == nil || !strings.Contains(err.Error(), "TRUSTED_PROXIES") {
 		t.Fatalf("bad CIDR accepted: %v", err)
+	}
+}
+
+func TestKeyRingsAndEgressPolicy(t *testing.T) {
+	m := prodEnv()
+	m["JWT_PREVIOUS_SECRET_KEYS"] = " Old1-k8J2nQ5vX9mZ3pL7wR4tY6uB1cE0hF2a/ , Old2-k8J2nQ5vX9mZ3pL7wR4tY6uB1cE0hF2a+= "
+	m["ENCRYPTION_PREVIOUS_KEYS"] = "Xyucfho9T2CBcmNUqbjH1uX0AxIB/ty6mHZUMhCrze8="
+	m["AI_PRIVATE_ENDPOINT_CIDRS"] = "10.96.0.5/16"
+	c, err := LoadFrom(Backend, env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keys are kept byte for byte (a trailing slash is part of a base64 key).
+	if len(c.JWTPreviousSecrets) != 2 || c.JWTPreviousSecrets[0] != "Old1-k8J2nQ5vX9mZ3pL7wR4tY6uB1cE0hF2a/" ||
+		c.JWTPreviousSecrets[1] != "Old2-k8J2nQ5vX9mZ3pL7wR4tY6uB1cE0hF2a+=" {
+		t.Fatalf("previous JWT keys %q", c.JWTPreviousSecrets)
+	}
+	if len(c.EncryptionPreviousKeys) != 1 || len(c.EncryptionPreviousKeys[0]) != 32 {
+		t.Fatalf("previous encryption keys %v", c.EncryptionPreviousKeys)
+	}
+	p := c.EgressPolicy()
+	if p.AllowPrivate || p.Check(netip.MustParseAddr("10.96.200.1")) != nil || p.Check(netip.MustParseAddr("10.97.0.1")) == nil {
+		t.Fatalf("egress policy %+v", p)
+	}
+	// The worker and the reencrypt command read the same keys.
+	for _, svc := range []Service{Worker, Reencrypt} {
+		if c, err := LoadFrom(svc, env(m)); err != nil || len(c.EncryptionPreviousKeys) != 1 {
+			t.Fatalf("%s: %v", svc, err)
+		}
 	}
 }
 

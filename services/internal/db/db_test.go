@@ -2,12 +2,17 @@ package db
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
@@ -178,5 +183,187 @@ func TestClauseCountFollowsClauseWrites(t *testing.T) {
 	}
 	if _, err := pool.Exec(ctx, `DELETE FROM clauses WHERE document_id = $1 AND ordinal = 1`, doc); err != nil || count() != 2 {
 		t.Fatalf("after delete: %d %v", count(), err)
+	}
+}
+
+func TestMigrateRecordsChecksumsAndVerifyAccepts(t *testing.T) {
+	ctx := context.Background()
+	pool, _ := setupDatabase(t)
+	all, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all {
+		var sum string
+		if err := pool.QueryRow(ctx, `SELECT checksum FROM schema_migrations WHERE name = $1`, m.Name).Scan(&sum); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		want := sha256.Sum256([]byte(m.SQL))
+		if sum != hex.EncodeToString(want[:]) {
+			t.Errorf("%s: checksum %s, want sha256 of the file", m.Name, sum)
+		}
+	}
+	if err := Verify(ctx, pool); err != nil {
+		t.Fatalf("Verify after Setup: %v", err)
+	}
+}
+
+func TestChangedMigrationIsRefused(t *testing.T) {
+	ctx := context.Background()
+	pool, cfg := setupDatabase(t)
+	all, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// This binary's copy of an applied migration differs from what ran.
+	edited := slices.Clone(all)
+	for i, m := range edited {
+		if m.Name == "0002_playbook" {
+			edited[i] = newMigration(m.Name, m.SQL+"\nDELETE FROM playbook_rules;\n")
+		}
+	}
+	check := func(label string, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrMigrationChanged) || !strings.Contains(err.Error(), "0002_playbook") ||
+			!strings.Contains(err.Error(), "new migration") {
+			t.Fatalf("%s: got %v, want ErrMigrationChanged naming 0002_playbook and what to do", label, err)
+		}
+	}
+	check("verify", verify(ctx, pool, edited))
+	err = withLock(ctx, pool, func(conn *pgx.Conn) error { _, err := migrate(ctx, conn, edited, nil); return err })
+	check("migrate", err)
+	var rules int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM playbook_rules`).Scan(&rules); err != nil || rules == 0 {
+		t.Fatalf("the edited migration ran: %d rules, %v", rules, err)
+	}
+	// The same from the database's side: a recorded checksum that no file has.
+	if _, err := pool.Exec(ctx, `UPDATE schema_migrations SET checksum = repeat('0', 64) WHERE name = '0002_playbook'`); err != nil {
+		t.Fatal(err)
+	}
+	check("Verify", Verify(ctx, pool))
+	_, err = Setup(ctx, pool, cfg)
+	check("Setup", err)
+}
+
+func TestDatabaseNewerThanBinaryIsRefused(t *testing.T) {
+	ctx := context.Background()
+	pool, cfg := setupDatabase(t)
+	if _, err := pool.Exec(ctx, `INSERT INTO schema_migrations (name, checksum) VALUES ('9999_from_the_future', 'abc')`); err != nil {
+		t.Fatal(err)
+	}
+	for label, err := range map[string]error{"Verify": Verify(ctx, pool), "Setup": second(Setup(ctx, pool, cfg))} {
+		if !errors.Is(err, ErrDatabaseNewer) || !strings.Contains(err.Error(), "9999_from_the_future") {
+			t.Fatalf("%s: got %v, want ErrDatabaseNewer naming the unknown migration", label, err)
+		}
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func TestVerifyRefusesAnUnmigratedDatabaseAndChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(pg.NewDatabase(t))
+	pool, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	err = Verify(ctx, pool)
+	if !errors.Is(err, ErrNotMigrated) || !strings.Contains(err.Error(), "contract-lucidity migrate") {
+		t.Fatalf("empty database: %v", err)
+	}
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil || exists {
+		t.Fatalf("Verify created schema_migrations (%v, %v)", exists, err)
+	}
+	if _, err := Setup(ctx, pool, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM schema_migrations WHERE name = '0003_clause_embedding_model'`); err != nil {
+		t.Fatal(err)
+	}
+	err = Verify(ctx, pool)
+	if !errors.Is(err, ErrNotMigrated) || !strings.Contains(err.Error(), "0003_clause_embedding_model") {
+		t.Fatalf("pending migration: %v", err)
+	}
+}
+
+// A database migrated before checksums existed (schema_migrations without
+// the column) is upgraded in place by the first migrate of this version.
+func TestSchemaMigrationsWithoutChecksumsIsUpgradedInPlace(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(pg.NewDatabase(t))
+	pool, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	all, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The previous runner: its table, and every migration but the last.
+	if _, err := pool.Exec(ctx, `CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all[:len(all)-1] {
+		if _, err := pool.Exec(ctx, m.SQL); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO schema_migrations (name) VALUES ($1)`, m.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Verify(ctx, pool); !errors.Is(err, ErrNotMigrated) {
+		t.Fatalf("Verify before the upgrade: %v, want ErrNotMigrated", err)
+	}
+	applied, err := Setup(ctx, pool, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(applied) != 1 || applied[0] != all[len(all)-1].Name {
+		t.Fatalf("applied %v, want only %s", applied, all[len(all)-1].Name)
+	}
+	var missing int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE checksum IS NULL`).Scan(&missing); err != nil || missing != 0 {
+		t.Fatalf("%d migrations without a checksum after the upgrade (%v)", missing, err)
+	}
+	if err := Verify(ctx, pool); err != nil {
+		t.Fatalf("Verify after the upgrade: %v", err)
+	}
+}
+
+// Backends starting together on a database the operator's Job migrated
+// create one admin and none of them fails.
+func TestConcurrentSeedCreatesOneAdmin(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(pg.NewDatabase(t))
+	cfg.BcryptCost = 10 // hashing between the "no users yet" check and the insert
+	pool, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	// What the operator's migrate Job leaves: settings seeded, no admin.
+	jobCfg := *cfg
+	jobCfg.InitialAdminPassword = ""
+	if _, err := Setup(ctx, pool, &jobCfg); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() { errs <- Seed(ctx, pool, cfg) }()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var admins, projects int
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM projects)`).Scan(&admins, &projects); err != nil {
+		t.Fatal(err)
+	}
+	if admins != 1 || projects != 1 {
+		t.Fatalf("%d users and %d projects after concurrent seeds, want 1 and 1", admins, projects)
 	}
 }

@@ -23,13 +23,20 @@ var Capabilities = []string{"extraction_classification", "document_understanding
 // DefaultProjectName is the project created with the initial admin.
 const DefaultProjectName = "Default"
 
-// Setup applies the migrations and the seed under one advisory lock: what
-// the backend and the migrate command run at start.
+// Setup applies the migrations, the pgvector step and the seed under one
+// advisory lock: what `contract-lucidity migrate` runs.
 func Setup(ctx context.Context, pool *pgxpool.Pool, cfg *config.Config) ([]string, error) {
+	all, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
 	var applied []string
-	err := withLock(ctx, pool, func(conn *pgx.Conn) error {
+	err = withLock(ctx, pool, func(conn *pgx.Conn) error {
 		var err error
-		if applied, err = migrate(ctx, conn); err != nil {
+		if applied, err = migrate(ctx, conn, all, nil); err != nil {
+			return err
+		}
+		if _, err := EnableVector(ctx, conn); err != nil {
 			return err
 		}
 		return seed(ctx, conn, cfg)
@@ -37,16 +44,30 @@ func Setup(ctx context.Context, pool *pgxpool.Pool, cfg *config.Config) ([]strin
 	return applied, err
 }
 
+// Seed inserts the first-start data (seed) without touching the schema:
+// the backend runs it at start, since the initial admin's password is given
+// to the backend (the operator's migrate Job does not have it).
+func Seed(ctx context.Context, pool *pgxpool.Pool, cfg *config.Config) error {
+	return seed(ctx, pool, cfg)
+}
+
 // seed is idempotent: system settings and capability rows are inserted when
 // missing, the initial admin (with must_change_password) is created only on
-// an empty users table, and the default project only together with it.
-func seed(ctx context.Context, conn *pgx.Conn, cfg *config.Config) error {
+// an empty users table, and the default project only together with it. It
+// holds the migration lock for its transaction, so backends starting
+// together and a running migrate never create two admins.
+func seed(ctx context.Context, conn interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}, cfg *config.Config) error {
 	seedTypes := cfg.SupportedFileTypes
 	if len(seedTypes) == 0 {
 		seedTypes = DefaultFileTypes
 	}
 	types, _ := json.Marshal(seedTypes)
 	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey); err != nil {
+			return fmt.Errorf("take migration lock: %w", err)
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO system_config (key, value) VALUES
 			('supported_file_types', $1), ('max_upload_size_mb', $2)
 			ON CONFLICT (key) DO NOTHING`, types, fmt.Sprint(cfg.MaxUploadSizeMB)); err != nil {

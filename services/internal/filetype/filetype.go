@@ -89,12 +89,11 @@ func Sniff(head []byte) (string, error) {
 	return "", ErrUnknown
 }
 
-// pdfHeader accepts "%PDF-" within the first 1024 bytes, as PDF readers do.
+// pdfHeader requires "%PDF-" at offset 0, where PDF writers put it. Some
+// readers tolerate junk before it; accepting that would let an HTML page
+// with "%PDF-" further down pass as a PDF (a polyglot served back to users).
 func pdfHeader(head []byte) bool {
-	if len(head) > HeadSize {
-		head = head[:HeadSize]
-	}
-	return bytes.Contains(head, []byte("%PDF-"))
+	return bytes.HasPrefix(head, []byte("%PDF-"))
 }
 
 // DetectFile sniffs a complete file on disk and, for ZIP archives, checks

@@ -61,6 +61,8 @@ func TestDetectByContent(t *testing.T) {
 			"[Content_Types].xml": `<Types/>`, "word/document.xml": `<w:document/>`}), "", ErrNotDOCX},
 		{"text", []byte("hello world"), "", ErrUnknown},
 		{"html", []byte("<html><script>alert(1)</script>"), "", ErrUnknown},
+		{"html before a pdf header", []byte("<html><script>alert(1)</script></html>\n%PDF-1.4\n1 0 obj"), "", ErrUnknown},
+		{"byte order mark before a pdf header", []byte("\xef\xbb\xbf%PDF-1.4\n"), "", ErrUnknown},
 		{"empty", nil, "", ErrUnknown},
 	}
 	for _, tc := range cases {

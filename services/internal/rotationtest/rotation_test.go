@@ -30,6 +30,7 @@ import (
 	"github.com/contract-lucidity/contract-lucidity/controllers/sidecars"
 	"github.com/contract-lucidity/contract-lucidity/services/backend"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/db"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv/stacktest"
 )
@@ -153,6 +154,24 @@ func startBackend(tb testing.TB, env map[string]string) *backendProc {
 	return p
 }
 
+// migrate runs what the operator's migration Job runs before the backends start.
+func migrate(tb testing.TB, env map[string]string) {
+	tb.Helper()
+	cfg, err := config.LoadFrom(config.Migrate, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx := context.Background()
+	pool, err := db.Open(ctx, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := db.Setup(ctx, pool, cfg); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // replace is a rolling update's step: the new backend is ready (started),
 // the old one leaves the Service, then gets SIGTERM after a moment (a
 // preStop pause lets in-flight requests and endpoint updates settle).
@@ -258,6 +277,7 @@ func rotateDatabasePassword(tb testing.TB, workers int) rotationResult {
 	}
 	env := with(baseEnv(tb), "REDIS_URL", rd.URL(0))
 
+	migrate(tb, with(env, "DATABASE_URL", dbURL(old)))
 	// Staged: the pods know the new password as their fallback.
 	a := startBackend(tb, with(env, "DATABASE_URL", dbURL(old), "POSTGRES_PASSWORD_FALLBACK", next))
 	token := login(tb, a.URL, env["INITIAL_ADMIN_PASSWORD"])
@@ -322,6 +342,7 @@ func rotateRedisPassword(tb testing.TB, workers int) rotationResult {
 	redisURL := fmt.Sprintf("redis://%s/0?conn_max_lifetime=100ms", rd.Addr())
 	env := with(baseEnv(tb), "DATABASE_URL", pg.NewDatabase(tb), "REDIS_URL", redisURL)
 
+	migrate(tb, env)
 	a := startBackend(tb, with(env, "REDIS_PASSWORD", old))
 	token := login(tb, a.URL, env["INITIAL_ADMIN_PASSWORD"])
 	f := &fleet{}

@@ -1,18 +1,18 @@
 // Package search stores clause embeddings and finds similar clauses.
 //
 // Embeddings always live in clauses.embedding (real[], any PostgreSQL). When
-// the pgvector extension is available, EnsureVector adds
-// clauses.embedding_vec vector(384) with an HNSW index (cosine), StoreEmbeddings
-// fills both columns, and searches order by the index; otherwise an exact
-// cosine scan over real[] runs in SQL. Both paths return the same results
-// (embeddings are L2-normalised, so cosine similarity is the dot product).
+// the pgvector extension is available, the migrate command (db.EnableVector)
+// adds clauses.embedding_vec vector(384) with an HNSW index (cosine); then
+// StoreEmbeddings fills both columns and searches order by the index,
+// otherwise an exact cosine scan over real[] runs in SQL. Both paths return
+// the same results (embeddings are L2-normalised, so cosine similarity is
+// the dot product). This package only reads which path is in use (HasVector).
 package search
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"sort"
 
@@ -29,50 +29,6 @@ type DB interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	Begin(ctx context.Context) (pgx.Tx, error)
-}
-
-// vectorLockKey serialises EnsureVector across backend and worker replicas.
-const vectorLockKey = 0x636c766563 // "clvec"
-
-// EnsureVector enables the pgvector path if it can: CREATE EXTENSION IF NOT
-// EXISTS vector, then (idempotently, under an advisory lock) the
-// clauses.embedding_vec column, its HNSW cosine index and a backfill from
-// clauses.embedding. It returns whether pgvector is in use. A missing or
-// forbidden extension is not an error: search then uses the exact scan.
-// Call it with a pool or connection, not inside a transaction (a failed
-// CREATE EXTENSION would abort it).
-func EnsureVector(ctx context.Context, db DB) (bool, error) {
-	if _, err := db.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS vector`); err != nil {
-		var installed bool
-		if qerr := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')`).Scan(&installed); qerr != nil {
-			return false, fmt.Errorf("check pgvector: %w", qerr)
-		}
-		if !installed {
-			slog.InfoContext(ctx, "pgvector not available; similarity search uses an exact scan", "reason", err.Error())
-			return false, nil
-		}
-	}
-	tx, err := db.Begin(ctx)
-	if err != nil {
-		return false, fmt.Errorf("enable pgvector: %w", err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	stmts := []string{
-		fmt.Sprintf(`SELECT pg_advisory_xact_lock(%d)`, vectorLockKey),
-		fmt.Sprintf(`ALTER TABLE clauses ADD COLUMN IF NOT EXISTS embedding_vec vector(%d)`, Dim),
-		`CREATE INDEX IF NOT EXISTS clauses_embedding_vec_hnsw_idx ON clauses USING hnsw (embedding_vec vector_cosine_ops)`,
-		fmt.Sprintf(`UPDATE clauses SET embedding_vec = embedding::vector(%d)
-		  WHERE embedding IS NOT NULL AND embedding_vec IS NULL AND cardinality(embedding) = %d`, Dim, Dim),
-	}
-	for _, s := range stmts {
-		if _, err := tx.Exec(ctx, s); err != nil {
-			return false, fmt.Errorf("enable pgvector: %w", err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return false, fmt.Errorf("enable pgvector: %w", err)
-	}
-	return true, nil
 }
 
 // HasVector reports whether clauses.embedding_vec exists (pgvector in use).

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/contract-lucidity/contract-lucidity/services/internal/analysis"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/db"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv"
 )
 
@@ -195,19 +196,23 @@ func connectPG(t *testing.T) (*pgxpool.Pool, context.Context) {
 	return pool, ctx
 }
 
+// The migrate command enables pgvector only where the server has it; on
+// Debian's PostgreSQL 15 (no pgvector) search stays on the exact scan.
 func TestExactScanOnPostgresMatchesBruteForce(t *testing.T) {
 	pool, ctx := connectPG(t)
-	applySchema(t, ctx, pool, false)
+	if _, err := db.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
 	var available bool
 	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector')`).Scan(&available); err != nil {
 		t.Fatal(err)
 	}
-	on, err := EnsureVector(ctx, pool)
+	on, err := HasVector(ctx, pool)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if on != available {
-		t.Fatalf("EnsureVector = %v, but pgvector available = %v", on, available)
+		t.Fatalf("after migrate pgvector in use = %v, but available = %v", on, available)
 	}
 	f := &fixture{}
 	seed(t, ctx, pool, f, 0, len(contracts))
@@ -407,11 +412,21 @@ func TestPgvectorOnPGliteMatchesExactScan(t *testing.T) {
 	// The first document exists before pgvector is enabled (backfill path),
 	// the others are stored afterwards (both columns written directly).
 	seed(t, ctx, pool, f, 0, 1)
-	for i := 0; i < 2; i++ { // idempotent
-		on, err := EnsureVector(ctx, pool)
+	if on, err := HasVector(ctx, pool); err != nil || on {
+		t.Fatalf("HasVector before the migration step = %v, %v", on, err)
+	}
+	for i := 0; i < 2; i++ { // what every migrate run does; idempotent
+		on, err := db.EnableVector(ctx, pool)
 		if err != nil || !on {
-			t.Fatalf("EnsureVector on PGlite with pgvector = %v, %v; want true", on, err)
+			t.Fatalf("db.EnableVector on PGlite with pgvector = %v, %v; want true", on, err)
 		}
+	}
+	if on, err := HasVector(ctx, pool); err != nil || !on {
+		t.Fatalf("HasVector after the migration step = %v, %v", on, err)
+	}
+	var dim int
+	if err := pool.QueryRow(ctx, `SELECT atttypmod FROM pg_attribute WHERE attrelid = 'clauses'::regclass AND attname = 'embedding_vec'`).Scan(&dim); err != nil || dim != Dim {
+		t.Fatalf("embedding_vec has dimension %d (%v), search.Dim is %d", dim, err, Dim)
 	}
 	seed(t, ctx, pool, f, 1, len(contracts))
 	var withVec, withArr int

@@ -1,6 +1,11 @@
 // Package storage keeps uploaded files and generated reports under
 // STORAGE_PATH with server-chosen names. Keys are relative slash paths;
 // client-supplied names are never used in a path.
+//
+// Files of deleted documents are not removed at once: TrashDocument moves
+// them into trash/ and PurgeTrash removes them after a grace period, so a
+// backup whose database snapshot still references them can copy them
+// (OpenIncludingTrash).
 package storage
 
 import (
@@ -10,7 +15,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Store is a directory tree rooted at STORAGE_PATH.
@@ -26,7 +34,7 @@ func New(root string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage path: %w", err)
 	}
-	for _, d := range []string{abs, filepath.Join(abs, "tmp"), filepath.Join(abs, "documents"), filepath.Join(abs, "reports")} {
+	for _, d := range []string{abs, filepath.Join(abs, "tmp"), filepath.Join(abs, "documents"), filepath.Join(abs, "reports"), filepath.Join(abs, trashDir)} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return nil, fmt.Errorf("create storage directory: %w", err)
 		}
@@ -58,7 +66,38 @@ func (s *Store) Path(key string) (string, error) {
 // TempFile creates a temporary file inside the store (same filesystem, so
 // Commit is an atomic rename).
 func (s *Store) TempFile() (*os.File, error) {
-	return os.CreateTemp(filepath.Join(s.root, "tmp"), "upload-*")
+	return os.CreateTemp(filepath.Join(s.root, "tmp"), tempPrefix+"*")
+}
+
+const tempPrefix = "upload-"
+
+// RemoveStaleTemp deletes temporary files not modified for olderThan:
+// leftovers of a process that died while writing. Files being written
+// have a recent modification time and are kept.
+func (s *Store) RemoveStaleTemp(olderThan time.Duration) (int, error) {
+	dir := filepath.Join(s.root, "tmp")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("list %s: %w", dir, err)
+	}
+	cutoff := time.Now().Add(-olderThan)
+	n := 0
+	var errs []error
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), tempPrefix) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
 }
 
 // Commit moves a finished temporary file to key.
@@ -123,4 +162,100 @@ func (s *Store) RemoveDocument(documentID string) error {
 		return fmt.Errorf("remove document %s: %w", documentID, err)
 	}
 	return nil
+}
+
+// trashDir holds one entry per deleted document, named
+// <unix seconds>-<document id>[-suffix], with the trashed files below it at
+// their keys (trash/1732870000-<id>/documents/<id>/original).
+const trashDir = "trash"
+
+// TrashDocument moves a deleted document's files (its directory and the
+// files of its reports) into a new trash entry. Each move is a rename within
+// the store, so at every moment a file is either at its key or in the trash.
+// Files already gone are skipped.
+func (s *Store) TrashDocument(documentID string, reportIDs []string) error {
+	if !uuidRE.MatchString(documentID) {
+		return fmt.Errorf("invalid document id %q", documentID)
+	}
+	keys := []string{"documents/" + documentID}
+	for _, id := range reportIDs {
+		if !uuidRE.MatchString(id) {
+			return fmt.Errorf("invalid report id %q", id)
+		}
+		keys = append(keys, ReportKey(id, "html"), ReportKey(id, "pdf"))
+	}
+	entry, err := os.MkdirTemp(filepath.Join(s.root, trashDir), strconv.FormatInt(time.Now().Unix(), 10)+"-"+documentID+"-")
+	if err != nil {
+		return fmt.Errorf("trash document %s: %w", documentID, err)
+	}
+	moved := 0
+	for _, key := range keys {
+		src := filepath.Join(s.root, filepath.FromSlash(key))
+		if _, err := os.Lstat(src); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		dst := filepath.Join(entry, filepath.FromSlash(key))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
+			return fmt.Errorf("trash %s: %w", key, err)
+		}
+		if err := os.Rename(src, dst); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("trash %s: %w", key, err)
+		}
+		moved++
+	}
+	if moved == 0 {
+		_ = os.RemoveAll(entry)
+	}
+	return nil
+}
+
+// OpenIncludingTrash opens the file at key from its live path or, if it was
+// trashed since, from the trash (the newest entry that has it).
+func (s *Store) OpenIncludingTrash(key string) (*os.File, error) {
+	p, err := s.Path(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if !errors.Is(err, os.ErrNotExist) {
+		return f, err
+	}
+	entries, rerr := os.ReadDir(filepath.Join(s.root, trashDir))
+	if rerr != nil {
+		return nil, err
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() > entries[j].Name() })
+	for _, e := range entries {
+		if tf, terr := os.Open(filepath.Join(s.root, trashDir, e.Name(), filepath.FromSlash(key))); terr == nil {
+			return tf, nil
+		}
+	}
+	return nil, err
+}
+
+// PurgeTrash removes the trash entries made before cutoff and returns how
+// many it removed. Entries whose name does not start with a time are left
+// alone.
+func (s *Store) PurgeTrash(cutoff time.Time) (int, error) {
+	dir := filepath.Join(s.root, trashDir)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read trash: %w", err)
+	}
+	n := 0
+	for _, e := range entries {
+		stamp, _, ok := strings.Cut(e.Name(), "-")
+		sec, perr := strconv.ParseInt(stamp, 10, 64)
+		if !ok || perr != nil || !time.Unix(sec, 0).Before(cutoff) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return n, fmt.Errorf("purge trash entry %s: %w", e.Name(), err)
+		}
+		n++
+	}
+	return n, nil
 }

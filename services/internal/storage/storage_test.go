@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPathRefusesEscapes(t *testing.T) {
@@ -52,5 +53,25 @@ func TestCommitOpenRemove(t *testing.T) {
 	}
 	if err := s.RemoveDocument("../../etc"); err == nil {
 		t.Fatal("non-uuid document id accepted")
+	}
+}
+
+func TestRemoveStaleTempKeepsFilesBeingWritten(t *testing.T) {
+	s, _ := New(t.TempDir())
+	stale, _ := s.TempFile()
+	stale.Close()
+	live, _ := s.TempFile()
+	defer live.Close()
+	old := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(stale.Name(), old, old)
+	n, err := s.RemoveStaleTemp(time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("removed %d: %v", n, err)
+	}
+	if _, err := os.Stat(stale.Name()); !os.IsNotExist(err) {
+		t.Fatalf("stale file kept: %v", err)
+	}
+	if _, err := os.Stat(live.Name()); err != nil {
+		t.Fatalf("live file removed: %v", err)
 	}
 }

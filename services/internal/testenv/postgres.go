@@ -24,6 +24,8 @@ type Postgres struct {
 	Password string
 	dir      string
 	bin      string
+	server   string // the postgres binary
+	cred     *syscall.Credential
 	cmd      *exec.Cmd
 	exited   chan struct{}
 }
@@ -33,9 +35,6 @@ func (p *Postgres) SocketDir() string { return p.dir }
 
 // BinDir holds the server's programs (psql, pg_dump, ...).
 func (p *Postgres) BinDir() string { return p.bin }
-
-// LogPath is the server's log file.
-func (p *Postgres) LogPath() string { return filepath.Join(p.dir, "postgres.log") }
 
 var pgDirs = []string{"/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin"}
 
@@ -95,35 +94,14 @@ func StartPostgresWith(opts PostgresOptions) (*Postgres, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
 	}
+	p.server, p.cred = server, cred
 	for attempt := 0; attempt < 5; attempt++ {
-		p.Port, err = FreePort()
-		if err != nil {
+		if p.Port, err = FreePort(); err != nil {
 			return nil, err
 		}
-		logPath := filepath.Join(dir, "postgres.log")
-		logf, err := os.Create(logPath)
-		if err != nil {
-			return nil, err
-		}
-		if cred != nil {
-			_ = os.Chown(logPath, int(cred.Uid), int(cred.Gid))
-		}
-		p.exited = make(chan struct{})
-		p.cmd = exec.Command(server, "-D", data, "-p", strconv.Itoa(p.Port), "-k", dir,
-			"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-			"-c", "full_page_writes=off", "-c", "max_connections=200")
-		p.cmd.Stdout, p.cmd.Stderr = logf, logf
-		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		if err := p.cmd.Start(); err != nil {
-			logf.Close()
-			return nil, fmt.Errorf("start postgres: %w", err)
-		}
-		go func(c *exec.Cmd, ch chan struct{}) { _ = c.Wait(); logf.Close(); close(ch) }(p.cmd, p.exited)
-		if err = p.waitReady(30 * time.Second); err == nil {
+		if err = p.start(); err == nil {
 			return p, nil
 		}
-		p.kill()
-		err = fmt.Errorf("postgres did not start: %v\n%s", err, logTail(logPath))
 		if attempt == 4 {
 			os.RemoveAll(dir)
 			return nil, err
@@ -131,6 +109,63 @@ func StartPostgresWith(opts PostgresOptions) (*Postgres, error) {
 	}
 	return nil, fmt.Errorf("unreachable")
 }
+
+// start runs the server on p.Port over the data directory and waits until
+// it accepts connections.
+func (p *Postgres) start() error {
+	logPath := filepath.Join(p.dir, "postgres.log")
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	if p.cred != nil {
+		_ = os.Chown(logPath, int(p.cred.Uid), int(p.cred.Gid))
+	}
+	p.exited = make(chan struct{})
+	p.cmd = exec.Command(p.server, "-D", filepath.Join(p.dir, "data"), "-p", strconv.Itoa(p.Port), "-k", p.dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+		"-c", "full_page_writes=off", "-c", "max_connections=200")
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred, Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	go func(c *exec.Cmd, ch chan struct{}) { _ = c.Wait(); logf.Close(); close(ch) }(p.cmd, p.exited)
+	if err := p.waitReady(30 * time.Second); err != nil {
+		p.kill()
+		return fmt.Errorf("postgres did not start: %v\n%s", err, logTail(logPath))
+	}
+	return nil
+}
+
+// Shutdown stops the server (fast shutdown: sessions are terminated) and
+// keeps its data, so Restart can bring the same databases back: a database
+// outage for tests.
+func (p *Postgres) Shutdown() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-p.exited:
+		case <-time.After(10 * time.Second):
+			p.kill()
+		}
+	}
+}
+
+// Restart starts the server again after Shutdown, on the same port and
+// data directory.
+func (p *Postgres) Restart() error {
+	select {
+	case <-p.exited:
+	default:
+		return fmt.Errorf("postgres is still running")
+	}
+	return p.start()
+}
+
+// LogPath is the server's log file (all its output, across restarts).
+func (p *Postgres) LogPath() string { return filepath.Join(p.dir, "postgres.log") }
 
 func (p *Postgres) waitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
@@ -190,14 +225,7 @@ func (p *Postgres) Stop() {
 	if p == nil {
 		return
 	}
-	if p.cmd != nil && p.cmd.Process != nil {
-		_ = p.cmd.Process.Signal(syscall.SIGINT) // fast shutdown
-		select {
-		case <-p.exited:
-		case <-time.After(10 * time.Second):
-			p.kill()
-		}
-	}
+	p.Shutdown()
 	os.RemoveAll(p.dir)
 }
 

@@ -41,3 +41,31 @@ func TestRedisRequiresPassword(t *testing.T) {
 		t.Fatalf("ping with password: %v", err)
 	}
 }
+
+func TestPostgresRestartKeepsDataAndPort(t *testing.T) {
+	p := PostgresTB(t)
+	url := p.NewDatabase(t)
+	ctx := context.Background()
+	exec := func(sql string) error {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	if err := exec("CREATE TABLE kept (v int); INSERT INTO kept VALUES (7)"); err != nil {
+		t.Fatal(err)
+	}
+	p.Shutdown()
+	if err := exec("SELECT 1"); err == nil {
+		t.Fatal("query succeeded while the server was shut down")
+	}
+	if err := p.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec("DO $$ BEGIN IF (SELECT v FROM kept) <> 7 THEN RAISE 'lost'; END IF; END $$"); err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+}

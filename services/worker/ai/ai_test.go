@@ -14,10 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/contract-lucidity/contract-lucidity/services/internal/egress"
 	"github.com/contract-lucidity/contract-lucidity/services/worker/ai"
 )
 
 const testKey = "sk-test-DO-NOT-LEAK-0123456789"
+
+// loopback lets the tests' local fake providers be reached; the default
+// client refuses loopback addresses.
+var loopback = egress.NewClient(egress.Policy{AllowPrivate: true}, 30*time.Second)
 
 var categories = []string{"Governing Law", "Cap on Liability", "Termination for Convenience"}
 
@@ -79,7 +84,7 @@ func openAIServer(t *testing.T, answer func(body map[string]any) string) *httpte
 
 func openAIClient(url string) *ai.Client {
 	return ai.NewClient(ai.Provider{Name: "local", Kind: ai.KindOpenAI, BaseURL: url + "/v1", Model: "gpt-test",
-		EmbeddingModel: "embed-test", APIKey: ai.Secret(testKey)}, ai.Options{BaseBackoff: 10 * time.Millisecond})
+		EmbeddingModel: "embed-test", APIKey: ai.Secret(testKey)}, ai.Options{HTTPClient: loopback, BaseBackoff: 10 * time.Millisecond})
 }
 
 func TestOpenAIClassificationAndTokens(t *testing.T) {
@@ -165,7 +170,7 @@ func TestAnthropicMessagesWireFormat(t *testing.T) {
 			"usage":{"input_tokens":300,"output_tokens":45}}`)
 	}))
 	defer srv.Close()
-	c := ai.NewClient(ai.Provider{Kind: ai.KindAnthropic, BaseURL: srv.URL, Model: "claude-test", APIKey: ai.Secret(testKey)}, ai.Options{})
+	c := ai.NewClient(ai.Provider{Kind: ai.KindAnthropic, BaseURL: srv.URL, Model: "claude-test", APIKey: ai.Secret(testKey)}, ai.Options{HTTPClient: loopback})
 	got, tokens, err := ai.AssessRisks(context.Background(), c, "", "- Uncapped Liability: high risk.", clauses)
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +201,7 @@ func TestRateLimitIsRetriedHonouringRetryAfter(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := ai.NewClient(ai.Provider{Kind: ai.KindOpenAI, BaseURL: srv.URL, Model: "m", APIKey: ai.Secret(testKey)},
-		ai.Options{BaseBackoff: time.Millisecond})
+		ai.Options{HTTPClient: loopback, BaseBackoff: time.Millisecond})
 	res, err := c.Chat(context.Background(), "", "sys", []ai.Message{{Role: "user", Content: "hi"}})
 	if err != nil {
 		t.Fatal(err)
@@ -219,7 +224,7 @@ func TestServerErrorStormGivesUpAfterRetries(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := ai.NewClient(ai.Provider{Kind: ai.KindOpenAI, BaseURL: srv.URL, Model: "m", APIKey: ai.Secret(testKey)},
-		ai.Options{MaxRetries: 3, BaseBackoff: time.Millisecond})
+		ai.Options{HTTPClient: loopback, MaxRetries: 3, BaseBackoff: time.Millisecond})
 	_, err := c.Chat(context.Background(), "", "sys", []ai.Message{{Role: "user", Content: "hi"}})
 	var apiErr *ai.APIError
 	if !errors.As(err, &apiErr) || apiErr.Status != 500 || !apiErr.Retryable {
@@ -242,7 +247,7 @@ func TestClientErrorsAreNotRetriedAndKeyIsNeverEchoed(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := ai.NewClient(ai.Provider{Kind: ai.KindOpenAI, BaseURL: srv.URL, Model: "m", APIKey: ai.Secret(testKey)},
-		ai.Options{BaseBackoff: time.Millisecond})
+		ai.Options{HTTPClient: loopback, BaseBackoff: time.Millisecond})
 	_, err := c.Chat(context.Background(), "", "sys", []ai.Message{{Role: "user", Content: "hi"}})
 	if err == nil || hits.Load() != 1 {
 		t.Fatalf("err %v after %d requests", err, hits.Load())
@@ -276,5 +281,41 @@ func TestFactsAreValidated(t *testing.T) {
 	bad := openAIServer(t, func(map[string]any) string { return `{"parties":"Tom Watson"}` })
 	if _, _, err := ai.ExtractFacts(context.Background(), openAIClient(bad.URL), "", "x"); !errors.Is(err, ai.ErrMalformed) {
 		t.Errorf("parties as a string: %v", err)
+	}
+}
+
+// A provider base URL pointing inside the network (here loopback, as an
+// attacker would use for 127.0.0.1:6379 or a metadata service) is refused
+// by the default client when it connects, without retries; redirects are
+// not followed even where the first address is allowed.
+func TestDefaultClientRefusesInternalAddressesAndRedirects(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		fmt.Fprint(w, `{"choices":[{"message":{"content":"{}"}}]}`)
+	}))
+	defer srv.Close()
+	port := srv.URL[strings.LastIndex(srv.URL, ":"):]
+	for _, base := range []string{srv.URL, "http://localhost" + port} {
+		c := ai.NewClient(ai.Provider{Kind: ai.KindOpenAI, BaseURL: base, Model: "m", APIKey: ai.Secret(testKey)},
+			ai.Options{BaseBackoff: time.Millisecond})
+		_, err := c.Chat(context.Background(), "", "sys", []ai.Message{{Role: "user", Content: "hi"}})
+		if !errors.Is(err, ai.ErrAddressRefused) {
+			t.Fatalf("%s: %v", base, err)
+		}
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("the internal server received %d requests", hits.Load())
+	}
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, srv.URL+"/v1/chat/completions", http.StatusTemporaryRedirect)
+	}))
+	defer redirect.Close()
+	c := ai.NewClient(ai.Provider{Kind: ai.KindOpenAI, BaseURL: redirect.URL, Model: "m", APIKey: ai.Secret(testKey)},
+		ai.Options{HTTPClient: loopback, BaseBackoff: time.Millisecond})
+	_, err := c.Chat(context.Background(), "", "sys", []ai.Message{{Role: "user", Content: "hi"}})
+	var apiErr *ai.APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusTemporaryRedirect || apiErr.Retryable || hits.Load() != 0 {
+		t.Fatalf("redirect: %v, target hit %d times", err, hits.Load())
 	}
 }

@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/egress"
 )
 
 // Provider kinds (ai_providers.kind).
@@ -59,7 +61,7 @@ func (p Provider) Label(model string) string { return p.Kind + ":" + model }
 
 // Options tune a Client; zero values take defaults.
 type Options struct {
-	HTTPClient  *http.Client  // default: 90 s timeout
+	HTTPClient  *http.Client  // default: egress.NewClient(egress.Policy{}, 90 s): public addresses only, no redirects
 	MaxRetries  int           // retries after the first try on 429/5xx/network errors; default 4
 	BaseBackoff time.Duration // default 500ms, doubled per retry with jitter
 	MaxBackoff  time.Duration // default 30s; also caps Retry-After
@@ -75,7 +77,7 @@ type Client struct {
 // NewClient returns a client for p.
 func NewClient(p Provider, opts Options) *Client {
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: 90 * time.Second}
+		opts.HTTPClient = egress.NewClient(egress.Policy{}, 90*time.Second)
 	}
 	if opts.MaxRetries == 0 {
 		opts.MaxRetries = 4
@@ -112,6 +114,10 @@ func (e *APIError) Error() string {
 // ErrUnsupported is returned for an operation the provider kind lacks
 // (Anthropic has no embeddings API).
 var ErrUnsupported = errors.New("operation not supported by this provider kind")
+
+// ErrAddressRefused is a provider address the egress policy forbids
+// (link-local, metadata, or private without AI_ALLOW_PRIVATE_ENDPOINTS).
+var ErrAddressRefused = errors.New("provider address not allowed")
 
 // ErrMalformed wraps model output that does not match the requested schema.
 var ErrMalformed = errors.New("malformed model output")
@@ -370,6 +376,9 @@ func (c *Client) once(ctx context.Context, url string, payload []byte, out any) 
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
+		if be, ok := egress.Blocked(err); ok {
+			return 0, fmt.Errorf("%w: %s", ErrAddressRefused, be.Reason) // not retried
+		}
 		// url.Error carries the URL only (keys are never in URLs); drop it anyway.
 		return 0, &netError{err: errors.New(c.redact(errors.Unwrap(err)))}
 	}
@@ -377,6 +386,9 @@ func (c *Client) once(ctx context.Context, url string, payload []byte, out any) 
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
 		return 0, &netError{err: errors.New(c.redact(err))}
+	}
+	if resp.StatusCode/100 == 3 {
+		return 0, &APIError{Status: resp.StatusCode, Message: "redirects are not followed; use the final address as base_url"}
 	}
 	if resp.StatusCode/100 != 2 {
 		e := &APIError{Status: resp.StatusCode, Message: c.redact(providerMessage(data)),
@@ -402,6 +414,7 @@ func (c *Client) redact(v any) string {
 }
 
 // providerMessage extracts {"error":{"message":...}} (both APIs use it).
+// Anything else is not relayed: the endpoint's body is not ours to show.
 func providerMessage(data []byte) string {
 	var e struct {
 		Error struct {
@@ -412,7 +425,7 @@ func providerMessage(data []byte) string {
 	if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
 		return e.Error.Message
 	}
-	return strings.TrimSpace(string(data))
+	return "no error message"
 }
 
 // retryAfter parses Retry-After: delta-seconds or an HTTP date.

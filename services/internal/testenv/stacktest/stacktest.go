@@ -123,6 +123,20 @@ func Start(opts Options) (_ *Stack, err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	st.cancel = cancel
 
+	// As the operator does: the migrate Job, then backend and worker.
+	mcfg, err := config.LoadFrom(config.Migrate, lookup)
+	if err != nil {
+		return nil, err
+	}
+	mpool, err := db.Open(ctx, mcfg)
+	if err != nil {
+		return nil, err
+	}
+	_, err = db.Setup(ctx, mpool, mcfg)
+	mpool.Close()
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
 	bcfg, err := config.LoadFrom(config.Backend, lookup)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,58 @@
+package backend_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv"
+)
+
+// With Redis gone (the real server killed), reads and ordinary API calls
+// go on without the per-user limit, refreshes keep web sessions alive, and
+// only sign-in and uploads answer 503 with Retry-After; all of it is
+// logged and counted.
+func TestRedisOutageDegradesInsteadOfFailing(t *testing.T) {
+	own := testenv.RedisTB(t)
+	e := newEnv(t, func(c *config.Config) { c.RedisURL = own.URL(0) })
+	u := e.createUser("reader@example.com")
+	p := e.createProject(e.admin, "Outage")
+	e.upload(e.admin, p, "before.pdf", pdfBytes).want(202)
+
+	own.Stop()
+
+	e.do("GET", "/api/projects", e.admin, nil).want(200)
+	e.do("GET", "/api/projects/"+p+"/documents", e.admin, nil).want(200)
+	e.do("GET", "/api/auth/me", u.Access, nil).want(200)
+	e.do("POST", "/api/projects", e.admin, map[string]string{"name": "During the outage"}).want(201)
+	refreshed := e.do("POST", "/api/auth/refresh", "", map[string]string{"refresh_token": u.Refresh}).want(200)
+	e.do("GET", "/api/projects", refreshed.str("access_token"), nil).want(200)
+	// Rejected tokens are still refused (and audited).
+	e.do("GET", "/api/projects", "junk.token.here", nil).want(401)
+
+	login := e.do("POST", "/api/auth/login", "", map[string]string{"email": adminEmail, "password": newAdminPass}).want(503)
+	up := e.upload(e.admin, p, "during.pdf", pdfBytes).want(503)
+	for _, r := range []*response{login, up} {
+		if r.header.Get("Retry-After") == "" || !strings.Contains(r.detail(), "temporarily unavailable") {
+			t.Fatalf("503 without Retry-After or a readable message: %v %s", r.header, r.body)
+		}
+	}
+
+	rd := e.do("GET", "/readyz", "", nil).want(200)
+	if rd.json["redis"] != "unreachable" || rd.json["postgres"] != "ok" {
+		t.Fatalf("readyz: %s", rd.body)
+	}
+	m := string(e.do("GET", "/metrics", "", nil).want(200).body)
+	for _, want := range []string{
+		`cl_rate_limiter_unavailable_total{limit="api",outcome="allowed"}`,
+		`cl_rate_limiter_unavailable_total{limit="login",outcome="refused"}`,
+		`cl_rate_limiter_unavailable_total{limit="upload",outcome="refused"}`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if !strings.Contains(e.logs.String(), "rate limiter unavailable") {
+		t.Error("outage not logged")
+	}
+}

@@ -1,0 +1,187 @@
+package backup_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/analysis"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/backup"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/db"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/search"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/storage"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv"
+)
+
+// startPGlite runs PGlite with pgvector behind its wire-protocol server
+// (services/internal/search/testdata/pglite-server.mjs) and returns a
+// single-connection pool.
+func startPGlite(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		node = "/usr/bin/node"
+	}
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache")
+	}
+	dir := filepath.Join(cache, "contract-lucidity", "pglite")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@electric-sql", "pglite-pgvector")); err != nil {
+		t.Fatalf("PGlite with pgvector is not installed in %s (run hack/install-deps.sh): %v", dir, err)
+	}
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(node, filepath.Join("..", "search", "testdata", "pglite-server.mjs"), dir, fmt.Sprint(port))
+	stdin, err := cmd.StdinPipe() // closing it (or our death) stops the server
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "LISTENING ") {
+				ready <- nil
+				for sc.Scan() {
+				}
+				return
+			}
+		}
+		ready <- errors.New("pglite server exited before listening")
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("pglite server did not start within 2 minutes")
+	}
+	cfg, err := pgxpool.ParseConfig(fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// With pgvector in use (PGlite here: PostgreSQL 15 on this machine has no
+// pgvector), clauses.embedding_vec (type vector) stays out of the backup,
+// and the backup restores into a PostgreSQL without pgvector, where search
+// uses the exact scan over clauses.embedding.
+func TestPgvectorColumnIsLeftOut(t *testing.T) {
+	ctx := context.Background()
+	srcPool := startPGlite(t)
+	// PGlite has no pgcrypto (gen_random_uuid is built in): apply the
+	// migrations' SQL without it and record them as the runner does.
+	all, err := db.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srcPool.Exec(ctx, `CREATE TABLE schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all {
+		if _, err := srcPool.Exec(ctx, strings.Replace(m.SQL, "CREATE EXTENSION IF NOT EXISTS pgcrypto;", "", 1)); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		if _, err := srcPool.Exec(ctx, `INSERT INTO schema_migrations (name) VALUES ($1)`, m.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if vec, err := db.EnableVector(ctx, srcPool); err != nil || !vec {
+		t.Fatalf("pgvector on PGlite: %v %v", vec, err)
+	}
+	src := &instance{pool: srcPool, root: filepath.Join(t.TempDir(), "storage")}
+	if src.store, err = storage.New(src.root); err != nil {
+		t.Fatal(err)
+	}
+	user := src.one(t, `INSERT INTO users (email, password_hash) VALUES ('v@example.com', 'x') RETURNING id::text`)
+	project := src.one(t, `INSERT INTO projects (name) VALUES ('Vectors') RETURNING id::text`)
+	for i := range 3 {
+		text := cuad(t, 20+i)
+		doc, err := src.upload(ctx, project, user, fmt.Sprintf("v%d.pdf", i), text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl := analysis.SplitClauses(string(text))
+		for j, c := range cl[:min(10, len(cl))] {
+			var id string
+			if err := srcPool.QueryRow(ctx, `INSERT INTO clauses (document_id, ordinal, category, text, risk_level) VALUES ($1, $2, 'Other', $3, 'low') RETURNING id::text`,
+				doc, j+1, c.Text).Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			if err := search.StoreEmbeddings(ctx, srcPool, []search.Embedding{{ClauseID: id, Vector: analysis.Embed(c.Text), Model: analysis.EmbedderVersion}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := src.one(t, `SELECT count(*)::text FROM clauses WHERE embedding_vec IS NULL`); n != "0" {
+		t.Fatalf("%s clauses without a vector on the source", n)
+	}
+	dest := dirDest(t)
+	m, err := backup.Create(ctx, srcPool, src.store, dest, backup.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range m.Tables {
+		if tb.Name == "clauses" && slices.Contains(tb.Columns, "embedding_vec") {
+			t.Fatal("the pgvector column is in the backup")
+		}
+	}
+
+	dst := emptyInstance(t)
+	if _, err := restore(dst, dest, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	q := `SELECT string_agg(id::text || ':' || md5(text) || ':' || md5(embedding::text), ',' ORDER BY id) FROM clauses`
+	if a, b := src.one(t, q), dst.one(t, q); a != b {
+		t.Fatal("restored clauses differ from the source's")
+	}
+	var first string
+	dst.pool.QueryRow(ctx, `SELECT id::text FROM clauses ORDER BY id LIMIT 1`).Scan(&first)
+	hits, err := search.Similar(ctx, dst.pool, first, search.AllProjects(), 5)
+	if err != nil || len(hits) == 0 {
+		t.Fatalf("similar clauses on the restored instance: %v %v", hits, err)
+	}
+}
