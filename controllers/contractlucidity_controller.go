@@ -56,6 +56,10 @@ type ContractLucidityReconciler struct {
 	Rand io.Reader
 	// MaxConcurrentReconciles is how many instances reconcile at once (default 4).
 	MaxConcurrentReconciles int
+	// SecretPropagation is how long a rotation waits after changing a
+	// Secret before it believes a helper container's readiness (default
+	// DefaultSecretPropagation).
+	SecretPropagation time.Duration
 
 	// normalised remembers objects whose re-apply after an apparent drift
 	// changed nothing (the API server stores one of our fields in another
@@ -81,6 +85,8 @@ type ContractLucidityReconciler struct {
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// The helper containers' readiness during a rotation (rotation.go):
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
 // The cluster's own addresses, which the AI egress excludes (steps_networkpolicy.go):
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=servicecidrs,verbs=list
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,resourceNames=kubernetes,verbs=get
@@ -105,6 +111,16 @@ type state struct {
 	// lostSecrets are the messages of generated Secrets lost after the
 	// data was initialised (secret_lifecycle.go).
 	lostSecrets []string
+	// requeueAfter asks for another reconcile (0: none) for what is not
+	// watched: a rotation waiting for a helper container or for time.
+	requeueAfter time.Duration
+}
+
+// requeue asks for a reconcile within d.
+func (s *state) requeue(d time.Duration) {
+	if s.requeueAfter == 0 || d < s.requeueAfter {
+		s.requeueAfter = d
+	}
 }
 
 func (s *state) condition(t string, ok bool, reason, msg string) {
@@ -169,6 +185,7 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		{"ingress", r.reconcileIngress},
 		{"networkPolicies", r.reconcileNetworkPolicies},
 		{"monitoring", r.reconcileMonitoring},
+		{"rotation", r.reconcileRotation},
 	}
 	var failed *stepError
 	for _, step := range steps {
@@ -182,7 +199,7 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	}
 	if failed == nil && s.warning != nil {
 		r.summarize(s, s.warning)
-		return ctrl.Result{}, r.updateStatus(ctx, s)
+		return ctrl.Result{RequeueAfter: s.requeueAfter}, r.updateStatus(ctx, s)
 	}
 	r.summarize(s, failed)
 	if err := r.updateStatus(ctx, s); err != nil {
@@ -192,7 +209,7 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		// The controller's rate limiter retries with exponential backoff.
 		return ctrl.Result{}, failed
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: s.requeueAfter}, nil
 }
 
 // summarize sets Ready, Progressing and Degraded from the concern conditions.

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,6 +28,10 @@ import (
 // would break the instance silently. The instance goes Degraded with
 // reason SecretLost and a message that says how to restore the Secret, or
 // which annotation accepts new values and what that loses.
+
+// AnnotationNewValuesAcceptedAt on a generated Secret records that it was
+// generated anew after a loss, accepted by the accept-new-secrets annotation.
+const AnnotationNewValuesAcceptedAt = "contractlucidity.io/new-values-accepted-at"
 
 // errSecretLost marks a generated Secret that is missing after the data
 // was initialised.
@@ -167,12 +172,19 @@ func (r *ContractLucidityReconciler) missingGeneratedSecret(ctx context.Context,
 	}
 	// Created without owner references (see reconcileSecretMeta).
 	desired.OwnerReferences = nil
+	now := metav1.Now()
+	if reason == ReasonNewValuesAccepted {
+		// Recorded on the Secret too: the status write of this reconcile
+		// may be overwritten by one based on an older read (recordSecrets).
+		desired.Annotations = map[string]string{AnnotationNewValuesAcceptedAt: now.UTC().Format(time.RFC3339)}
+	}
 	if err := r.Client.Create(ctx, desired, client.FieldOwner(FieldManager)); err != nil {
 		return nil, fmt.Errorf("create secret %s: %w", g.Name, err)
 	}
 	if reason == ReasonNewValuesAccepted {
-		now := metav1.Now()
-		setSecretStatus(&s.status, g, desired).NewValuesAcceptedAt = &now
+		e := setSecretStatus(&s.status, g, desired)
+		e.NewValuesAcceptedAt = &now
+		e.Rotation = nil // the values a rotation was moving between are gone
 		r.Recorder.Eventf(s.cl, desired, corev1.EventTypeWarning, reason, "Create", "%s", msg)
 	} else {
 		r.Recorder.Eventf(s.cl, desired, corev1.EventTypeNormal, reason, "Create", "%s", msg)
@@ -225,6 +237,13 @@ func (s *state) recordSecrets(gens []GeneratedSecret, live map[clv1.SecretKind]*
 	var keep []clv1.SecretStatus
 	for _, g := range gens {
 		if sec := live[g.Kind]; sec != nil {
+			if e := secretStatus(&s.status, g.Kind); e == nil || e.UID != sec.UID {
+				// A Secret the status has not recorded: if it was generated
+				// on an acceptance, the acceptance is spent.
+				if t, err := time.Parse(time.RFC3339, sec.Annotations[AnnotationNewValuesAcceptedAt]); err == nil && slices.Contains(accepted, g.Kind) {
+					setSecretStatus(&s.status, g, sec).NewValuesAcceptedAt = &metav1.Time{Time: t}
+				}
+			}
 			setSecretStatus(&s.status, g, sec)
 		}
 		e := secretStatus(&s.status, g.Kind)

@@ -31,10 +31,16 @@ const (
 	SecretKeyPGPassword    = "password"           // <name>-postgres: application role password
 	SecretKeyPGSuperuser   = "superuser-password" // <name>-postgres: postgres superuser password
 	SecretKeyRedisPassword = "password"           // <name>-redis
-	// SecretKeyFallbackPassword (<name>-postgres, <name>-redis) holds the
-	// other password during a rotation: the new one while it is staged,
-	// the old one once promoted (rotation.go).
-	SecretKeyFallbackPassword = "fallback-password"
+
+	// Keys a rotation adds (rotation.go): the other value, accepted but not
+	// used to sign, encrypt or connect first; the new value while it is
+	// staged, the old one once the new one is promoted.
+	SecretKeyFallbackPassword   = "fallback-password"        // <name>-postgres (POSTGRES_PASSWORD_FALLBACK), <name>-redis
+	SecretKeyJWTPrevious        = "jwt-previous-secret-keys" // <name>-jwt (JWT_PREVIOUS_SECRET_KEYS)
+	SecretKeyEncryptionPrevious = "encryption-previous-keys" // <name>-encryption (ENCRYPTION_PREVIOUS_KEYS)
+	// SecretKeyRotationPhase records in the Secret, with the values it
+	// describes, which rotation phase they belong to.
+	SecretKeyRotationPhase = "rotation-phase"
 
 	// PostgresAppUser and PostgresAppDB are the managed database's application role and database.
 	PostgresAppUser = "contract_lucidity"
