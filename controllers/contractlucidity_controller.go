@@ -101,6 +101,8 @@ type state struct {
 	secretVersions map[string]string
 	// secretValues maps "secret/key" of the generated Secrets to the value.
 	secretValues map[string]string
+	// generated are the generated Secrets as read, by kind.
+	generated map[clv1.SecretKind]*corev1.Secret
 	// appVersion is the version backend and worker run ("" before the
 	// first migration succeeded).
 	appVersion string

@@ -126,11 +126,3 @@ func redisPasswords(s *state) []string {
 	n := Name(s.cl, "redis")
 	return []string{s.secretValues[n+"/"+SecretKeyRedisPassword], s.secretValues[n+"/"+SecretKeyFallbackPassword]}
 }
-
-// secretUID is the UID of the generated Secret of kind seen in this reconcile.
-func (s *state) secretUID(kind clv1.SecretKind) string {
-	if e := secretStatus(&s.status, kind); e != nil {
-		return string(e.UID)
-	}
-	return ""
-}

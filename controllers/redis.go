@@ -67,13 +67,15 @@ func BuildRedisConfigMap(cl *clv1.ContractLucidity, passwords ...string) *corev1
 }
 
 // RedisConfigHash is the hash on the Redis pod template: redis.conf, the
-// ACL container's script and the UID of the Secret <name>-redis. users.acl
-// is not part of it: the ACL container loads a changed file into the
-// running server (a rotation). A Secret generated anew after it was lost
-// (a new UID) restarts Redis: the running server knows no password of it.
-func RedisConfigHash(conf *corev1.ConfigMap, secretUID string) string {
+// ACL container's script and when the Secret <name>-redis was generated
+// anew after a loss (its new-values-accepted-at annotation). users.acl is
+// not part of it: the ACL container loads a changed file into the running
+// server (a rotation; a Secret restored from a copy changes nothing). New
+// values accepted after a loss restart Redis: the running server knows no
+// password of the new Secret to let the ACL container in.
+func RedisConfigHash(conf *corev1.ConfigMap, acceptedAt string) string {
 	return ConfigHash(map[string]string{RedisConfigFile: conf.Data[RedisConfigFile], redisACLScriptKey: conf.Data[redisACLScriptKey]},
-		map[string]string{"secret-uid": secretUID})
+		map[string]string{"new-values-accepted-at": acceptedAt})
 }
 
 // BuildRedisDeployment is the managed Redis: one replica, a password (from

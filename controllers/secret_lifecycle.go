@@ -260,3 +260,12 @@ func (s *state) recordSecrets(gens []GeneratedSecret, live map[clv1.SecretKind]*
 	}
 	s.status.Secrets = keep
 }
+
+// acceptedAt is when the generated Secret of kind was generated anew after
+// a loss ("" if it was not).
+func (s *state) acceptedAt(kind clv1.SecretKind) string {
+	if sec := s.generated[kind]; sec != nil {
+		return sec.Annotations[AnnotationNewValuesAcceptedAt]
+	}
+	return ""
+}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -135,6 +136,7 @@ func TestLostGeneratedSecretIsReportedNeverReplaced(t *testing.T) {
 			name := cl.Name + "-" + c.suffix
 			saved := &corev1.Secret{}
 			waitFor(t, saved, key(ns, name), nil)
+			hashes := serverHashes(t, ns, cl.Name)
 			waitCondition(t, ns, cl.Name, clv1.ConditionReady, metav1.ConditionFalse, "NotReady") // nothing plays kubelet
 			waitCondition(t, ns, cl.Name, clv1.ConditionDegraded, metav1.ConditionFalse, "")
 			if err := k8sClient.Delete(ctx, saved); err != nil {
@@ -163,14 +165,18 @@ func TestLostGeneratedSecretIsReportedNeverReplaced(t *testing.T) {
 			if !reflect.DeepEqual(got.Data, saved.Data) {
 				t.Errorf("the restored Secret was changed")
 			}
+			if after := serverHashes(t, ns, cl.Name); after != hashes {
+				t.Errorf("restoring the Secret restarted a server: %v -> %v", hashes, after)
+			}
 		})
 	}
 }
 
 func TestAcceptAnnotationGeneratesLostSecretsOnce(t *testing.T) {
 	ns, cl := readyInstance(t, nil)
+	hashes := serverHashes(t, ns, cl.Name)
 	old := map[string]*corev1.Secret{}
-	for _, n := range []string{"jwt", "postgres"} {
+	for _, n := range []string{"jwt", "postgres", "redis"} {
 		sec := &corev1.Secret{}
 		waitFor(t, sec, key(ns, cl.Name+"-"+n), nil)
 		old[n] = sec
@@ -179,7 +185,7 @@ func TestAcceptAnnotationGeneratesLostSecretsOnce(t *testing.T) {
 		}
 	}
 	waitCondition(t, ns, cl.Name, clv1.ConditionDegraded, metav1.ConditionTrue, clv1.ReasonSecretLost)
-	annotate(t, ns, cl.Name, clv1.AnnotationAcceptNewSecrets, "jwt, database")
+	annotate(t, ns, cl.Name, clv1.AnnotationAcceptNewSecrets, "jwt, database,redis")
 	waitCondition(t, ns, cl.Name, clv1.ConditionDegraded, metav1.ConditionFalse, "")
 	for n, o := range old {
 		sec := &corev1.Secret{}
@@ -195,14 +201,22 @@ func TestAcceptAnnotationGeneratesLostSecretsOnce(t *testing.T) {
 	}
 	waitEvent(t, ns, cl.Name, corev1.EventTypeWarning, ReasonNewValuesAccepted, cl.Name+"-jwt")
 	live := getCL(t, ns, cl.Name)
-	for _, k := range []clv1.SecretKind{clv1.SecretKindJWT, clv1.SecretKindDatabase} {
+	for _, k := range []clv1.SecretKind{clv1.SecretKindJWT, clv1.SecretKindDatabase, clv1.SecretKindRedis} {
 		if e := secretStatus(&live.Status, k); e == nil || e.NewValuesAcceptedAt == nil {
 			t.Errorf("status.secrets[%s] does not record the acceptance: %+v", k, e)
 		}
 	}
-	if e := secretStatus(&live.Status, clv1.SecretKindRedis); e == nil || e.NewValuesAcceptedAt != nil || e.UID == "" || e.CreatedAt == nil {
-		t.Errorf("status.secrets[redis] = %+v", e)
+	if e := secretStatus(&live.Status, clv1.SecretKindAdmin); e == nil || e.NewValuesAcceptedAt != nil || e.UID == "" || e.CreatedAt == nil {
+		t.Errorf("status.secrets[admin] = %+v", e)
 	}
+	// PostgreSQL follows through its credentials container; Redis, whose
+	// running server knows no new password, restarts.
+	eventually(t, wait, "Redis restarted", func() error {
+		if after := serverHashes(t, ns, cl.Name); after[0] != hashes[0] || after[1] == hashes[1] {
+			return fmt.Errorf("postgres, redis pod hashes %v -> %v", hashes, after)
+		}
+		return nil
+	})
 
 	// The annotation is spent: losing the JWT Secret again is SecretLost.
 	jwt := &corev1.Secret{}
@@ -270,4 +284,13 @@ func annotate(t *testing.T, ns, name, k, v string) {
 	if err := k8sClient.Patch(ctx, cl, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// serverHashes are the config hashes of the PostgreSQL and Redis pod templates.
+func serverHashes(t *testing.T, ns, name string) [2]string {
+	t.Helper()
+	sts, dep := &appsv1.StatefulSet{}, &appsv1.Deployment{}
+	waitFor(t, sts, key(ns, name+"-postgres"), nil)
+	waitFor(t, dep, key(ns, name+"-redis"), nil)
+	return [2]string{sts.Spec.Template.Annotations[AnnotationConfigHash], dep.Spec.Template.Annotations[AnnotationConfigHash]}
 }

@@ -73,6 +73,7 @@ func (r *ContractLucidityReconciler) reconcileSecrets(ctx context.Context, s *st
 			s.secretValues[g.Name+"/"+k] = string(v)
 		}
 	}
+	s.generated = live
 	s.recordSecrets(gens, live)
 	if len(s.lostSecrets) > 0 {
 		return s.secretsLost()
@@ -312,7 +313,7 @@ func (r *ContractLucidityReconciler) reconcileRedis(ctx context.Context, s *stat
 		return nil
 	}
 	conf := BuildRedisConfigMap(s.d, redisPasswords(s)...)
-	dep := BuildRedisDeployment(s.d, RedisConfigHash(conf, s.secretUID(clv1.SecretKindRedis)))
+	dep := BuildRedisDeployment(s.d, RedisConfigHash(conf, s.acceptedAt(clv1.SecretKindRedis)))
 	for _, o := range []client.Object{conf, BuildRedisService(s.d), dep} {
 		if err := r.apply(ctx, o); err != nil {
 			return err
