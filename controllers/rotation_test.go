@@ -360,7 +360,7 @@ func TestRotateDatabasePassword(t *testing.T) {
 func TestRotateRedisPasswordWithoutRestartingRedis(t *testing.T) {
 	c := readyCluster(t, nil)
 	old := string(c.secret("redis").Data[SecretKeyRedisPassword])
-	redisHash := c.podHash("Deployment", ComponentRedis)
+	redisHash, workerHash := c.podHash("Deployment", ComponentRedis), c.podHash("Deployment", ComponentWorker)
 	acl := func() string {
 		cm := &corev1.ConfigMap{}
 		waitFor(t, cm, key(c.ns, c.name+"-redis-config"), nil)
@@ -402,6 +402,9 @@ func TestRotateRedisPasswordWithoutRestartingRedis(t *testing.T) {
 	})
 	if c.podHash("Deployment", ComponentRedis) != redisHash {
 		t.Error("the rotation restarted Redis")
+	}
+	if c.podHash("Deployment", ComponentWorker) == workerHash {
+		t.Error("the worker did not roll to the new password")
 	}
 }
 
@@ -458,6 +461,7 @@ func TestRotateJWTKeepsTheOldKeyUntilTokensExpire(t *testing.T) {
 func TestRotateEncryptionKeyReencryptsBeforeDroppingTheOldKey(t *testing.T) {
 	c := readyCluster(t, nil)
 	old := c.secret("encryption").Data[SecretKeyEncryption]
+	workerHash := c.podHash("Deployment", ComponentWorker)
 	var job *batchv1.Job
 	seen, s := c.rotate(clv1.SecretKindEncryption, "encryption", func(p clv1.RotationPhase) bool {
 		if p != clv1.RotationReencrypting {
@@ -511,6 +515,9 @@ func TestRotateEncryptionKeyReencryptsBeforeDroppingTheOldKey(t *testing.T) {
 	}
 	if end := s[""]; end[SecretKeyEncryptionPrevious] != nil || !bytes.Equal(end[SecretKeyEncryption], s[clv1.RotationPromoted][SecretKeyEncryption]) {
 		t.Error("completed: the new key only")
+	}
+	if c.podHash("Deployment", ComponentWorker) == workerHash {
+		t.Error("the worker did not roll to the new key")
 	}
 }
 
