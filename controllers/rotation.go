@@ -318,6 +318,9 @@ func (r *ContractLucidityReconciler) enterRotationPhase(ctx context.Context, s *
 		live.Data = map[string][]byte{}
 	}
 	d := live.Data
+	if next == clv1.RotationPromoted && len(d[k.OtherKey]) == 0 {
+		next = clv1.RotationStaged // the staged value was removed by hand: stage a new one
+	}
 	changed := true
 	switch next {
 	case clv1.RotationStaged:
@@ -361,7 +364,11 @@ func (r *ContractLucidityReconciler) enterRotationPhase(ctx context.Context, s *
 		e.Rotation = nil
 	case clv1.RotationStaged:
 		e.RotationRequestHandled = true
-		e.Rotation = &clv1.RotationStatus{Phase: next, StartedAt: now, PhaseStartedAt: now}
+		started := now
+		if e.Rotation != nil {
+			started = e.Rotation.StartedAt
+		}
+		e.Rotation = &clv1.RotationStatus{Phase: next, StartedAt: started, PhaseStartedAt: now}
 	default:
 		e.Rotation.Phase, e.Rotation.PhaseStartedAt, e.Rotation.RolledOutAt, e.Rotation.Waiting = next, now, nil, ""
 	}
