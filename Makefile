@@ -22,10 +22,14 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
 CRANE_VERSION ?= v0.22.1
 ACTIONLINT_VERSION ?= v1.7.12
+GITLEAKS_VERSION ?= v8.30.1
+GOVULNCHECK_VERSION ?= v1.9.0
 CONTROLLER_GEN ?= $(CACHE)/tools/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(CACHE)/tools/kustomize-$(KUSTOMIZE_VERSION)
 CRANE ?= $(CACHE)/tools/crane-$(CRANE_VERSION)
 ACTIONLINT ?= $(CACHE)/tools/actionlint-$(ACTIONLINT_VERSION)
+GITLEAKS ?= $(CACHE)/tools/gitleaks-$(GITLEAKS_VERSION)
+GOVULNCHECK ?= $(CACHE)/tools/govulncheck-$(GOVULNCHECK_VERSION)
 KUBECTL = $(shell hack/k8s-binaries.sh envtest)/kubectl
 
 .PHONY: all
@@ -67,9 +71,13 @@ deps: ## Install system packages and test binaries if missing (apt, npm, Go prox
 lint-workflows: $(ACTIONLINT) ## Lint the GitHub Actions workflows with actionlint.
 	$(ACTIONLINT) -no-color
 
+.PHONY: validate-source
+validate-source: $(GITLEAKS) $(GOVULNCHECK) ## Security validation of the source: hard-coded credentials (gitleaks), vulnerable dependencies (govulncheck).
+	go run ./services/cmd/contract-lucidity validate source --gitleaks $(GITLEAKS) --govulncheck $(GOVULNCHECK) .
+
 .PHONY: test
-test: manifests generate fmt vet deps lint-workflows $(CRANE) ## Run all tests against real components.
-	CRANE=$(CRANE) KUBEBUILDER_ASSETS="$$(hack/k8s-binaries.sh all)" go test ./... -count=1 -timeout 75m
+test: manifests generate fmt vet deps lint-workflows validate-source $(CRANE) ## Run all tests against real components.
+	CRANE=$(CRANE) GITLEAKS=$(GITLEAKS) GOVULNCHECK=$(GOVULNCHECK) KUBEBUILDER_ASSETS="$$(hack/k8s-binaries.sh all)" go test ./... -count=1 -timeout 75m
 
 .PHONY: bench
 bench: deps ## Run the benchmarks (numbers, not assertions).
@@ -81,6 +89,11 @@ bench: deps ## Run the benchmarks (numbers, not assertions).
 build: generate fmt vet ## Build the operator and the service binary.
 	go build -o $(BIN)/manager .
 	go build -o $(BIN)/contract-lucidity ./services/cmd/contract-lucidity
+	go build -o $(BIN)/clctl ./services/clctl
+
+.PHONY: install-clctl
+install-clctl: ## Install clctl into $GOBIN (go install ./services/clctl).
+	go install ./services/clctl
 
 .PHONY: run
 run: manifests generate ## Run the operator against the cluster in ~/.kube/config.
@@ -171,11 +184,19 @@ $(CRANE):
 $(ACTIONLINT):
 	mkdir -p $(dir $@) && tmp=$$(mktemp -d) && GOBIN=$$tmp go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION) && mv $$tmp/actionlint $@
 
-.PHONY: controller-gen kustomize crane actionlint
+$(GITLEAKS):
+	mkdir -p $(dir $@) && tmp=$$(mktemp -d) && GOBIN=$$tmp go install github.com/zricethezav/gitleaks/v8@$(GITLEAKS_VERSION) && mv $$tmp/gitleaks $@
+
+$(GOVULNCHECK):
+	mkdir -p $(dir $@) && tmp=$$(mktemp -d) && GOBIN=$$tmp go install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION) && mv $$tmp/govulncheck $@
+
+.PHONY: controller-gen kustomize crane actionlint gitleaks govulncheck
 controller-gen: $(CONTROLLER_GEN)
 kustomize: $(KUSTOMIZE)
 crane: $(CRANE)
 actionlint: $(ACTIONLINT)
+gitleaks: $(GITLEAKS)
+govulncheck: $(GOVULNCHECK)
 
 # print-VAR prints a variable (tests find the cached tools with it).
 print-%:

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/netip"
 	"strings"
 	"testing"
@@ -312,5 +313,44 @@ func TestUserSecretValuesAreChecked(t *testing.T) {
 		if msg := checkUserSecret(cl, tc.key, []byte(tc.val)); (msg == "") != tc.fine {
 			t.Errorf("%s=%q: message %q, want fine=%v", tc.key.Key, tc.val, msg, tc.fine)
 		}
+	}
+}
+
+// The AI endpoints the NetworkPolicy opens are the ones the services' SSRF
+// guard accepts: listed ranges by CIDR, selector endpoints (no fixed
+// address) by allowing private addresses, only while the policy confines them.
+func TestAIEndpointsReachTheServicesSSRFGuard(t *testing.T) {
+	sel := &metav1.LabelSelector{MatchLabels: map[string]string{"app": "ollama"}}
+	for _, tc := range []struct {
+		name      string
+		endpoints []clv1.AIEndpoint
+		policyOff bool
+		want      map[string]string
+	}{
+		{"none", nil, false, map[string]string{}},
+		{"ranges", []clv1.AIEndpoint{{CIDR: "10.20.0.15/32"}, {CIDR: "192.168.7.0/24"}}, false,
+			map[string]string{"AI_PRIVATE_ENDPOINT_CIDRS": "10.20.0.15/32,192.168.7.0/24"}},
+		{"a model server by selector", []clv1.AIEndpoint{{PodSelector: sel}}, false,
+			map[string]string{"AI_ALLOW_PRIVATE_ENDPOINTS": "true"}},
+		{"selector without NetworkPolicies stays refused", []clv1.AIEndpoint{{PodSelector: sel}}, true,
+			map[string]string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := Defaulted(&clv1.ContractLucidity{ObjectMeta: metav1.ObjectMeta{Name: "x"}})
+			cl.Spec.NetworkPolicy.AIEgress.Endpoints = tc.endpoints
+			if tc.policyOff {
+				cl.Spec.NetworkPolicy.Enabled = ptr.To(false)
+			}
+			data := ConfigData(cl)
+			got := map[string]string{}
+			for _, k := range []string{"AI_PRIVATE_ENDPOINT_CIDRS", "AI_ALLOW_PRIVATE_ENDPOINTS"} {
+				if v, ok := data[k]; ok {
+					got[k] = v
+				}
+			}
+			if !maps.Equal(got, tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

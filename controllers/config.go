@@ -81,6 +81,9 @@ func ConfigData(cl *clv1.ContractLucidity) map[string]string {
 	if u := BaseURL(cl); u != "" {
 		d["API_BASE_URL"] = u
 	}
+	for k, v := range aiEndpointPolicy(cl) {
+		d[k] = v
+	}
 	if s.Database.Managed != nil {
 		d["POSTGRES_HOST"] = Name(cl, ComponentPostgres)
 		d["POSTGRES_PORT"] = strconv.Itoa(PortPostgres)
@@ -219,4 +222,34 @@ func ConfigHash(config map[string]string, versions map[string]string) string {
 		parts = append(parts, "|")
 	}
 	return hashStrings(parts...)
+}
+
+// aiEndpointPolicy tells the services' SSRF guard (which refuses private
+// and loopback provider addresses by default) about the in-cluster AI
+// endpoints the admin listed in spec.networkPolicy.aiEgress.endpoints, so
+// that what the NetworkPolicy opens the application also accepts: listed
+// ranges become AI_PRIVATE_ENDPOINT_CIDRS; an endpoint chosen by pod or
+// namespace selector has no fixed address, so private addresses are allowed
+// (AI_ALLOW_PRIVATE_ENDPOINTS), and the NetworkPolicy, enabled, still
+// confines them to the selected pods. Link-local and metadata addresses
+// stay refused either way.
+func aiEndpointPolicy(cl *clv1.ContractLucidity) map[string]string {
+	var cidrs []string
+	selector := false
+	for _, e := range cl.Spec.NetworkPolicy.AIEgress.Endpoints {
+		if e.CIDR != "" {
+			cidrs = append(cidrs, e.CIDR)
+		}
+		if e.NamespaceSelector != nil || e.PodSelector != nil {
+			selector = true
+		}
+	}
+	out := map[string]string{}
+	if len(cidrs) > 0 {
+		out["AI_PRIVATE_ENDPOINT_CIDRS"] = strings.Join(cidrs, ",")
+	}
+	if selector && networkPolicyEnabled(cl) {
+		out["AI_ALLOW_PRIVATE_ENDPOINTS"] = "true"
+	}
+	return out
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the services and their tests use, if missing:
-# redis-server, poppler-utils (pdftotext, pdftoppm), tesseract-ocr, chromium, and
-# the shellcheck linter.
+# redis-server, poppler-utils (pdftotext, pdftoppm), tesseract-ocr, chromium,
+# dbus and gnome-keyring (clctl's keyring tests), and the shellcheck linter.
 # PostgreSQL 15 comes with the machine image (and is installed if absent).
 # Also installs PGlite with pgvector from npm into a cache outside the clone,
 # for testing the pgvector search path, and Redocly CLI (hack/redocly.sh), the
@@ -21,6 +21,8 @@ have curl || need+=(curl)           # hack/local-cluster.sh: health checks
 have npm || need+=(nodejs npm)      # PGlite (pgvector tests), Redocly
 have shellcheck || need+=(shellcheck) # make lint-workflows: actionlint checks run: scripts with it
 have script || need+=(bsdutils)      # test/demo: a terminal for make demo
+have dbus-daemon || need+=(dbus)     # clctl tests: a private session bus
+have gnome-keyring-daemon || need+=(gnome-keyring) # clctl tests: the Secret Service (OS keyring)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2

@@ -98,6 +98,12 @@ type refreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
+// logoutRequest names the session to end: its refresh token, or (when the
+// client lost it) none, and the bearer access token names it.
+type logoutRequest struct {
+	RefreshToken string `json:"refresh_token,omitempty"`
+}
+
 type changePasswordRequest struct {
 	CurrentPassword string `json:"current_password" format:"password"`
 	NewPassword     string `json:"new_password" format:"password"`
@@ -282,7 +288,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	if err := s.rateLimit(r.Context(), limitRefresh, "refresh:ip:"+s.clientIP(r), s.cfg.RateLimitRefreshPerMinute); err != nil {
 		return err
 	}
-	var in refreshRequest
+	var in logoutRequest
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}

@@ -173,7 +173,7 @@ func TestContractCheckRejectsWhatTheDocumentDoesNotSay(t *testing.T) {
 // TestRepresentativeResponsesMatchTheDocument drives operations the other
 // tests do not reach with a success (the contract check validates them).
 func TestRepresentativeResponsesMatchTheDocument(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, allowLoopbackProviders)
 	id := e.createProject(e.admin, "Contract")
 	e.do("PATCH", "/api/projects/"+id, e.admin, map[string]string{"description": "renamed"}).want(200)
 	caps := e.do("GET", "/api/admin/ai-capabilities", e.admin, nil).want(200)

@@ -223,6 +223,17 @@ func (r *response) detail() string {
 	return d
 }
 
+// metrics scrapes the backend's metrics listener (not the API port).
+func (e *env) metrics() string {
+	e.t.Helper()
+	rec := httptest.NewRecorder()
+	e.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		e.t.Fatalf("metrics: status %d", rec.Code)
+	}
+	return rec.Body.String()
+}
+
 func (e *env) do(method, path, token string, body any, headers ...string) *response {
 	e.t.Helper()
 	var rd io.Reader

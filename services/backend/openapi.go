@@ -58,13 +58,17 @@ var errorResponses = map[int]string{
 	http.StatusUnsupportedMediaType:  "Unsupported file type, or content that does not match the file name",
 	http.StatusUnprocessableEntity:   "Invalid input; detail says what",
 	http.StatusTooManyRequests:       "Too many requests; retry after Retry-After seconds",
+	http.StatusInsufficientStorage:   "The server's document storage is full; nothing was stored",
+	http.StatusServiceUnavailable:    "Temporarily unavailable (a dependency is down); retry after Retry-After seconds",
 }
 
 // extraErrors are statuses a route answers beyond those its kind implies
 // (see routeErrors); a test checks that every key is a route.
 var extraErrors = map[string][]int{
-	"POST /api/auth/login":                        {http.StatusUnauthorized, http.StatusTooManyRequests},
-	"POST /api/auth/refresh":                      {http.StatusUnauthorized},
+	"POST /api/auth/login":                        {http.StatusUnauthorized, http.StatusTooManyRequests, http.StatusServiceUnavailable},
+	"POST /api/auth/refresh":                      {http.StatusUnauthorized, http.StatusTooManyRequests},
+	"POST /api/auth/logout":                       {http.StatusTooManyRequests},
+	"POST /api/documents":                         {http.StatusServiceUnavailable, http.StatusInsufficientStorage},
 	"GET /api/users/lookup":                       {http.StatusNotFound},
 	"POST /api/users":                             {http.StatusConflict},
 	"POST /api/projects":                          {http.StatusConflict},

@@ -89,6 +89,7 @@ func TestOpenAPIDocumentDescribesEveryRoute(t *testing.T) {
 		"POST /api/documents/{id}/reprocess":     true,
 		"POST /api/documents/{id}/reports":       true,
 		"POST /api/admin/ai-providers/{id}/test": true,
+		"POST /api/auth/logout-all":              true,
 	}
 	ops := 0
 	for _, rt := range s.routes {

@@ -116,6 +116,9 @@ func (s *Server) handleCreateProvider(w http.ResponseWriter, r *http.Request) er
 	if err := in.validate(true, s.egress); err != nil {
 		return err
 	}
+	if err := s.refuseTestKey(in.APIKey); err != nil {
+		return err
+	}
 	sealed, err := s.sealKey(in.APIKey)
 	if err != nil {
 		return err
@@ -148,6 +151,9 @@ func (s *Server) handleUpdateProvider(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	if err := in.validate(false, s.egress); err != nil {
+		return err
+	}
+	if err := s.refuseTestKey(in.APIKey); err != nil {
 		return err
 	}
 	sealed, err := s.sealKey(in.APIKey)

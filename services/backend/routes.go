@@ -39,7 +39,7 @@ func (s *Server) routeTable() []route {
 	return []route{
 		{"POST", "/api/auth/login", public, "auth", "Sign in with email and password", 200, loginRequest{}, tokenResponse{}, s.handleLogin},
 		{"POST", "/api/auth/refresh", public, "auth", "Exchange a refresh token for new tokens (rotation)", 200, refreshRequest{}, tokenResponse{}, s.handleRefresh},
-		{"POST", "/api/auth/logout", public, "auth", "Sign out of one session (refresh token family; its access tokens end too)", 204, refreshRequest{}, nil, s.handleLogout},
+		{"POST", "/api/auth/logout", public, "auth", "Sign out of one session (refresh token family; its access tokens end too)", 204, logoutRequest{}, nil, s.handleLogout},
 		{"POST", "/api/auth/logout-all", authAny, "auth", "Sign out everywhere: every session and access token of the caller ends", 204, nil, nil, s.handleLogoutAll},
 		{"POST", "/api/auth/change-password", authAny, "auth", "Change the caller's password", 200, changePasswordRequest{}, tokenResponse{}, s.handleChangePassword},
 		{"GET", "/api/auth/me", authAny, "auth", "The signed-in user", 200, nil, userJSON{}, s.handleMe},

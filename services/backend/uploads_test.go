@@ -80,7 +80,7 @@ func TestUploadOnFullDiskAnswers507AndLeavesNothing(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("%d document rows", n)
 	}
-	m := string(e.do("GET", "/metrics", "", nil).want(200).body)
+	m := e.metrics()
 	if !strings.Contains(m, `cl_upload_storage_errors_total{reason="no_space"} 1`) {
 		t.Error("no_space not counted")
 	}

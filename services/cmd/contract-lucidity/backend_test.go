@@ -210,3 +210,31 @@ func TestMigrateJobWithoutAdminPasswordThenBackendCreatesTheAdmin(t *testing.T) 
 		t.Fatalf("backend shutdown: %v", err)
 	}
 }
+
+// TestServicesRefuseProductionWithoutHTTPSAPIBaseURL: each service binary
+// refuses to start, naming API_BASE_URL, when it is missing or http.
+func TestServicesRefuseProductionWithoutHTTPSAPIBaseURL(t *testing.T) {
+	for name, run := range map[string]func(context.Context, []string) error{
+		"backend": runBackend, "worker": runWorker, "frontend": runFrontend,
+	} {
+		for _, api := range []string{"", "http://contracts.example.com"} {
+			t.Run(name+" "+api, func(t *testing.T) {
+				for k, v := range map[string]string{
+					"ENVIRONMENT": "production", "API_BASE_URL": api, "CORS_ORIGINS": "https://contracts.example.com",
+					"DATABASE_URL":   "postgres://cl:Xk3vP9qLm2Wz@127.0.0.1:1/cl",
+					"REDIS_URL":      "redis://:Rq8mN2xV5tYb@127.0.0.1:1/0",
+					"JWT_SECRET_KEY": "k8J2nQ5vX9mZ3pL7wR4tY6uB1cE0hF2a",
+					"ENCRYPTION_KEY": "5f2b9c7e1a3d4f6081726354a9b8c7d6e5f4031201fedcba9876543210abcdef",
+				} {
+					t.Setenv(k, v)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				err := run(ctx, nil)
+				if err == nil || !strings.Contains(err.Error(), "API_BASE_URL") {
+					t.Fatalf("got %v", err)
+				}
+			})
+		}
+	}
+}

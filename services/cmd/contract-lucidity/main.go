@@ -9,6 +9,7 @@
 //	contract-lucidity backup     create, list, verify or prune backups
 //	contract-lucidity restore    create an instance from a backup
 //	contract-lucidity reencrypt  rewrite stored AI provider keys with the current ENCRYPTION_KEY and exit
+//	contract-lucidity validate   security checks before a deployment: env, source DIR, deployment URL
 //
 // All configuration comes from environment variables (design.md section 5).
 package main
@@ -31,6 +32,7 @@ func main() {
 		"backup":    runBackup,
 		"restore":   runRestore,
 		"reencrypt": runReencrypt,
+		"validate":  runValidate,
 	}
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {
 		names := make([]string, 0, len(commands))

@@ -7,11 +7,23 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
-// Facts are document-level facts, stored as documents.facts (JSON). Dates
-// are ISO 8601 (YYYY-MM-DD) when a full date is known; empty when not found.
+// FactsVersion is the shape of Facts: 2 added facts_version, details and
+// party_details next to the flat fields of version 1 (unchanged meaning).
+const FactsVersion = 2
+
+// Facts are document-level facts, stored as documents.facts (JSON).
+//
+// The flat fields are version 1's and keep its meaning: dates are ISO 8601
+// (YYYY-MM-DD) and empty when not found; expiration_date may also be
+// "perpetual" or a period the text does not anchor to a date ("2 years
+// after the Launch Date"). A flat field is empty when the analyser is
+// unsure: the candidate is then only in Details, marked Unsure.
+//
+// Details holds every fact found (keyed by the flat field's JSON name) with
+// its kind, the period it was resolved from and the passage it was read
+// from; PartyDetails holds the parties with their roles.
 type Facts struct {
 	DocumentName   string   `json:"document_name"`
 	DocumentType   string   `json:"document_type"`
@@ -22,6 +34,42 @@ type Facts struct {
 	RenewalTerm    string   `json:"renewal_term"`
 	NoticePeriod   string   `json:"notice_period"`
 	GoverningLaw   string   `json:"governing_law"`
+
+	Version      int              `json:"facts_version"`
+	PartyDetails []Party          `json:"party_details,omitempty"`
+	Details      map[string]*Fact `json:"details,omitempty"`
+}
+
+// Kinds of Fact.
+const (
+	KindText      = "text"      // a name, a type, a jurisdiction
+	KindDate      = "date"      // Value is an ISO date
+	KindBlank     = "blank"     // the document leaves the date blank ("this ___ day of ____, 2004"); Value is the text
+	KindEvent     = "event"     // the date is an event ("until the expiration of the Royalty Term"); Value is the text
+	KindDuration  = "duration"  // a period (Duration), counted From something the text does not date
+	KindPerpetual = "perpetual" // runs until terminated
+)
+
+// Fact is one extracted fact with its provenance.
+type Fact struct {
+	Value string `json:"value"`
+	Kind  string `json:"kind"`
+	// Unsure: the rule that found Value is often wrong; show it as a
+	// candidate, not as the document's value (the flat field is empty).
+	Unsure   bool    `json:"unsure,omitempty"`
+	Duration string  `json:"duration,omitempty"` // a normalised period: "3 years", "90 days"
+	From     string  `json:"from,omitempty"`     // what Duration counts from: "Effective Date", "2019-02-01", "Launch Date"
+	Source   *Source `json:"source,omitempty"`
+}
+
+// Party is a party to the contract: its legal name as the preamble writes
+// it, the role the contract gives it ("Licensor", "Company") and its short
+// name ("Excite"), when defined.
+type Party struct {
+	Name   string  `json:"name"`
+	Role   string  `json:"role,omitempty"`
+	Short  string  `json:"short_name,omitempty"`
+	Source *Source `json:"source,omitempty"`
 }
 
 const ordinal = `(?:\s?s\s?t|\s?n\s?d|\s?r\s?d|\s?t\s?h)?` // "1st", "14t h" (PDF-extraction gaps)
@@ -30,88 +78,82 @@ const month = `(?:January|February|March|April|May|June|July|August|September|Oc
 
 var (
 	dateRes = []*regexp.Regexp{
-		regexp.MustCompile(`(?i)\b(` + month + `)\s+(\d{1,2})` + ordinal + `\s*,?\s*(\d{4})\b`),                                    // January 13, 2005
-		regexp.MustCompile(`(?i)\b(\d{1,2})` + ordinal + `\s+(?:day\s+of\s+)?(` + month + `)\s*,?\s*(?:in the year\s+)?(\d{4})\b`), // 13th day of January, 2005
-		regexp.MustCompile(`\b(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})\b`),                                                                // 1/13/2005
+		regexp.MustCompile(`(?i)\b(` + month + `)\s+(\d{1,2})` + ordinal + `\s*,?\s*(\d{4})\b`),                                                                                                                  // January 13, 2005
+		regexp.MustCompile(`(?i)\b(\d{1,2})` + ordinal + `\)?\s+(?:day\s+)?(?:of\s+)?(?:(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday),?\s+)?(` + month + `)\s*,?\s*(?:in the year\s+)?(\d{4})\b`), // 13th day of January, 2005
+		regexp.MustCompile(`\b(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})\b|\b(\d{1,2})-(\d{1,2})-(\d{4}|\d{2})\b`),                                                                                                        // 1/13/2005
+		regexp.MustCompile(`(?i)\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|[a-z]+teenth|twentieth|twenty-[a-z]+|thirtieth|thirty-first)\s+day\s+of\s+(` + month + `)\s*,?\s*(\d{4})\b`), // first day of July, 2017
 	}
-	docTitleRe  = regexp.MustCompile(`(?i)\b(agreement|contract|licen[cs]e|lease|amendment|addendum|memorandum|terms and conditions|arrangement)\b`)
-	exhibitRe   = regexp.MustCompile(`(?i)^(exhibit|ex-)\s*[\d.a-z()\-]*\s*`)
-	thisAgrRe   = regexp.MustCompile(`\b[Tt]his\s+((?:[A-Z][A-Za-z\-/&]*\s+){0,6}(?:Agreement|AGREEMENT|Contract|CONTRACT))`)
-	partiesRe   = regexp.MustCompile(`\b(?i:by\s+and\s+(?:between|among)|between|among)\s+`)
-	partiesEnd  = regexp.MustCompile(`\.\s+[A-Z][a-z]|\b(?i:whereas|recitals|witnesseth|background)\b|\s1\.?\d*\s+[A-Z]`)
-	aliasRe     = regexp.MustCompile(`\(\s*(?:the\s+|each\s+a\s+|individually\s+)?(?:hereinafter\s+(?:referred\s+to\s+as\s+|called\s+)?)?["“]([^"”]{2,40})["”]`)
-	effectiveRe = regexp.MustCompile(`(?i)effective\s+(?:as\s+of\s+|on\s+|from\s+)?(?:the\s+)?|["“]effective\s+date["”]|effective\s+date`)
-	govLawRe    = regexp.MustCompile(`(?i)(?:governed|construed|interpreted|enforced)[^.;]{0,160}?\blaws?\s+of\s+(?:the\s+)?((?:state|commonwealth|province|republic|kingdom|people'?s republic)\s+of\s+)?([A-Z][A-Za-z.]+(?:\s+(?:of\s+)?[A-Z][A-Za-z.]+){0,3})`)
-	renewalRe   = regexp.MustCompile(`(?i)\b(?:renew(?:ed|al)?|extend(?:ed)?)\b[^.;]{0,80}?\bfor\s+(?:an?\s+)?((?:additional|successive|further|consecutive|subsequent|like)\s+)?((?:[a-z\-]+\s+)?\(?\d*\)?\s*-?\s*(?:year|month|day)s?(?:\s+(?:periods?|terms?|renewal terms?))?)`)
-	noticeRe    = regexp.MustCompile(`(?i)\b(?:at\s+least|not\s+less\s+than|no\s+(?:less|later|fewer)\s+than|minimum\s+of|within)?\s*((?:[a-z\-]+\s+)?\(?\d+\)?\s*(?:calendar\s+|business\s+)?(?:days|months|years)|(?:[a-z\-]+)\s+(?:calendar\s+|business\s+)?(?:days|months))\s*(?:'|’)?\s*(?:prior|before|advance|written|notice|in advance)`)
-	termRe      = regexp.MustCompile(`(?i)\b(?:term|period)\s+of\s+((?:[a-z\-]+\s+)?\(?(\d+)\)?|([a-z\-]+))\s*(years?|months?)\b`)
-	perpetualRe = regexp.MustCompile(`(?i)\bperpetu(al|ity)|\bindefinite(ly)?\b`)
-	corpSuffix  = regexp.MustCompile(`^(?i)(inc|ltd|llc|l\.l\.c|corp|co|n\.a|l\.p|lp|llp|plc|s\.a|gmbh|ag|b\.v|limited|incorporated|pty|s\.r\.l|sa)\.?\b`)
-	datedRe     = regexp.MustCompile(`(?i)\b(dated|as of|made|entered into|effective|executed|date[d]? of)\b`)
+	docTitleRe    = regexp.MustCompile(`(?i)\b(agreement|contract|licen[cs]e|lease|amendment|addendum|memorandum|terms and conditions|arrangement)\b`)
+	exhibitRe     = regexp.MustCompile(`(?i)^(exhibit|ex-)\s*[\d.a-z()\-]*\s*`)
+	thisAgrRe     = regexp.MustCompile(`\b[Tt]his\s+((?:[A-Z][A-Za-z\-/&]*\s+){0,6}(?:Agreement|AGREEMENT|Contract|CONTRACT))`)
+	partiesRe     = regexp.MustCompile(`\b(?i:by\s+and\s+(?:between|among)|between|among)\s*:?\s+`)
+	partiesEnd    = regexp.MustCompile(`\.\s+[A-Z][a-z]|\b(?i:whereas|recitals|witnesseth|background)\b|\s1(?:\.\d+)*\.?\s+[A-Z]`)
+	aliasRe       = regexp.MustCompile(`\(\s*(?:the\s+|each\s+a\s+|individually\s+|collectively\s+|hereinafter\s+)?(?:(?:hereinafter|herein|sometimes)\s+)?(?:(?:referred\s+to|called|known)\s+(?:as\s+)?)?(?:the\s+)?["“']([^"”']{2,40})["”']`)
+	govLawRe      = regexp.MustCompile(`(?i:governed|construed|interpreted|enforced|governs?)[^.;]{0,160}?\b(?i:laws?)(?:,[^,;.]{0,50},)?\s+(?i:of)\s+(?:(?i:the)\s+)?((?i:state|commonwealth|province|republic|kingdom|people'?s republic|federal republic)\s+(?i:of)\s+)?([A-Z][A-Za-z.]+(?:\s+(?:of\s+)?[A-Z][A-Za-z.]+){0,3})`)
+	govLaw2Re     = regexp.MustCompile(`\b(?i:legislation|laws?)\s+(?i:of)\s+(?:(?i:the)\s+)?((?i:state|commonwealth|province|republic|kingdom|people'?s republic)\s+(?i:of)\s+)?([A-Z][A-Za-z.]+(?:\s+(?:of\s+)?[A-Z][A-Za-z.]+){0,3})[^.;]{0,60}?\b(?i:shall\s+(?:apply|govern)|governs?\b)`)
+	govLaw3Re     = regexp.MustCompile(`(?i:governed|construed)\s+(?i:by|in\s+accordance\s+with|under)\s+(?:(?i:the)\s+)?()([A-Z][A-Za-z]+)\s+(?i:laws?)\b`)
+	renewalRe     = regexp.MustCompile(`(?i)\b(?:renew(?:ed|al)?|extend(?:ed)?)\b[^.;]{0,80}?\bfor\s+(?:an?\s+)?((?:additional|successive|further|consecutive|subsequent|like)\s+)?((?:(?:[a-z\-]+|\(?\d+\)?)\s*-?\s*){0,4}?(?:year|month|day)s?(?:\s+(?:periods?|terms?|renewal terms?))?)`)
+	noticeRe      = regexp.MustCompile(`(?i)\b(?:at\s+least|not\s+less\s+than|no\s+(?:less|later|fewer)\s+than|minimum\s+of|within)?\s*((?:[a-z\-]+\s+)?\(?\d+\)?\s*(?:calendar\s+|business\s+)?(?:days|months|years)|(?:[a-z\-]+)\s+(?:calendar\s+|business\s+)?(?:days|months))\s*(?:'|’)?\s*(?:prior|before|advance|written|notice|in advance)`)
+	corpSuffix    = regexp.MustCompile(`^(?i)(inc|ltd|llc|l\.l\.c|corp|co|n\.a|l\.p|lp|llp|plc|s\.a|gmbh|ag|b\.v|limited|incorporated|pty|s\.r\.l|sa|s\.p\.a|n\.v)\.?\b`)
+	datedRe       = regexp.MustCompile(`(?i)\b(dated|as of|made|entered into|effective|executed|date[d]? of|signed)\b`)
+	strongDatedRe = regexp.MustCompile(`(?i)\b(?:dated|made|entered\s+into|executed|signed|concluded|date[d]?\s+of|agreement\s+date|date)\b[^.;]{0,40}$|\bdate[d]?\s*:\s*$`)
+	// A date the document leaves blank: "this ___ day of ______, 2004",
+	// "November ___, 2006", "____________, 1996", "this day of , 2012".
+	blankDateRe = regexp.MustCompile(`(?i)(?:(?:this\s+|the\s+)?(?:_+\s*|\[\s*\]\s*|\s)day\s+of\s*(?:_+|` + month + `)?|` + month + `\s*_+|_{3,}(?:\s*_+)?)\s*,?\s*(?:(?:19|20)[\d_]{2})?`)
 )
 
 var numberWords = map[string]int{"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-	"eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "sixty": 60, "ninety": 90}
+	"eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+	"twenty": 20, "thirty": 30, "forty": 40, "forty-five": 45, "fifty": 50, "sixty": 60, "ninety": 90, "hundred": 100, "one hundred twenty": 120,
+	"one hundred eighty": 180, "a": 1, "an": 1}
 
-// ExtractFacts finds document-level facts with rules over the text (the first
-// pages for names, parties and dates; the whole text for law and terms). The
-// term's end and the renewal term are read first from the clauses the
-// embedded classifier finds most likely to state them ("Expiration Date",
-// "Renewal Term"), then from the whole text.
+// ExtractFacts finds document-level facts with rules over the text (the
+// first pages for names, parties and dates; the whole text for law and
+// terms). The term, the renewal term and the notice period are read first
+// from the clauses the embedded classifier finds most likely to state them.
+// Offsets in Sources are into text as given.
 func ExtractFacts(text string) Facts {
-	var f Facts
-	text = stripFurniture(text)
-	doc := newScoredDoc(text)
-	head := text
-	if len(head) > 6000 {
-		head = head[:6000]
+	f := Facts{Version: FactsVersion, Details: map[string]*Fact{}}
+	d := newFactDoc(text)
+	doc := newScoredDoc(d)
+	set := func(key string, flat *string, x *Fact) {
+		if x == nil || x.Value == "" {
+			return
+		}
+		f.Details[key] = x
+		if x.Unsure {
+			return
+		}
+		switch x.Kind {
+		case KindBlank:
+			return
+		case KindEvent, KindDuration:
+			if key == "agreement_date" || key == "effective_date" {
+				return // the flat date fields hold ISO dates only
+			}
+		}
+		*flat = x.Value
 	}
-	f.DocumentName = documentName(head)
-	f.DocumentType = documentType(f.DocumentName)
-	f.Parties = parties(head)
-	f.AgreementDate, f.EffectiveDate = agreementDates(head, text)
-	f.GoverningLaw = governingLaw(text)
-	f.RenewalTerm = renewalFromClause(doc)
-	if f.RenewalTerm == "" {
-		f.RenewalTerm = renewalTerm(text)
+	name := documentName(d)
+	set("document_name", &f.DocumentName, name)
+	if name != nil {
+		set("document_type", &f.DocumentType, &Fact{Value: documentType(name.Value), Kind: KindText, Source: name.Source})
 	}
-	f.NoticePeriod = noticeFromClause(doc)
-	if f.NoticePeriod == "" {
-		f.NoticePeriod = noticePeriod(text)
+	f.PartyDetails = parties(d)
+	for _, p := range f.PartyDetails {
+		f.Parties = append(f.Parties, p.Name)
 	}
-	f.ExpirationDate = termClauseEnd(doc, f.EffectiveDate)
-	if f.ExpirationDate == "" {
-		f.ExpirationDate = expiration(text, f.EffectiveDate)
+	agreement, effective := agreementDates(d)
+	set("agreement_date", &f.AgreementDate, agreement)
+	set("effective_date", &f.EffectiveDate, effective)
+	set("governing_law", &f.GoverningLaw, governingLaw(d))
+	set("renewal_term", &f.RenewalTerm, renewalFact(d, doc))
+	set("notice_period", &f.NoticePeriod, noticeFact(d, doc))
+	set("expiration_date", &f.ExpirationDate, expirationFact(d, doc, effective))
+	if len(f.Details) == 0 {
+		f.Details = nil
 	}
 	return f
-}
-
-var (
-	endDateRe     = regexp.MustCompile(`(?i)\b(?:until|through|thru|expir\w*|ending|end(?:s)?\s+on|terminat\w*\s+on|to\s+and\s+including)\b`)
-	startDateRe   = regexp.MustCompile(`(?i)\b(?:commenc\w*|begin\w*|start\w*|effective|from)\b`)
-	anniversaryRe = regexp.MustCompile(`(?i)\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|fifteenth|twentieth|one|two|three|four|five|six|seven|eight|nine|ten|\d{1,2})(?:st|nd|rd|th)?\s*(?:\(\d{1,2}(?:st|nd|rd|th)?\)\s*)?(?:-?\s*years?\s+)?anniversary`)
-	untilTermRe   = regexp.MustCompile(`(?i)\buntil\s+(?:it\s+is\s+|so\s+)?terminated\b|\bperpetu(?:al|ity)\b|\bindefinite(?:ly)?\b`)
-)
-
-// termClauseEnd reads the end of the initial term from the clause the
-// classifier finds most likely to state it (CUAD's "Expiration Date"): the
-// last date after "until", "through", "expiring"...; else a duration ("a
-// term of five (5) years") counted from a start date in the same clause or
-// the effective date; else "perpetual" for a term that runs until
-// terminated. "" when no clause is confident enough.
-func termClauseEnd(doc *scoredDoc, effective string) string {
-	for _, clause := range doc.ranked("Expiration Date", 2) {
-		if end := clauseTermEnd(clause, effective); end != "" {
-			return end
-		}
-	}
-	return ""
-}
-
-var renewalPhraseRes = []*regexp.Regexp{
-	regexp.MustCompile(`(?i)\b(?:successive|additional|further|consecutive|subsequent|renewal)\s+(?:[\w\-()]+\s+){0,3}?(?:periods?|terms?|years?|months?)\b(?:\s+(?:periods?|terms?))?`),
-	regexp.MustCompile(`(?i)\b(?:year|month)[\s-]+to[\s-]+(?:year|month)\b`),
-	regexp.MustCompile(`(?i)\bsame\s+(?:duration|length|period|term)\b`),
 }
 
 // scoredDoc is a document's clauses with the classifier's probabilities,
@@ -122,148 +164,82 @@ type scoredDoc struct {
 	model   *Model
 }
 
-func newScoredDoc(text string) *scoredDoc {
+func newScoredDoc(d *factDoc) *scoredDoc {
 	m, err := DefaultModel()
 	if err != nil {
 		return &scoredDoc{}
 	}
-	d := &scoredDoc{clauses: SplitClauses(text), model: m}
-	for _, in := range FeatureInputs(d.clauses) {
-		d.scores = append(d.scores, m.scores(in))
+	s := &scoredDoc{clauses: SplitClauses(blankFurniture(d.raw)), model: m}
+	for _, in := range FeatureInputs(s.clauses) {
+		s.scores = append(s.scores, m.scores(in))
 	}
-	return d
+	return s
 }
 
-// ranked returns up to n clause texts scored for category at half its
-// threshold or more, best first.
-func (d *scoredDoc) ranked(category string, n int) []string {
-	if d.model == nil {
+// ranked returns up to n clauses scored for category at half its threshold
+// or more, best first.
+func (s *scoredDoc) ranked(category string, n int) []Clause {
+	if s.model == nil {
 		return nil
 	}
-	c := slices.Index(d.model.categories, category)
+	c := slices.Index(s.model.categories, category)
 	if c < 0 {
 		return nil
 	}
-	floor := float64(d.model.threshold[c]) / 2
+	floor := float64(s.model.threshold[c]) / 2
 	var idx []int
-	for i, sc := range d.scores {
+	for i, sc := range s.scores {
 		if sc[c] >= floor {
 			idx = append(idx, i)
 		}
 	}
-	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(d.scores[b][c], d.scores[a][c]) })
-	var out []string
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(s.scores[b][c], s.scores[a][c]) })
+	var out []Clause
 	for _, i := range idx[:min(n, len(idx))] {
-		out = append(out, d.clauses[i].Text)
+		out = append(out, s.clauses[i])
 	}
 	return out
 }
 
-// renewalFromClause reads the renewal term from the clause the classifier
-// finds most likely to state it ("Renewal Term"): "renew for successive one
-// (1) year periods", "year to year", "terms of the same duration".
-func renewalFromClause(doc *scoredDoc) string {
-	best := doc.ranked("Renewal Term", 1)
-	if len(best) == 0 {
-		return ""
-	}
-	clause := best[0]
-	if v := renewalTerm(clause); v != "" {
-		return v
-	}
-	for _, re := range renewalPhraseRes {
-		if m := re.FindString(clause); m != "" {
-			return normSpace(m)
-		}
-	}
-	return ""
+// clauseSentences returns the norm ranges of the sentences of a clause.
+func (d *factDoc) clauseSentences(c Clause) [][2]int {
+	a, b := d.normAt(c.Start), d.normAt(c.End)
+	return d.sentences(a, b)
 }
 
-// noticeFromClause reads the notice period for stopping a renewal from the
-// clause the classifier finds most likely to state it.
-func noticeFromClause(doc *scoredDoc) string {
-	for _, clause := range doc.ranked("Notice Period to Terminate Renewal", 1) {
-		if m := noticeRe.FindStringSubmatch(clause); m != nil {
-			return normSpace(m[1])
-		}
+// sentences splits norm[a:b] into sentences (norm ranges).
+func (d *factDoc) sentences(a, b int) [][2]int {
+	var out [][2]int
+	for _, s := range SplitSentences(d.norm[a:b]) {
+		out = append(out, [2]int{a + s.Start, a + s.End})
 	}
-	return ""
+	return out
 }
 
-// ordinals maps anniversary words to years.
-var ordinals = map[string]int{"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
-	"eighth": 8, "ninth": 9, "tenth": 10, "fifteenth": 15, "twentieth": 20}
-
-// clauseTermEnd reads the end of a term from one clause (see termClauseEnd).
-func clauseTermEnd(clause, effective string) string {
-	dates := findDates(clause)
-	if loc := endDateRe.FindStringIndex(clause); loc != nil {
-		for i := len(dates) - 1; i >= 0; i-- {
-			if dates[i].start > loc[0] {
-				return dates[i].iso
-			}
+func documentName(d *factDoc) *Fact {
+	off := 0
+	for i := 0; i <= 60 && off < min(len(d.raw), 6000); i++ {
+		end := strings.IndexByte(d.raw[off:], '\n')
+		if end < 0 {
+			end = len(d.raw) - off
 		}
-	}
-	base := effective
-	if loc := startDateRe.FindStringIndex(clause); loc != nil {
-		for _, d := range dates {
-			if d.start > loc[0] {
-				base = d.iso
-				break
-			}
-		}
-	}
-	t, baseErr := time.Parse("2006-01-02", base)
-	if m := anniversaryRe.FindStringSubmatch(clause); m != nil && baseErr == nil {
-		w := strings.ToLower(m[1])
-		n := ordinals[w]
-		if n == 0 {
-			n = numberWords[w]
-		}
-		if n == 0 {
-			n = atoi(w)
-		}
-		if n > 0 && n <= 50 {
-			return t.AddDate(n, 0, 0).Format("2006-01-02")
-		}
-	}
-	if m := termRe.FindStringSubmatch(clause); m != nil && baseErr == nil {
-		n := atoi(m[2])
-		if n == 0 {
-			n = numberWords[strings.ToLower(strings.Fields(m[1])[0])]
-		}
-		if n > 0 {
-			if strings.HasPrefix(strings.ToLower(m[4]), "year") {
-				return t.AddDate(n, 0, 0).Format("2006-01-02")
-			}
-			return t.AddDate(0, n, 0).Format("2006-01-02")
-		}
-	}
-	if untilTermRe.MatchString(clause) && len(dates) == 0 {
-		return "perpetual"
-	}
-	return ""
-}
-
-func documentName(head string) string {
-	lines := strings.Split(head, "\n")
-	for i, l := range lines {
-		if i > 60 {
-			break
-		}
-		t := normSpace(l)
+		l := d.raw[off : off+end]
+		lineStart := off
+		off += end + 1
+		t := normSpace(strings.Trim(l, "\f"))
 		t = strings.TrimSpace(exhibitRe.ReplaceAllString(t, ""))
-		if len(t) < 6 || len(t) > 120 || !docTitleRe.MatchString(t) {
+		if len(t) < 6 || len(t) > 120 || !docTitleRe.MatchString(t) || !isHeadingLine(t) {
 			continue
 		}
-		if isHeadingLine(t) {
-			return strings.Trim(t, " .:")
-		}
+		t = strings.Trim(t, " .:")
+		a := d.normAt(lineStart)
+		return &Fact{Value: t, Kind: KindText, Source: d.source(a, d.normAt(lineStart+len(strings.TrimRight(l, " \t\r\f"))))}
 	}
-	if m := thisAgrRe.FindStringSubmatch(head); m != nil {
-		return normSpace(m[1])
+	head := d.norm[:min(len(d.norm), 6000)]
+	if m := thisAgrRe.FindStringSubmatchIndex(head); m != nil {
+		return &Fact{Value: head[m[2]:m[3]], Kind: KindText, Source: d.source(m[2], m[3])}
 	}
-	return ""
+	return nil
 }
 
 var docTypes = []string{
@@ -304,88 +280,14 @@ func titleCase(s string) string {
 	return strings.Join(words, " ")
 }
 
-// parties reads the preamble "... between A, a Delaware corporation
-// ("A"), and B ("B")." and returns the names and their defined aliases.
-func parties(head string) []string {
-	h := normSpace(head)
-	loc := partiesRe.FindStringIndex(h)
-	if loc == nil {
-		return nil
-	}
-	body := h[loc[1]:min(len(h), loc[1]+700)]
-	if e := partiesEnd.FindStringIndex(body); e != nil {
-		body = body[:e[0]]
-	}
-	var out []string
-	seen := map[string]bool{}
-	add := func(s string) {
-		s = strings.Trim(strings.TrimSpace(s), ` ,;:"“”'`)
-		s = strings.TrimPrefix(s, "and ")
-		if len(s) < 2 || len(s) > 120 || seen[strings.ToLower(s)] {
-			return
-		}
-		switch strings.ToLower(s) {
-		case "the", "party", "parties", "each", "agreement", "collectively", "together":
-			return
-		}
-		seen[strings.ToLower(s)] = true
-		out = append(out, s)
-	}
-	// Split at top-level " and " / ";" separators between parties.
-	segs := regexp.MustCompile(`(?i);\s*(?:and\s+)?|\)\s*,?\s+and\s+|,\s+and\s+|\s+and\s+(?:[A-Z][A-Za-z]*\s+){0,1}(?:[A-Z]{2,}|[A-Z][a-z]+\s+(?:Inc|LLC|Ltd|Corp|Corporation|Company|Limited))`).Split(body, -1)
-	if len(segs) < 2 {
-		segs = regexp.MustCompile(`\s+and\s+`).Split(body, 2)
-	}
-	for _, seg := range segs {
-		seg = strings.TrimSpace(seg)
-		name := leadingName(seg)
-		add(name)
-		for _, a := range aliasRe.FindAllStringSubmatch(seg, -1) {
-			add(a[1])
-		}
-		if len(out) >= 8 {
-			break
-		}
-	}
-	return out
-}
-
-// leadingName returns the entity name at the start of a party description:
-// words up to the first comma or parenthesis, keeping corporate suffixes
-// ("Adams Golf, Ltd.").
-func leadingName(seg string) string {
-	end := len(seg)
-	for i := 0; i < len(seg); i++ {
-		c := seg[i]
-		if c == '(' {
-			end = i
-			break
-		}
-		if c == ',' {
-			rest := strings.TrimSpace(seg[i+1:])
-			if corpSuffix.MatchString(rest) {
-				continue
-			}
-			end = i
-			break
-		}
-	}
-	name := strings.TrimSpace(seg[:end])
-	for _, p := range []string{"by and between ", "between ", "among ", "the undersigned "} {
-		if strings.HasPrefix(strings.ToLower(name), p) {
-			name = name[len(p):]
-		}
-	}
-	if len(strings.Fields(name)) > 10 {
-		return ""
-	}
-	return name
-}
-
 type foundDate struct {
-	iso   string
-	start int
+	iso        string
+	start, end int
 }
+
+var ordinalDays = map[string]int{"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10,
+	"eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
+	"nineteenth": 19, "twentieth": 20, "thirtieth": 30, "thirty-first": 31}
 
 func findDates(s string) []foundDate {
 	var out []foundDate
@@ -399,13 +301,24 @@ func findDates(s string) []foundDate {
 			case 1:
 				day, mon, year = atoi(g(1)), monthNum(g(2)), atoi(g(3))
 			case 2:
-				mon, day, year = atoi(g(1)), atoi(g(2)), atoi(g(3))
+				if m[2] >= 0 {
+					mon, day, year = atoi(g(1)), atoi(g(2)), atoi(g(3))
+				} else {
+					mon, day, year = atoi(g(4)), atoi(g(5)), atoi(g(6))
+				}
 				if year < 100 {
 					year += 1900
 					if year < 1950 {
 						year += 100
 					}
 				}
+			case 3:
+				w := strings.ToLower(g(1))
+				day = ordinalDays[w]
+				if strings.HasPrefix(w, "twenty-") {
+					day = 20 + ordinalDays[strings.TrimPrefix(w, "twenty-")]
+				}
+				mon, year = monthNum(g(2)), atoi(g(3))
 			}
 			if mon > 12 && day <= 12 { // day-first numeric date: 18/9/2008
 				mon, day = day, mon
@@ -413,15 +326,10 @@ func findDates(s string) []foundDate {
 			if mon < 1 || mon > 12 || day < 1 || day > 31 || year < 1900 || year > 2100 {
 				continue
 			}
-			out = append(out, foundDate{fmt.Sprintf("%04d-%02d-%02d", year, mon, day), m[0]})
+			out = append(out, foundDate{fmt.Sprintf("%04d-%02d-%02d", year, mon, day), m[0], m[1]})
 		}
 	}
-	// order by position
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].start < out[j-1].start; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	slices.SortStableFunc(out, func(a, b foundDate) int { return cmp.Compare(a.start, b.start) })
 	return out
 }
 
@@ -457,40 +365,6 @@ func atoi(s string) int {
 	return n
 }
 
-func agreementDates(head, text string) (agreement, effective string) {
-	// Prefer a date introduced as the contract's date ("dated as of", "made
-	// and entered into on", "effective as of"); else the first date.
-	ds := findDates(head)
-	for _, d := range ds {
-		lo := max(0, d.start-100)
-		if datedRe.MatchString(head[lo:d.start]) {
-			agreement = d.iso
-			break
-		}
-	}
-	if agreement == "" && len(ds) > 0 {
-		agreement = ds[0].iso
-	}
-	// An "Effective Date" definition near a date.
-	for _, m := range effectiveRe.FindAllStringIndex(text, 20) {
-		lo, hi := max(0, m[0]-120), min(len(text), m[1]+120)
-		if near := findDates(text[lo:hi]); len(near) > 0 {
-			best, dist := near[0].iso, 1<<30
-			for _, d := range near {
-				if dd := abs(lo + d.start - m[0]); dd < dist {
-					best, dist = d.iso, dd
-				}
-			}
-			effective = best
-			break
-		}
-	}
-	if effective == "" {
-		effective = agreement
-	}
-	return agreement, effective
-}
-
 func abs(x int) int {
 	if x < 0 {
 		return -x
@@ -498,124 +372,4 @@ func abs(x int) int {
 	return x
 }
 
-func governingLaw(text string) string {
-	m := govLawRe.FindStringSubmatch(text)
-	if m == nil {
-		return ""
-	}
-	place := m[2]
-	if i := strings.Index(place, ". "); i >= 0 {
-		place = place[:i]
-	}
-	place = strings.TrimRight(place, ".")
-	// Stop at words that end the place name.
-	words := strings.Fields(place)
-	for i, w := range words {
-		switch strings.ToLower(w) {
-		case "without", "and", "applicable", "excluding", "in", "as", "except", "that", "which", "to":
-			words = words[:i]
-		}
-		if i >= len(words) {
-			break
-		}
-	}
-	return strings.Join(words, " ")
-}
-
-func renewalTerm(text string) string {
-	m := renewalRe.FindStringSubmatch(text)
-	if m == nil {
-		return ""
-	}
-	return normSpace(m[1] + m[2])
-}
-
-func noticePeriod(text string) string {
-	for _, s := range sentencesWith(text, "renew") {
-		if m := noticeRe.FindStringSubmatch(s); m != nil {
-			return normSpace(m[1])
-		}
-	}
-	return ""
-}
-
-func sentencesWith(text, word string) []string {
-	var out []string
-	lower := strings.ToLower(text)
-	off := 0
-	for len(out) < 10 {
-		i := strings.Index(lower[off:], word)
-		if i < 0 {
-			break
-		}
-		p := off + i
-		lo := strings.LastIndexAny(text[:p], ".;\n") + 1
-		if lo < p-600 {
-			lo = p - 600
-		}
-		hi := p + 600
-		if j := strings.IndexAny(text[p:min(len(text), p+600)], ".;"); j >= 0 {
-			hi = p + j
-		}
-		hi = min(hi, len(text))
-		out = append(out, text[lo:hi])
-		off = p + len(word)
-	}
-	return out
-}
-
-// expiration returns the end of the initial term: an explicit date after
-// "expire"/"until", else effective date plus "a term of N years", else
-// "perpetual".
-func expiration(text, effective string) string {
-	for _, kw := range []string{"expire", "until", "terminat"} {
-		for _, s := range sentencesWith(text, kw) {
-			if !strings.Contains(strings.ToLower(s), "term") {
-				continue
-			}
-			if ds := findDates(s); len(ds) > 0 {
-				return ds[len(ds)-1].iso
-			}
-		}
-	}
-	for _, s := range sentencesWith(text, "term") {
-		if m := termRe.FindStringSubmatch(s); m != nil {
-			n := atoi(m[2])
-			if n == 0 {
-				n = numberWords[strings.ToLower(strings.Fields(m[1])[0])]
-			}
-			if n == 0 {
-				continue
-			}
-			unit := strings.ToLower(m[4])
-			if eff, err := time.Parse("2006-01-02", effective); err == nil {
-				if strings.HasPrefix(unit, "year") {
-					return eff.AddDate(n, 0, 0).Format("2006-01-02")
-				}
-				return eff.AddDate(0, n, 0).Format("2006-01-02")
-			}
-			return fmt.Sprintf("%d %s after the effective date", n, unit)
-		}
-	}
-	for _, s := range sentencesWith(text, "term") {
-		if perpetualRe.MatchString(s) {
-			return "perpetual"
-		}
-	}
-	return ""
-}
-
-// stripFurniture removes page numbers and EDGAR "Source:" footers, whose
-// dates would otherwise be read as contract dates.
-func stripFurniture(text string) string {
-	lines := strings.Split(text, "\n")
-	out := lines[:0]
-	for _, l := range lines {
-		t := strings.TrimSpace(strings.Trim(l, "\f"))
-		if sourceFooterRe.MatchString(t) || (t != "" && pageNumberRe.MatchString(t)) {
-			continue
-		}
-		out = append(out, l)
-	}
-	return strings.Join(out, "\n")
-}
+func normSpaceKeep(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"bytes"
+	"compress/gzip"
 	"math"
 	"slices"
 	"strings"
@@ -19,7 +20,7 @@ func testModel(t testing.TB) *Model {
 
 func TestEmbeddedModelIsVersionedAndComplete(t *testing.T) {
 	m := testModel(t)
-	if m.Version() != "cuad-lr-v2" || !strings.Contains(ModelFile, "v2") {
+	if m.Version() != "cuad-lr-v3" || !strings.Contains(ModelFile, "v3") {
 		t.Fatalf("model version %q in %s", m.Version(), ModelFile)
 	}
 	if !slices.Equal(m.Categories(), Categories()) || len(Categories()) != 41 || len(ClauseCategories()) != 33 {
@@ -88,11 +89,18 @@ func TestPredictionShape(t *testing.T) {
 		}
 		if p.Category == Other {
 			others++
-			if len(p.Labels) != 0 {
-				t.Fatalf("Other with labels %v", p.Labels)
+			for _, l := range p.Labels {
+				if IsClauseType(l) {
+					t.Fatalf("Other with clause-type label %q (%v)", l, p.Labels)
+				}
 			}
-		} else if !slices.Contains(p.Labels, p.Category) {
-			t.Fatalf("primary %q not among labels %v", p.Category, p.Labels)
+			if p.Likelihood != "" {
+				t.Fatalf("Other with likelihood %q", p.Likelihood)
+			}
+		} else if !slices.Contains(p.Labels, p.Category) || !IsClauseType(p.Category) {
+			t.Fatalf("primary %q not a clause type among labels %v", p.Category, p.Labels)
+		} else if p.Likelihood != Likelihood(p.Confidence) {
+			t.Fatalf("likelihood %q for confidence %.2f", p.Likelihood, p.Confidence)
 		}
 	}
 	if others == 0 || others == len(preds) {
@@ -101,7 +109,7 @@ func TestPredictionShape(t *testing.T) {
 }
 
 func TestModelEncodingRoundTrips(t *testing.T) {
-	d := ModelData{Version: "t", Dim: 16, Categories: []string{"A", "B"}, Threshold: []float32{0.3, 0.6}, SentenceWeight: 0.25,
+	d := ModelData{Version: "t", Dim: 16, Categories: []string{"A", "B"}, Threshold: []float32{0.3, 0.6}, Calib: [][2]float32{{1, 0}, {0.5, -1}}, SentenceWeight: 0.25,
 		Clause: LinearData{Bias: []float32{0.5, -1},
 			Weights: [][]Feature{{{Index: 1, Value: 2}, {Index: 7, Value: -1}}, {{Index: 3, Value: 0.5}}}},
 		Sentence: LinearData{Bias: []float32{0, 1},
@@ -130,8 +138,19 @@ func TestModelEncodingRoundTrips(t *testing.T) {
 	if m.sentence.weights[2*2+0] != -127 || m.sentence.weights[3*2+1] != 127 || m.sentence.weights[15*2+1] != 64 || m.sentence.bias[1] != 1 {
 		t.Fatalf("sentence layer decoded as %v", m.sentence.weights)
 	}
+	if m.calib[1] != [2]float32{0.5, -1} {
+		t.Fatalf("calibration decoded as %v", m.calib)
+	}
 	if _, err := LoadModel(bytes.NewReader([]byte("not a model"))); err == nil {
 		t.Fatal("garbage accepted")
+	}
+	// an artifact of another format (v2's magic) is refused, not misread
+	var old bytes.Buffer
+	zw := gzip.NewWriter(&old)
+	zw.Write(append([]byte("CLC2"), a.Bytes()...))
+	zw.Close()
+	if _, err := LoadModel(&old); err == nil || !strings.Contains(err.Error(), "not a model file of this version") {
+		t.Fatalf("v2 artifact: %v", err)
 	}
 	bad := d
 	bad.Sentence.Weights = [][]Feature{{{Index: 16, Value: 1}}, nil}
@@ -200,5 +219,57 @@ func BenchmarkEmbed(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		Embed(cs[i%len(cs)].Text)
+	}
+}
+
+// The value categories (names, parties, dates) are facts, never a clause's
+// category, even where the model scores them: the preamble of a contract
+// is labelled Parties but classified as Other or a clause type.
+func TestValueCategoriesAreNeverAClauseCategory(t *testing.T) {
+	m := testModel(t)
+	sawValueLabel := false
+	for _, f := range []string{adamsGolf + ".layout.txt", dataCall + ".layout.txt", raeCoBrand + ".txt"} {
+		for _, p := range m.Classify(SplitClauses(readTestdata(t, f))) {
+			for _, l := range p.Labels {
+				if !IsClauseType(l) {
+					sawValueLabel = true
+				}
+			}
+			if valueOnly[p.Category] {
+				t.Fatalf("%s: clause classified as value category %q", f, p.Category)
+			}
+		}
+	}
+	if !sawValueLabel {
+		t.Fatal("no clause scored for a value category: the test checks nothing")
+	}
+	for _, c := range []string{"Governing Law", "Renewal Term", "Notice Period to Terminate Renewal", "Audit Rights"} {
+		if !IsClauseType(c) {
+			t.Errorf("%s is not a clause type", c)
+		}
+	}
+	for _, c := range []string{"Parties", "Document Name", "Agreement Date", "Effective Date", "Expiration Date", Other, "Nonsense"} {
+		if IsClauseType(c) {
+			t.Errorf("%s is a clause type", c)
+		}
+	}
+}
+
+// Calibrated probabilities keep the raw scores' order, and the confidence
+// words follow them.
+func TestCalibrationAndLikelihood(t *testing.T) {
+	m := testModel(t)
+	for c := range m.categories {
+		prev := -1.0
+		for _, raw := range []float64{0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99} {
+			p := m.calibrated(c, raw)
+			if p <= prev || p <= 0 || p >= 1 {
+				t.Fatalf("%s: calibrated %.3f -> %.3f after %.3f", m.categories[c], raw, p, prev)
+			}
+			prev = p
+		}
+	}
+	if Likelihood(0.8) != "likely" || Likelihood(0.5) != "likely" || Likelihood(0.3) != "possible" {
+		t.Fatal("likelihood words")
 	}
 }

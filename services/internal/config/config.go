@@ -297,26 +297,12 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 			}
 		}
 	}
-	if svc == Frontend {
-		if c.APIBaseURL == "" {
-			if prod {
-				l.fail("API_BASE_URL", "is required in production")
-			}
-			c.APIBaseURL = "http://localhost:8000"
+	if svc == Backend || svc == Worker || svc == Frontend {
+		u, err := CheckAPIBaseURL(prod, c.APIBaseURL)
+		if err != nil {
+			l.errs = append(l.errs, err)
 		}
-		if u, err := url.Parse(c.APIBaseURL); err != nil || u.Host == "" {
-			l.fail("API_BASE_URL", "is not an absolute URL")
-		} else if prod && u.Scheme != "https" {
-			l.fail("API_BASE_URL", "must be https in production, got %s", u.Scheme)
-		}
-	}
-	if svc == Backend && c.APIBaseURL != "" {
-		// The backend does not need the public URL, but a wrong one is refused.
-		if u, err := url.Parse(c.APIBaseURL); err != nil || u.Host == "" {
-			l.fail("API_BASE_URL", "is not an absolute URL")
-		} else if prod && u.Scheme != "https" {
-			l.fail("API_BASE_URL", "must be https in production, got %s", u.Scheme)
-		}
+		c.APIBaseURL = u
 	}
 	if prod && needsDB && c.DatabaseURL != "" {
 		if u, err := url.Parse(c.DatabaseURL); err == nil {
@@ -331,6 +317,31 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 		return nil, fmt.Errorf("configuration refused: %w", errors.Join(l.errs...))
 	}
 	return c, nil
+}
+
+// DefaultAPIBaseURL is API_BASE_URL in development when it is not set.
+const DefaultAPIBaseURL = "http://localhost:8000"
+
+// CheckAPIBaseURL applies the rules of API_BASE_URL, the public address of
+// the API (services, clctl, contract-lucidity validate): required and https
+// in production; optional in development, where it defaults to
+// DefaultAPIBaseURL. It returns the URL without a trailing slash.
+func CheckAPIBaseURL(production bool, raw string) (string, error) {
+	raw = strings.TrimRight(strings.TrimSpace(raw), "/")
+	if raw == "" {
+		if production {
+			return "", errors.New("API_BASE_URL is required in production (the public https address, e.g. https://contracts.example.com)")
+		}
+		return DefaultAPIBaseURL, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", fmt.Errorf("API_BASE_URL %q is not an absolute http(s) URL", raw)
+	}
+	if production && u.Scheme != "https" {
+		return "", fmt.Errorf("API_BASE_URL must be https in production, got %s://", u.Scheme)
+	}
+	return raw, nil
 }
 
 // ParseKey decodes ENCRYPTION_KEY: 64 hex characters, or base64 of 32 bytes.

@@ -205,24 +205,84 @@ func TestKeyRingsAndEgressPolicy(t *testing.T) {
 	}
 }
 
-func TestFrontendRequiresHTTPSAPIBaseURLInProduction(t *testing.T) {
-	m := map[string]string{"ENVIRONMENT": "production"}
-	if _, err := LoadFrom(Frontend, env(m)); err == nil || !strings.Contains(err.Error(), "API_BASE_URL is required") {
-		t.Fatalf("got %v", err)
+// TestEveryServiceRequiresHTTPSAPIBaseURLInProduction: the backend, the
+// worker and the frontend refuse production without API_BASE_URL or with an
+// http one, naming the variable; development defaults it.
+func TestEveryServiceRequiresHTTPSAPIBaseURLInProduction(t *testing.T) {
+	for _, svc := range []Service{Backend, Worker, Frontend} {
+		t.Run(string(svc), func(t *testing.T) {
+			m := prodEnv()
+			delete(m, "API_BASE_URL")
+			if _, err := LoadFrom(svc, env(m)); err == nil || !strings.Contains(err.Error(), "API_BASE_URL is required in production") {
+				t.Fatalf("missing: got %v", err)
+			}
+			m["API_BASE_URL"] = "http://contracts.example.com"
+			if _, err := LoadFrom(svc, env(m)); err == nil || !strings.Contains(err.Error(), "API_BASE_URL must be https") {
+				t.Fatalf("http: got %v", err)
+			}
+			m["API_BASE_URL"] = "https://contracts.example.com/"
+			c, err := LoadFrom(svc, env(m))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.APIBaseURL != "https://contracts.example.com" {
+				t.Fatalf("APIBaseURL %q", c.APIBaseURL)
+			}
+			d, err := LoadFrom(svc, env(map[string]string{"DATABASE_URL": "postgres://localhost/cl", "REDIS_URL": "redis://localhost:6379/0"}))
+			if err != nil || d.APIBaseURL != DefaultAPIBaseURL {
+				t.Fatalf("development default: %v %v", d, err)
+			}
+		})
 	}
-	m["API_BASE_URL"] = "http://contracts.example.com"
-	if _, err := LoadFrom(Frontend, env(m)); err == nil || !strings.Contains(err.Error(), "API_BASE_URL must be https") {
-		t.Fatalf("got %v", err)
-	}
-	m["API_BASE_URL"] = "https://contracts.example.com"
-	if _, err := LoadFrom(Frontend, env(m)); err != nil {
+	// migrate is a Job that never serves or calls the API.
+	m := prodEnv()
+	delete(m, "API_BASE_URL")
+	if _, err := LoadFrom(Migrate, env(m)); err != nil {
 		t.Fatal(err)
 	}
-	// The backend does not need it (the operator sets it only with a host).
-	b := prodEnv()
-	delete(b, "API_BASE_URL")
-	if _, err := LoadFrom(Backend, env(b)); err != nil {
-		t.Fatal(err)
+}
+
+func TestCheckAPIBaseURL(t *testing.T) {
+	for _, tc := range []struct {
+		prod      bool
+		in, want  string
+		wantError string
+	}{
+		{false, "", DefaultAPIBaseURL, ""},
+		{false, "http://10.0.0.5:8000/", "http://10.0.0.5:8000", ""},
+		{true, "https://cl.example.com", "https://cl.example.com", ""},
+		{true, "", "", "API_BASE_URL is required in production"},
+		{true, "http://cl.example.com", "", "API_BASE_URL must be https in production"},
+		{false, "cl.example.com", "", "not an absolute http(s) URL"},
+		{false, "ftp://cl.example.com", "", "not an absolute http(s) URL"},
+	} {
+		got, err := CheckAPIBaseURL(tc.prod, tc.in)
+		if tc.wantError != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantError) {
+				t.Errorf("%v %q: got %q, %v; want error %q", tc.prod, tc.in, got, err, tc.wantError)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%v %q: got %q, %v; want %q", tc.prod, tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestTestOrPlaceholderKey(t *testing.T) {
+	for _, k := range []string{"sk_test_4eC39HqLyjWDarjtT1zdp7dc", "sk-test-abcdefghijklmnopqrstuvwx", "sk-ant-test-0123456789abcdefghij",
+		"your-api-key-here", "sk-xxxxxxxxxxxxxxxxxxxxxxxx", "<OPENAI_API_KEY>", "${OPENAI_API_KEY}", "changeme", "sk-...",
+		"0000000000000000000000000000", "dummy-key-for-local-dev-000000", "short-key"} {
+		if reason, bad := TestOrPlaceholderKey(k); !bad {
+			t.Errorf("%q accepted", k)
+		} else if reason == "" {
+			t.Errorf("%q: no reason", k)
+		}
+	}
+	for _, k := range []string{"", "sk-proj-Q8vT2mK9xR4wL7nB3cF6hJ1pZ5sD0gY8aE2uI4oW", "sk-ant-api03-7hG2kL9mN4pQ8rS1tV5wX3yZ6aB0cD2eF4gH"} {
+		if reason, bad := TestOrPlaceholderKey(k); bad {
+			t.Errorf("%q refused: %s", k, reason)
+		}
 	}
 }
 

@@ -171,7 +171,10 @@ function factValue(v) {
 }
 
 function factsPanel(doc) {
-  const entries = Object.entries(doc.facts || {});
+  // facts_version, details and party_details carry sources and certainty
+  // for the viewer; the panel shows the plain values.
+  const hidden = new Set(['facts_version', 'details', 'party_details']);
+  const entries = Object.entries(doc.facts || {}).filter(([k]) => !hidden.has(k));
   const body = entries.length
     ? h('dl', { class: 'facts' }, entries.flatMap(([k, v]) => [h('dt', humanize(k)), h('dd', factValue(v))]))
     : h('p', { class: 'muted' }, 'No document facts were found.');

@@ -24,9 +24,10 @@ func loadTestCUAD(t *testing.T) *dataset {
 	return ds
 }
 
-// The embedded model meets the product's target on the held-out test split
-// (contracts never trained or tuned on), and beats the keyword baseline by
-// a wide margin. This is the number the eval command prints.
+// The embedded model holds its measured quality on the held-out test split
+// (contracts never trained or tuned on; 2026-11-29, cuad-lr-v3: micro-F1
+// 0.620, macro-F1 0.517), and beats the keyword baseline by a wide margin.
+// This is what the eval command prints.
 func TestEmbeddedModelOnHeldOutSplit(t *testing.T) {
 	ds := loadTestCUAD(t)
 	if n, c := ds.count(splitTest); n != 96 || c < 9000 {
@@ -39,9 +40,13 @@ func TestEmbeddedModelOnHeldOutSplit(t *testing.T) {
 	model, base := evaluate(m, ds, splitTest)
 	_, _, fm := model.micro(ds.categories)
 	_, _, fb := base.micro(ds.categories)
-	t.Logf("micro-F1 over the 33 yes/no categories: model %.3f, keyword baseline %.3f", fm, fb)
-	if fm < 0.60 {
-		t.Errorf("model micro-F1 %.3f, target 0.60", fm)
+	macro := model.macro(ds.categories)
+	t.Logf("over the 33 yes/no categories: model micro-F1 %.3f, macro-F1 %.3f; keyword baseline micro-F1 %.3f", fm, macro, fb)
+	if fm < 0.61 {
+		t.Errorf("model micro-F1 %.3f, floor 0.61", fm)
+	}
+	if macro < 0.50 {
+		t.Errorf("model macro-F1 %.3f, floor 0.50", macro)
 	}
 	if fb < 0.2 || fb > fm-0.15 {
 		t.Errorf("keyword baseline micro-F1 %.3f: expected well below the model's %.3f", fb, fm)
@@ -82,29 +87,32 @@ func TestLabelSentences(t *testing.T) {
 
 // Document facts on the held-out test split (the classifier that guides the
 // term, renewal and notice facts never saw these contracts). The floors sit
-// a little under the measured values (2026-11-24: expiration 51.9%, renewal
-// 65.7%, notice 77.8%, all facts 75.7%) so a regression in the rules, the
-// splitter or the model shows up here.
+// a little under the measured values (2026-11-29, facts_version 2: all
+// facts 84.7%, expiration 74.7%, renewal 65.7%) so a regression in the
+// rules, the splitter or the model shows up here. Every fact cites the text
+// it was read from, and no unsure fact is shown as a plain value.
 func TestFactsOnHeldOutSplit(t *testing.T) {
 	ds := loadTestCUAD(t)
-	tallies, n := factsAccuracy(ds, true, nil)
+	tallies, n := factsAccuracy(ds, func(s split) bool { return s == splitTest }, nil)
 	if n != 96 {
 		t.Fatalf("%d test contracts", n)
 	}
 	var sum tally
 	for field, floor := range map[string]float64{
-		"Document Name": 0.85, "Governing Law": 0.8, "Expiration Date": 0.45, "Renewal Term": 0.55, "Notice Period to Terminate Renewal": 0.65,
+		"Document Name": 0.9, "Parties": 0.9, "Agreement Date": 0.75, "Effective Date": 0.72, "Expiration Date": 0.7,
+		"Renewal Term": 0.6, "Notice Period to Terminate Renewal": 0.7, "Governing Law": 0.9,
 	} {
 		if acc := tallies[field].accuracy(); acc < floor {
 			t.Errorf("%s: accuracy %.3f, floor %.2f", field, acc, floor)
 		}
-	}
-	for _, k := range tallies {
-		sum.labelled, sum.correct = sum.labelled+k.labelled, sum.correct+k.correct
+		sum.add(tallies[field])
 	}
 	t.Logf("all facts: %.1f%% of %d labelled values", 100*sum.accuracy(), sum.labelled)
-	if sum.accuracy() < 0.72 {
-		t.Errorf("all facts: accuracy %.3f, floor 0.72", sum.accuracy())
+	if sum.accuracy() < 0.83 {
+		t.Errorf("all facts: accuracy %.3f, floor 0.83", sum.accuracy())
+	}
+	if bad := tallies[badSources].labelled; bad != 0 {
+		t.Errorf("%d facts cite no passage of the text or are unsure yet shown", bad)
 	}
 }
 

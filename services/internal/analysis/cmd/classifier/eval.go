@@ -136,3 +136,59 @@ func printSummary(w io.Writer, cats []string, model, base *counts) {
 	}
 	fmt.Fprintf(w, "top: %s\nbottom: %s\n", strings.Join(top, "; "), strings.Join(bottom, "; "))
 }
+
+// printCalibration shows how far the calibrated probabilities and the
+// confidence words can be trusted on a split: the primary category's
+// precision per word, and observed frequency per probability bin.
+func printCalibration(w io.Writer, m *analysis.Model, ds *dataset, s split) {
+	cats := ds.categories
+	idx := map[string]int{}
+	for i, c := range cats {
+		idx[c] = i
+	}
+	type acc struct{ n, ok int }
+	words := map[string]*acc{}
+	var bins [10]struct {
+		n   int
+		sum float64
+		pos int
+	}
+	for _, c := range ds.clauses(s) {
+		p := m.Predict(c.in)
+		if p.Category != analysis.Other {
+			a := words[p.Likelihood]
+			if a == nil {
+				a = &acc{}
+				words[p.Likelihood] = a
+			}
+			a.n++
+			if c.labels&(1<<idx[p.Category]) != 0 {
+				a.ok++
+			}
+		}
+		for k, sc := range p.Scores {
+			if !analysis.IsClauseCategory(cats[k]) {
+				continue
+			}
+			b := min(9, int(sc*10))
+			bins[b].n++
+			bins[b].sum += sc
+			if c.labels&(1<<k) != 0 {
+				bins[b].pos++
+			}
+		}
+	}
+	fmt.Fprintf(w, "\nCONFIDENCE WORDS (primary category of a clause; right = a labelled category)\n")
+	for _, word := range []string{"likely", "possible"} {
+		if a := words[word]; a != nil {
+			fmt.Fprintf(w, "%-10s %6d clauses, %5.1f%% right\n", word, a.n, 100*float64(a.ok)/float64(max(1, a.n)))
+		}
+	}
+	fmt.Fprintf(w, "\nCALIBRATION (33 yes/no categories, every clause and category)\n%-10s %8s %9s %9s\n", "bin", "pairs", "mean p", "observed")
+	for b, x := range bins {
+		if x.n == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "%.1f-%.1f    %8d %9.3f %9.3f\n", float64(b)/10, float64(b+1)/10, x.n, x.sum/float64(x.n), float64(x.pos)/float64(x.n))
+	}
+}

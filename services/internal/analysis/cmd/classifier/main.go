@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"os"
 	"sync"
 	"time"
@@ -42,6 +43,8 @@ func main() {
 		err = runSplit(os.Args[2:])
 	case "facts":
 		err = runFacts(os.Args[2:])
+	case "embed-eval":
+		err = runEmbedEval(os.Args[2:])
 	case "playbook-sql":
 		fmt.Print(analysis.PlaybookSQL(analysis.DefaultRules()))
 	default:
@@ -87,8 +90,10 @@ func runBuild(args []string) error {
 	fs.Float64Var(&cfg.MaxPosW, "posw", cfg.MaxPosW, "cap of the positive class weight")
 	bits := fs.Int("bits", 18, "log2 of the hashed feature dimension")
 	fs.Float64Var(&cfg.L2, "l2", cfg.L2, "L2 regularisation strength")
+
 	fs.BoolVar(&cfg.SkipPartial, "skip-partial", cfg.SkipPartial, "do not learn from clauses a labelled span only partly covers")
-	fs.BoolVar(&cfg.MicroThresholds, "micro-thresholds", cfg.MicroThresholds, "tune thresholds for micro-F1 over the yes/no categories")
+	fs.BoolVar(&cfg.MicroThresholds, "micro-thresholds", cfg.MicroThresholds, "tune thresholds for micro-F1 (+ macro-weight x macro-F1) over the yes/no categories")
+	fs.Float64Var(&cfg.MacroWeight, "macro-weight", cfg.MacroWeight, "weight of macro-F1 next to micro-F1 when tuning thresholds")
 	sentRate := fs.Float64("sentence-rate", 0, "learning rate of the sentence layer (0: the default)")
 	cvOnly := fs.Bool("cv-only", false, "report the out-of-fold micro-F1 and stop (for choosing settings)")
 	fs.Parse(args)
@@ -189,10 +194,10 @@ func buildModel(ds *dataset, cfg, scfg trainConfig, cvOnly bool) ([]byte, error)
 		}
 		th := tuneThresholds(cfg, exC, probs, C)
 		if cfg.MicroThresholds {
-			th = microThresholds(exC, probs, th, ds.categories)
+			th = blendThresholds(exC, probs, th, ds.categories, cfg.MacroWeight)
 		}
 		f := oofMicro(exC, probs, th, ds.categories)
-		fmt.Fprintf(os.Stderr, "sentence weight %.2f: out-of-fold micro-F1 %.3f (33 yes/no categories, train+validation)\n", a, f)
+		fmt.Fprintf(os.Stderr, "sentence weight %.2f: out-of-fold micro-F1 %.3f, macro-F1 %.3f (33 yes/no categories, train+validation)\n", a, f, oofMacro(exC, probs, th, ds.categories))
 		if f > best+1e-9 {
 			alpha, thresholds, best = a, th, f
 		}
@@ -201,7 +206,18 @@ func buildModel(ds *dataset, cfg, scfg trainConfig, cvOnly bool) ([]byte, error)
 	if cvOnly {
 		return nil, nil
 	}
+	calib := make([][2]float32, C)
+	for c := range calib {
+		z := make([]float64, len(all))
+		y := make([]bool, len(all))
+		for i := range all {
+			z[i] = (1-alpha)*zc[i][c] + alpha*zs[i][c]
+			y[i] = all[i].labels&(1<<c) != 0
+		}
+		calib[c] = platt(z, y)
+	}
 	md := train(cfg, scfg, ds.categories, exC, exS, alpha, thresholds)
+	md.Calib = calib
 	fmt.Fprintf(os.Stderr, "trained the final model on %d clauses and %d sentences (%s)\n", len(exC), len(exS), time.Since(start).Round(time.Second))
 	var buf bytes.Buffer
 	if err := analysis.EncodeModel(&buf, md); err != nil {
@@ -221,8 +237,12 @@ func train(cfg, scfg trainConfig, cats []string, exC, exS []example, alpha float
 	}
 	wC, bC := trainLR(cfg, exC, C)
 	wS, bS := trainLR(scfg, exS, C)
+	calib := make([][2]float32, C)
+	for c := range calib {
+		calib[c] = [2]float32{1, 0}
+	}
 	return analysis.ModelData{
-		Version: cfg.Version, Dim: cfg.Dim, Categories: cats, Threshold: thresholds, SentenceWeight: float32(alpha),
+		Version: cfg.Version, Dim: cfg.Dim, Categories: cats, Threshold: thresholds, Calib: calib, SentenceWeight: float32(alpha),
 		Clause: toLinear(cfg, C, wC, bC), Sentence: toLinear(scfg, C, wS, bS),
 	}
 }
@@ -242,6 +262,70 @@ func oofMicro(ex []example, probs [][]float64, th []float32, cats []string) floa
 	}
 	_, _, f := k.micro(cats)
 	return f
+}
+
+// platt fits p = sigmoid(a z + b) to labels y by Newton's method (Platt
+// scaling with his smoothed targets), deterministically.
+func platt(z []float64, y []bool) [2]float32 {
+	var pos, neg float64
+	for _, v := range y {
+		if v {
+			pos++
+		} else {
+			neg++
+		}
+	}
+	hi, lo := (pos+1)/(pos+2), 1/(neg+2)
+	a, b := 1.0, 0.0
+	for it := 0; it < 50; it++ {
+		var ga, gb, haa, hab, hbb float64
+		for i, x := range z {
+			t := lo
+			if y[i] {
+				t = hi
+			}
+			p := 1 / (1 + math.Exp(-(a*x + b)))
+			r := p - t
+			w := p * (1 - p)
+			ga += r * x
+			gb += r
+			haa += w * x * x
+			hab += w * x
+			hbb += w
+		}
+		haa += 1e-6
+		hbb += 1e-6
+		det := haa*hbb - hab*hab
+		if det <= 0 {
+			break
+		}
+		da := (hbb*ga - hab*gb) / det
+		db := (haa*gb - hab*ga) / det
+		a, b = a-da, b-db
+		if math.Abs(da)+math.Abs(db) < 1e-9 {
+			break
+		}
+	}
+	if !(a > 0) || math.IsNaN(b) { // degenerate: leave the scores as they are
+		return [2]float32{1, 0}
+	}
+	return [2]float32{float32(a), float32(b)}
+}
+
+// oofMacro is the macro-F1 over the yes/no categories of probabilities
+// thresholded per category.
+func oofMacro(ex []example, probs [][]float64, th []float32, cats []string) float64 {
+	k := newCounts(len(cats))
+	for i, e := range ex {
+		var pred uint64
+		for c := range cats {
+			if probs[i][c] >= float64(th[c]) {
+				pred |= 1 << c
+			}
+		}
+		k.add(e.labels, pred)
+	}
+	return k.macro(cats)
 }
 
 const numFolds = 4
@@ -290,5 +374,6 @@ func runEval(args []string) error {
 	printTable(os.Stdout, fmt.Sprintf("MODEL %s (embedded %s)", m.Version(), analysis.ModelFile), ds.categories, model)
 	printTable(os.Stdout, "KEYWORD BASELINE", ds.categories, base)
 	printSummary(os.Stdout, ds.categories, model, base)
+	printCalibration(os.Stdout, m, ds, which)
 	return nil
 }

@@ -21,12 +21,15 @@ type trainConfig struct {
 	SkipPartial     bool
 	MicroThresholds bool
 	L2              float64 // weight decay per example, applied in batches
+	MacroWeight     float64 // thresholds maximise micro-F1 + MacroWeight x macro-F1
 }
 
 // defaultConfig is the clause layer's configuration; sentenceConfig derives
-// the sentence layer's from it.
+// the sentence layer's from it. MacroWeight 0.25 (out-of-fold: micro-F1
+// 0.641 -> 0.640, macro-F1 0.509 -> 0.518) trades a little micro-F1 for the
+// rarer categories.
 func defaultConfig() trainConfig {
-	return trainConfig{Dim: 1 << 18, Epochs: 12, Rate: 0.5, Seed: 20260101, MaxPosW: 8, KeepPerC: 24000, Version: "cuad-lr-v2", MinThresh: 0.05, MicroThresholds: true}
+	return trainConfig{Dim: 1 << 18, Epochs: 12, Rate: 0.5, Seed: 20260101, MaxPosW: 8, KeepPerC: 24000, Version: "cuad-lr-v3", MinThresh: 0.05, MicroThresholds: true, MacroWeight: 0.25}
 }
 
 // sentenceConfig: the sentence layer learns faster (rate 1.0; chosen by
@@ -233,6 +236,12 @@ func tuneThresholds(cfg trainConfig, ex []example, probs [][]float64, C int) []f
 // maximise micro-F1 over the yes/no clause categories (the reported metric),
 // starting from the per-category optima.
 func microThresholds(ex []example, probs [][]float64, th []float32, cats []string) []float32 {
+	return blendThresholds(ex, probs, th, cats, 0)
+}
+
+// blendThresholds maximises micro-F1 + lambda x macro-F1 over the yes/no
+// categories by the same coordinate ascent.
+func blendThresholds(ex []example, probs [][]float64, th []float32, cats []string, lambda float64) []float32 {
 	th = append([]float32(nil), th...)
 	C := len(cats)
 	counted := make([]bool, C)
@@ -269,7 +278,21 @@ func microThresholds(ex []example, probs [][]float64, th []float32, cats []strin
 		if a == 0 {
 			return 0
 		}
-		return 2 * float64(a) / float64(2*a+b+d)
+		f := 2 * float64(a) / float64(2*a+b+d)
+		if lambda > 0 {
+			var sum float64
+			n := 0
+			for c := 0; c < C; c++ {
+				if counted[c] {
+					n++
+					if tp[c] > 0 {
+						sum += 2 * float64(tp[c]) / float64(2*tp[c]+fp[c]+fn[c])
+					}
+				}
+			}
+			f += lambda * sum / float64(n)
+		}
+		return f
 	}
 	grid := []float32{0.05, 0.08, 0.1, 0.13, 0.16, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95}
 	for pass := 0; pass < 3; pass++ {
