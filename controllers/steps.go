@@ -357,6 +357,7 @@ func (r *ContractLucidityReconciler) reconcileMigrations(ctx context.Context, s 
 	switch MigrationJobState(live) {
 	case JobSucceeded:
 		s.status.MigratedVersion = target
+		s.status.DataInitialized = true
 		s.appVersion = target
 		r.Recorder.Eventf(s.cl, live, corev1.EventTypeNormal, "MigrationSucceeded", "Migrate", "the database is migrated to version %s", target)
 		s.condition(clv1.ConditionMigrationsReady, true, "Migrated", "the database is migrated to version "+target)
