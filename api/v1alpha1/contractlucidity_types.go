@@ -718,6 +718,17 @@ type ContractLucidityStatus struct {
 	// Restore records whether and how restoreFrom filled the instance.
 	// +optional
 	Restore *RestoreStatus `json:"restore,omitempty"`
+	// DataInitialized is true once the instance holds data that depends on
+	// its generated Secrets (a migration succeeded, or the managed
+	// database's volume exists); from then on a lost generated Secret is
+	// reported, never silently replaced.
+	// +optional
+	DataInitialized bool `json:"dataInitialized,omitempty"`
+	// Secrets is the lifecycle of each generated Secret (creation, loss, rotation).
+	// +listType=map
+	// +listMapKey=kind
+	// +optional
+	Secrets []SecretStatus `json:"secrets,omitempty"`
 }
 
 // ComponentsStatus lists replicas per component.
