@@ -65,10 +65,10 @@ var errorResponses = map[int]string{
 // extraErrors are statuses a route answers beyond those its kind implies
 // (see routeErrors); a test checks that every key is a route.
 var extraErrors = map[string][]int{
-	"POST /api/auth/login":                        {http.StatusUnauthorized, http.StatusTooManyRequests, http.StatusServiceUnavailable},
+	"POST /api/auth/login":                        {http.StatusUnauthorized, http.StatusTooManyRequests},
 	"POST /api/auth/refresh":                      {http.StatusUnauthorized, http.StatusTooManyRequests},
 	"POST /api/auth/logout":                       {http.StatusTooManyRequests},
-	"POST /api/documents":                         {http.StatusServiceUnavailable, http.StatusInsufficientStorage},
+	"POST /api/documents":                         {http.StatusInsufficientStorage},
 	"GET /api/users/lookup":                       {http.StatusNotFound},
 	"POST /api/users":                             {http.StatusConflict},
 	"POST /api/projects":                          {http.StatusConflict},
@@ -256,6 +256,9 @@ func routeErrors(rt route) []int {
 	}
 	if _, ok := rt.Body.(uploadForm); ok {
 		out = append(out, http.StatusNotFound, http.StatusUnsupportedMediaType) // project_id not visible; content type
+	}
+	if rt.Access != infrastructure {
+		out = append(out, http.StatusServiceUnavailable) // every operation reads PostgreSQL
 	}
 	out = append(out, extraErrors[rt.Method+" "+rt.Path]...)
 	slices.Sort(out)
