@@ -621,15 +621,16 @@ type ProjectRequest struct {
 
 // Provider defines model for Provider.
 type Provider struct {
-	Active         bool               `json:"active"`
-	BaseUrl        string             `json:"base_url"`
-	CreatedAt      time.Time          `json:"created_at"`
-	EmbeddingModel string             `json:"embedding_model"`
-	HasApiKey      bool               `json:"has_api_key"`
-	Id             openapi_types.UUID `json:"id"`
-	Kind           ProviderKind       `json:"kind"`
-	Model          string             `json:"model"`
-	Name           string             `json:"name"`
+	Active           bool               `json:"active"`
+	ApiKeyUnreadable bool               `json:"api_key_unreadable"`
+	BaseUrl          string             `json:"base_url"`
+	CreatedAt        time.Time          `json:"created_at"`
+	EmbeddingModel   string             `json:"embedding_model"`
+	HasApiKey        bool               `json:"has_api_key"`
+	Id               openapi_types.UUID `json:"id"`
+	Kind             ProviderKind       `json:"kind"`
+	Model            string             `json:"model"`
+	Name             string             `json:"name"`
 }
 
 // ProviderKind defines model for Provider.Kind.
