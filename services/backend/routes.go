@@ -74,6 +74,11 @@ func (s *Server) routeTable() []route {
 
 		{"POST", "/api/documents/{id}/reports", authUser, "reports", "Request a report", 202, nil, reportJSON{}, s.handleCreateReport},
 		{"GET", "/api/documents/{id}/reports", authUser, "reports", "Reports of a document", 200, nil, page[reportJSON]{}, s.handleListReports},
+		{"POST", "/api/projects/{id}/reports", authUser, "reports", "Request a report of every document of a project (editor)", 202, nil, reportJSON{}, s.handleCreateProjectReport},
+		{"GET", "/api/projects/{id}/reports", authUser, "reports", "Reports of a project", 200, nil, page[reportJSON]{}, s.handleListProjectReports},
+		{"GET", "/api/projects/{id}/dashboard", authUser, "projects", "A project's documents with risk counts and outstanding decisions, and its key dates", 200, nil, dashboardJSON{}, s.handleProjectDashboard},
+		{"GET", "/api/projects/{id}/key-dates", authUser, "projects", "Renewal and notice deadlines of a project's contracts, by date", 200, nil, page[keyDateJSON]{}, s.handleProjectKeyDates},
+		{"GET", "/api/projects/{id}/key-dates.ics", authUser, "projects", "The key dates as an iCalendar file (tentative dates marked)", 200, nil, calendarFile, s.handleProjectCalendar},
 		{"GET", "/api/reports/{id}", authUser, "reports", "Get a report", 200, nil, reportJSON{}, s.handleGetReport},
 		{"GET", "/api/reports/{id}/download", authUser, "reports", "Download a report (?format=html|pdf)", 200, nil, reportFile, s.handleDownloadReport},
 

@@ -60,11 +60,11 @@ func TestComputeDeadlines(t *testing.T) {
 		{"a past expiration without renewal stays as it is", map[string]*analysis.Fact{"expiration_date": date("2021-07-01", false)},
 			[]want{{Expiration, "2021-07-01", false}}},
 		{"automatic renewal rolls the term past today", map[string]*analysis.Fact{"expiration_date": date("2021-07-01", false),
-			"renewal_term": dur("renew automatically for successive one (1) year terms", "1 year", false),
+			"renewal_term":  dur("renew automatically for successive one (1) year terms", "1 year", false),
 			"notice_period": dur("sixty (60) days", "60 days", false)},
 			[]want{{Notice, "2027-05-02", false}, {Renewal, "2027-07-01", false}}},
 		{"a missed notice deadline points to the next term", map[string]*analysis.Fact{"expiration_date": date("2020-12-15", false),
-			"renewal_term": dur("successive one year terms unless either party gives notice", "1 year", false),
+			"renewal_term":  dur("successive one year terms unless either party gives notice", "1 year", false),
 			"notice_period": dur("30 days", "30 days", false)},
 			// term ends 2026-12-15; notice for it was due 2026-11-15 (past): next notice is for 2027-12-15
 			[]want{{Renewal, "2026-12-15", false}, {Notice, "2027-11-15", false}}},
