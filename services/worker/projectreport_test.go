@@ -82,6 +82,12 @@ func TestProjectReportJobCoversEveryClauseOfEveryDocument(t *testing.T) {
 	if others == 0 || !strings.Contains(page, "Other clauses (") {
 		t.Errorf("%d low-risk Other clauses; the summary of them is missing", others)
 	}
+	// Facts version 2 keeps sources and certainty beside the values: not for the report.
+	for _, internal := range []string{"<dt>Facts version</dt>", "<dt>Details</dt>", "<dt>Party details</dt>"} {
+		if strings.Contains(page, internal) {
+			t.Errorf("the report shows %s", internal)
+		}
+	}
 	for _, want := range []string{"<h2>Documents</h2>", "<h2>Key dates</h2>", "2 documents with"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the overview lacks %q", want)
