@@ -173,10 +173,12 @@ func (d *Data) OtherClauses() []Clause {
 // OtherLine is a clause in one short line: its number, heading and first words.
 func OtherLine(c Clause) string {
 	line := fmt.Sprintf("§%d", c.Ordinal)
-	if c.Heading != "" {
-		line += " " + excerpt(c.Heading, 60)
+	text := strings.Join(strings.Fields(c.Text), " ")
+	if heading := strings.Join(strings.Fields(c.Heading), " "); heading != "" {
+		line += " " + excerpt(heading, 60)
+		text = strings.TrimLeft(strings.TrimPrefix(text, heading), " .:-")
 	}
-	if first := excerpt(c.Text, 90); first != "" && first != c.Heading {
+	if first := excerpt(text, 90); first != "" {
 		line += " — " + first
 	}
 	return line

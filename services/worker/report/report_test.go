@@ -94,9 +94,13 @@ func TestReportsListEveryClauseWithOtherSummarised(t *testing.T) {
 	d := sample()
 	d.Clauses = append(d.Clauses,
 		report.Clause{Ordinal: 5, Heading: "Notices", Category: "Other", Risk: "low", Text: "All notices shall be in writing and delivered by hand."},
+		report.Clause{Ordinal: 7, Heading: "12. Severability", Category: "Other", Risk: "low", Text: "12. Severability. If any provision is invalid, the rest remains."},
 		report.Clause{Ordinal: 6, Category: "Other", Risk: "medium", Explanation: "Flagged anyway.", Text: "Consultant waives every moral right."})
-	if n := len(d.OtherClauses()); n != 2 {
-		t.Fatalf("%d Other clauses summarised, want 2 (the medium one is in full)", n)
+	if n := len(d.OtherClauses()); n != 3 {
+		t.Fatalf("%d Other clauses summarised, want 3 (the medium one is in full)", n)
+	}
+	if got := report.OtherLine(d.Clauses[len(d.Clauses)-2]); got != "§7 12. Severability — If any provision is invalid, the rest remains." {
+		t.Errorf("a heading is not repeated in the line: %q", got)
 	}
 	var h, p bytes.Buffer
 	if err := report.RenderHTML(&h, d); err != nil {
@@ -106,12 +110,12 @@ func TestReportsListEveryClauseWithOtherSummarised(t *testing.T) {
 		t.Fatal(err)
 	}
 	html, text := h.String(), pdfText(t, p.Bytes())
-	for _, want := range []string{"Other clauses (2)", "§4 — WITNESSETH", "§5 Notices — All notices shall be in writing", "Flagged anyway."} {
+	for _, want := range []string{"Other clauses (3)", "§4 — WITNESSETH", "§5 Notices — All notices shall be in writing", "Flagged anyway."} {
 		if !strings.Contains(html, want) {
 			t.Errorf("HTML lacks %q", want)
 		}
 	}
-	for _, want := range []string{"Other clauses (2)", "§4 - WITNESSETH", "§5 Notices - All notices shall be in writing", "Flagged anyway."} {
+	for _, want := range []string{"Other clauses (3)", "§4 - WITNESSETH", "§5 Notices - All notices shall be in writing", "Flagged anyway."} {
 		if !strings.Contains(text, want) {
 			t.Errorf("PDF lacks %q", want)
 		}
