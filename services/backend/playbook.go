@@ -333,6 +333,9 @@ func (s *Server) handleUpdatePlaybookRule(w http.ResponseWriter, r *http.Request
 		if before, err = s.ruleForChange(r, tx, "edit playbook rule"); err != nil {
 			return err
 		}
+		if before.OverridesRuleID != nil && in.Category != nil && strings.TrimSpace(*in.Category) != before.Category {
+			return unprocessable("an override keeps the category of the rule it overrides")
+		}
 		after = before
 		if err := in.apply(&after); err != nil {
 			return err

@@ -210,6 +210,7 @@ func TestProjectPlaybookOverridePrecedence(t *testing.T) {
 		t.Fatalf("override copies the rule: %s", over.body)
 	}
 	e.do("POST", "/api/projects/"+pa+"/playbook/rules", e.admin, map[string]any{"overrides_rule_id": excl, "risk_level": "high"}).want(409)
+	e.do("PATCH", "/api/playbook/rules/"+over.str("id"), e.admin, map[string]any{"category": "Audit Rights"}).want(422)
 	e.do("POST", "/api/projects/"+pa+"/playbook/rules", e.admin, map[string]any{"overrides_rule_id": over.str("id")}).want(422)
 	add := e.do("POST", "/api/projects/"+pa+"/playbook/rules", e.admin, map[string]any{"category": "Governing Law",
 		"condition": "new york", "risk_level": "medium", "explanation": "Client A litigates in Delaware."}).want(201).str("id")

@@ -81,7 +81,7 @@ async function rulesEditor(ctx, body, { scope, project, canEdit }) {
           button('Move down', { class: 'btn btn-small btn-ghost', 'aria-label': `Move ${label} down`, disabled: at === list.length - 1, onclick: () => move(r, 1) }));
       }
       tools.append(
-        button('Edit', { class: 'btn btn-small', 'aria-label': `Edit ${label}`, onclick: () => ruleDialog(ctx, { title: 'Edit rule', rule: r }, (v) => update(r, v)) }),
+        button('Edit', { class: 'btn btn-small', 'aria-label': `Edit ${label}`, onclick: () => ruleDialog(ctx, { title: 'Edit rule', rule: r, fixedCategory: Boolean(r.overrides_rule_id) }, (v) => update(r, v)) }),
         button(r.enabled ? 'Turn off' : 'Turn on', { class: 'btn btn-small', 'aria-label': `${r.enabled ? 'Turn off' : 'Turn on'} ${label}`, onclick: () => update(r, { enabled: !r.enabled }) }),
         button(r.overrides_rule_id ? 'Use the firm’s rule' : 'Delete', { class: 'btn btn-small btn-danger-ghost', 'aria-label': `${r.overrides_rule_id ? 'Remove the override of' : 'Delete'} ${label}`, onclick: () => remove(r) }));
     } else if (canEdit) { // a firm rule seen from a project
