@@ -22,7 +22,7 @@ type playbookRuleJSON struct {
 	Scope             string    `json:"scope" enum:"installation,project"`
 	ProjectID         *string   `json:"project_id" format:"uuid"`
 	OverridesRuleID   *string   `json:"overrides_rule_id" format:"uuid"`
-	Position          int       `json:"position"` // 1-based, in the list it was returned in
+	Position          int       `json:"position"` // 1-based place in the list it came in; 0 for a rule returned alone
 	Category          string    `json:"category"`
 	Condition         string    `json:"condition"` // case-insensitive regular expression on the clause text; empty: every clause of the category
 	RiskLevel         string    `json:"risk_level" enum:"low,medium,high"`
