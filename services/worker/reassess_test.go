@@ -143,6 +143,16 @@ func TestReassessmentAppliesPlaybookChangesToExistingClauses(t *testing.T) {
 			t.Errorf("clause %s after the override: %+v", cid, a)
 		}
 	}
+	// A document analysed now is rated with the project's playbook directly.
+	next := e.upload("Adams Endorsement (2).pdf", "pdf", readCUAD(t, adamsGolf))
+	if r := e.waitFinished(next, 2*time.Minute); r.Status != worker.StatusComplete {
+		t.Fatalf("%s %s", r.Status, r.Error)
+	}
+	for cid, a := range e.ratings(next, category) {
+		if a.risk != "medium" || a.explanation != "This client accepts it with review." {
+			t.Errorf("new document's clause %s: %+v, want the project's override", cid, a)
+		}
+	}
 }
 
 func firstKey[V any](m map[string]V) string {
