@@ -113,7 +113,7 @@ func TestReassessmentAppliesPlaybookChangesToExistingClauses(t *testing.T) {
 	for cid, b := range before {
 		a := after[cid]
 		if a.risk != newRisk || a.explanation != "The firm changed its position." {
-			t.Errorf("clause %s: %+v, want %s with the new explanation", cid, a, newRisk)
+			t.Errorf("clause %s: %s %q, want %s with the new explanation", cid, a.risk, a.explanation, newRisk)
 		}
 		if a.embedding != b.embedding {
 			t.Errorf("clause %s: the embedding changed; only the assessment may run", cid)
@@ -140,7 +140,7 @@ func TestReassessmentAppliesPlaybookChangesToExistingClauses(t *testing.T) {
 	}
 	for cid, a := range e.ratings(id, category) {
 		if a.risk != "medium" || a.explanation != "This client accepts it with review." {
-			t.Errorf("clause %s after the override: %+v", cid, a)
+			t.Errorf("clause %s after the override: %s %q", cid, a.risk, a.explanation)
 		}
 	}
 	// A document analysed now is rated with the project's playbook directly.
@@ -150,7 +150,7 @@ func TestReassessmentAppliesPlaybookChangesToExistingClauses(t *testing.T) {
 	}
 	for cid, a := range e.ratings(next, category) {
 		if a.risk != "medium" || a.explanation != "This client accepts it with review." {
-			t.Errorf("new document's clause %s: %+v, want the project's override", cid, a)
+			t.Errorf("new document's clause %s: %s %q, want the project's override", cid, a.risk, a.explanation)
 		}
 	}
 }
