@@ -37,6 +37,7 @@ var tagDescriptions = map[string]string{
 	"search":    "Full-text and similarity search over visible clauses",
 	"reports":   "Generated HTML and PDF reports",
 	"settings":  "Upload settings",
+	"playbook":  "The risk playbook: installation rules, project overrides, re-assessment",
 	"ai":        "AI providers and the capability mapping (administrators)",
 	"admin":     "Audit log (administrators)",
 }
@@ -78,6 +79,7 @@ var extraErrors = map[string][]int{
 	"GET /api/reports/{id}/download":              {http.StatusConflict},
 	"POST /api/admin/ai-providers":                {http.StatusConflict},
 	"PATCH /api/admin/ai-providers/{id}":          {http.StatusConflict},
+	"POST /api/projects/{id}/playbook/rules":      {http.StatusConflict}, // the rule is overridden already
 }
 
 // queryParams are the query parameters routes name in their summary
