@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -92,5 +93,36 @@ func TestPlaybookMigrationMatchesDefaults(t *testing.T) {
 	}
 	if string(b) != PlaybookSQL(DefaultRules()) {
 		t.Fatal("0002_playbook.sql differs from PlaybookSQL(DefaultRules()); regenerate it")
+	}
+}
+
+// The analyser never files a clause under a value category (renewal, notice,
+// governing law, dates), so those rules must rate a clause by its topic.
+func TestValueCategoryRulesRateClausesAboutTheirTopic(t *testing.T) {
+	pb := DefaultPlaybook()
+	tests := []struct {
+		name, category, text, risk, explanation string
+	}{
+		{"renewal with long notice, filed as Other", Other,
+			"This Agreement shall automatically renew for successive one (1) year terms unless either party gives written notice of non-renewal at least ninety (90) days prior to the expiration of the then-current term.",
+			RiskHigh, "notice"},
+		{"automatic renewal without a notice period", Other,
+			"Thereafter, this Agreement shall renew automatically for successive one-year terms.",
+			RiskMedium, "renew"},
+		{"governing law clause", Other,
+			"This Agreement shall be governed by and construed in accordance with the laws of the State of Delaware.",
+			RiskLow, "law"},
+		{"a clause's own category comes first", "Termination for Convenience",
+			"Either party may terminate this Agreement for convenience upon thirty days notice prior to renewal.",
+			RiskMedium, "Either party"},
+		{"no topic, no value rule", Other, "Headings are for convenience only.", RiskLow, "No playbook position"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			risk, why := pb.Assess(tc.category, tc.text)
+			if risk != tc.risk || !strings.Contains(strings.ToLower(why), strings.ToLower(tc.explanation)) {
+				t.Fatalf("Assess = %s %q, want %s with %q", risk, why, tc.risk, tc.explanation)
+			}
+		})
 	}
 }
