@@ -197,6 +197,7 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		{"networkPolicies", r.reconcileNetworkPolicies},
 		{"monitoring", r.reconcileMonitoring},
 		{"rotation", r.reconcileRotation},
+		{"security", r.reconcileSecurity},
 	}
 	var failed *stepError
 	for _, step := range steps {
