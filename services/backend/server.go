@@ -43,7 +43,7 @@ type Server struct {
 	limiter *redis_rate.Limiter
 	box     *secretbox.Box
 	tokens  *accesstoken.Ring
-	store   *storage.Store
+	store   storage.Store
 	metrics *metrics
 	routes  []route
 	handler http.Handler
@@ -100,7 +100,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, err
 	if s.tokens, err = accesstoken.NewRing(cfg.JWTSecret, cfg.JWTPreviousSecrets...); err != nil {
 		return nil, fmt.Errorf("JWT_SECRET_KEY: %w", err)
 	}
-	if s.store, err = storage.New(cfg.StoragePath); err != nil {
+	if s.store, err = storage.Open(ctx, cfg, log); err != nil {
 		return nil, err
 	}
 	s.removeStaleUploads()
@@ -234,7 +234,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		srv.Close()
 		s.log.Warn("shutdown grace period ended; remaining requests cut off", "uploads_aborted", n)
 	}
-	s.uploads.removeLeftovers(s.log)
+	s.uploads.abandonLeftovers(s.log)
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -49,11 +49,14 @@ func (w *Worker) renderReport(ctx context.Context, id string) (jobResult, error)
 			data.RequestedBy = *requestedBy
 		}
 		w.summarize(ctx, docID, data)
-		err = w.writeReport(id, data)
+		err = w.writeReport(ctx, id, data)
 	}
 	if err != nil {
 		if shuttingDown(ctx) {
 			return resultHandBack, nil
+		}
+		if storage.Unavailable(err) {
+			return resultHandBack, fmt.Errorf("report %s: %w", id, err) // the store is down: run it again
 		}
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
@@ -73,7 +76,7 @@ func (w *Worker) renderReport(ctx context.Context, id string) (jobResult, error)
 	return resultDone, nil
 }
 
-func (w *Worker) writeReport(id string, data *report.Data) error {
+func (w *Worker) writeReport(ctx context.Context, id string, data *report.Data) error {
 	var html, pdf bytes.Buffer
 	if err := report.RenderHTML(&html, data); err != nil {
 		return fmt.Errorf("render html: %w", err)
@@ -81,10 +84,11 @@ func (w *Worker) writeReport(id string, data *report.Data) error {
 	if err := report.RenderPDF(&pdf, data); err != nil {
 		return err
 	}
-	if err := w.store.Write(storage.ReportKey(id, "html"), &html); err != nil {
+	if _, err := w.store.Put(ctx, storage.ReportKey(id, "html"), &html, int64(html.Len())); err != nil {
 		return err
 	}
-	return w.store.Write(storage.ReportKey(id, "pdf"), &pdf)
+	_, err := w.store.Put(ctx, storage.ReportKey(id, "pdf"), &pdf, int64(pdf.Len()))
+	return err
 }
 
 // reportData loads a document's report content.

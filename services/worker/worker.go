@@ -104,7 +104,7 @@ type Worker struct {
 	hooks     Hooks
 	opts      Options
 	extractor *extract.Extractor
-	store     *storage.Store
+	store     storage.Store
 	metrics   *metrics
 	ready     chan struct{}
 	retries   sync.WaitGroup
@@ -159,17 +159,18 @@ func New(cfg *config.Config, deps Deps) (*Worker, error) {
 		offline: deps.Offline, http: deps.HTTPClient, hooks: deps.Hooks, opts: o,
 		extractor: extract.New(o.Extract), metrics: newMetrics(), ready: make(chan struct{}),
 	}
-	store, err := storage.New(cfg.StoragePath)
-	if err != nil {
-		return nil, fmt.Errorf("worker: %w", err)
-	}
-	w.store = store
 	if w.queue == nil {
 		w.queue = queue.New(deps.Redis, queue.Options{VisibilityTimeout: vis})
 	}
 	if w.log == nil {
 		w.log = slog.Default()
 	}
+	// An S3 store is probed (bounded: 30 s while it is unreachable).
+	store, err := storage.Open(context.Background(), cfg, w.log)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	w.store = store
 	if w.offline == nil {
 		w.offline = NewOfflineAnalyzer(w.loadPlaybook)
 	}
