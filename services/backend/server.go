@@ -60,6 +60,11 @@ type Server struct {
 	limiterLoggedAt  atomic.Int64
 	uploads          uploadTracker
 	shutdownGrace    time.Duration
+	// principals caches authenticated users for at most principalTTL.
+	principals *principalCache
+	verified   verifiedTokens
+	// leases hold the per-user API budget taken from Redis in advance.
+	leases apiLeases
 }
 
 // Options adjust New for tests and embedding.
@@ -87,7 +92,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, err
 	if log == nil {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	}
-	s := &Server{cfg: cfg, log: log, egress: cfg.EgressPolicy(), shutdownGrace: o.ShutdownGrace}
+	s := &Server{cfg: cfg, log: log, egress: cfg.EgressPolicy(), shutdownGrace: o.ShutdownGrace, principals: newPrincipalCache()}
 	if s.shutdownGrace <= 0 {
 		s.shutdownGrace = 20 * time.Second
 	}
