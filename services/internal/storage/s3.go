@@ -53,6 +53,12 @@ type S3Options struct {
 // NewS3Client builds a client for cfg: TLS unless the endpoint said
 // http://, trusting CAFile's certificates besides the system's.
 func NewS3Client(cfg config.S3, caVar string) (*minio.Client, error) {
+	return newS3Client(cfg, caVar, 0)
+}
+
+// newS3Client is NewS3Client with at most maxRetries attempts per request
+// (0: minio-go's default, 10).
+func newS3Client(cfg config.S3, caVar string, maxRetries int) (*minio.Client, error) {
 	lookup := minio.BucketLookupAuto
 	if cfg.PathStyle {
 		lookup = minio.BucketLookupPath
@@ -81,6 +87,7 @@ func NewS3Client(cfg config.S3, caVar string) (*minio.Client, error) {
 		Region:       cfg.Region,
 		BucketLookup: lookup,
 		Transport:    transport,
+		MaxRetries:   maxRetries,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("s3 client for %s: %w", cfg.Endpoint, err)
@@ -140,11 +147,18 @@ func OpenS3(ctx context.Context, cfg config.S3, opts S3Options) (*S3, error) {
 }
 
 func (s *S3) probe(ctx context.Context) error {
+	// One attempt per request: OpenS3 retries what is worth retrying, and
+	// a store that answers SSE requests with an internal error must not
+	// cost minio-go's ten attempts.
+	client, err := newS3Client(s.cfg, "STORAGE_S3_CA_FILE", 1)
+	if err != nil {
+		return err
+	}
 	// Listing first: some stores create a missing bucket on the first
 	// write, and a typo in STORAGE_S3_BUCKET must not quietly start a new
 	// one (a GET, unlike HEAD bucket, says why it is refused).
 	lctx, cancel := context.WithCancel(ctx)
-	for o := range s.client.ListObjects(lctx, s.cfg.Bucket, minio.ListObjectsOptions{Prefix: s.cfg.Prefix, MaxKeys: 1}) {
+	for o := range client.ListObjects(lctx, s.cfg.Bucket, minio.ListObjectsOptions{Prefix: s.cfg.Prefix, MaxKeys: 1}) {
 		if o.Err != nil {
 			cancel()
 			return s.explain("list", o.Err)
@@ -155,11 +169,11 @@ func (s *S3) probe(ctx context.Context) error {
 	key := s.cfg.Prefix + probeDir + "/" + randomSuffix()
 	body := []byte("contract-lucidity storage probe\n")
 	put := func() error {
-		_, err := s.client.PutObject(ctx, s.cfg.Bucket, key, bytes.NewReader(body), int64(len(body)),
+		_, err := client.PutObject(ctx, s.cfg.Bucket, key, bytes.NewReader(body), int64(len(body)),
 			minio.PutObjectOptions{ServerSideEncryption: s.sse, ContentType: "text/plain"})
 		return err
 	}
-	err := put()
+	err = put()
 	if err != nil && s.sse != nil && refusedSSE(err) {
 		// The store answered; does it take the object without SSE?
 		sse := s.sse
@@ -179,15 +193,15 @@ func (s *S3) probe(ctx context.Context) error {
 		return s.explain("write", err)
 	}
 	defer func() {
-		if err := s.client.RemoveObject(context.WithoutCancel(ctx), s.cfg.Bucket, key, minio.RemoveObjectOptions{}); err != nil {
+		if err := client.RemoveObject(context.WithoutCancel(ctx), s.cfg.Bucket, key, minio.RemoveObjectOptions{}); err != nil {
 			s.log.Warn("could not remove the storage probe object", "key", key, "error", describe(err))
 		}
 	}()
-	st, err := s.client.StatObject(ctx, s.cfg.Bucket, key, minio.StatObjectOptions{})
+	st, err := client.StatObject(ctx, s.cfg.Bucket, key, minio.StatObjectOptions{})
 	if err != nil {
 		return s.explain("read", err)
 	}
-	obj, err := s.client.GetObject(ctx, s.cfg.Bucket, key, minio.GetObjectOptions{})
+	obj, err := client.GetObject(ctx, s.cfg.Bucket, key, minio.GetObjectOptions{})
 	if err != nil {
 		return s.explain("read", err)
 	}
