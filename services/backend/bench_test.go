@@ -297,7 +297,7 @@ func pageQuery(ctx context.Context, pool *pgxpool.Pool, projectID, userID string
 	for rows.Next() {
 		var d doc
 		if err := rows.Scan(&d.ID, &d.ProjectID, &d.OriginalName, &d.FileType, &d.SizeBytes, &d.SHA256, &d.PipelineStatus,
-			&d.Progress, &d.ErrorMessage, &d.Facts, &d.PageCount, &d.ClauseCount, &d.TokensUsed, &d.Analyzer, &d.UploadedBy,
+			&d.Progress, &d.ErrorMessage, (*[]byte)(&d.Facts), &d.PageCount, &d.ClauseCount, &d.TokensUsed, &d.Analyzer, &d.UploadedBy,
 			&d.CreatedAt, &d.CompletedAt, &total); err != nil {
 			rows.Close()
 			return nil, err

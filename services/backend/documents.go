@@ -49,10 +49,12 @@ const documentColumns = `d.id, d.project_id, d.original_name, d.file_type, d.siz
 	d.clause_count, d.tokens_used, d.analyzer, d.uploaded_by,
 	d.created_at, d.completed_at`
 
+// scanDocument reads documentColumns. Facts are scanned as bytes: as a
+// json.RawMessage pgx would parse the JSON the database already validated.
 func scanDocument(row pgx.Row) (documentJSON, error) {
 	var d documentJSON
 	err := row.Scan(&d.ID, &d.ProjectID, &d.OriginalName, &d.FileType, &d.SizeBytes, &d.SHA256, &d.PipelineStatus,
-		&d.Progress, &d.ErrorMessage, &d.Facts, &d.PageCount, &d.ClauseCount, &d.TokensUsed, &d.Analyzer, &d.UploadedBy,
+		&d.Progress, &d.ErrorMessage, (*[]byte)(&d.Facts), &d.PageCount, &d.ClauseCount, &d.TokensUsed, &d.Analyzer, &d.UploadedBy,
 		&d.CreatedAt, &d.CompletedAt)
 	return d, err
 }
@@ -102,7 +104,7 @@ func (s *Server) handleListDocuments(w http.ResponseWriter, r *http.Request) err
 	for rows.Next() {
 		var d documentJSON
 		if err := rows.Scan(&d.ID, &d.ProjectID, &d.OriginalName, &d.FileType, &d.SizeBytes, &d.SHA256, &d.PipelineStatus,
-			&d.Progress, &d.ErrorMessage, &d.Facts, &d.PageCount, &d.ClauseCount, &d.TokensUsed, &d.Analyzer, &d.UploadedBy,
+			&d.Progress, &d.ErrorMessage, (*[]byte)(&d.Facts), &d.PageCount, &d.ClauseCount, &d.TokensUsed, &d.Analyzer, &d.UploadedBy,
 			&d.CreatedAt, &d.CompletedAt, &total); err != nil {
 			rows.Close()
 			return err
