@@ -32,7 +32,19 @@ const revocationBound = time.Second
 // change. The replica that made the change refuses at once.
 func TestRevocationReachesOtherReplicasWithinASecond(t *testing.T) {
 	a := newEnv(t)
-	b := a.replica()
+	revocationReachesReplica(t, a, a.replica())
+}
+
+// The same with two backend processes of the real binary, as two pods
+// are: nothing shared but PostgreSQL and Redis.
+func TestRevocationReachesOtherBackendProcessesWithinASecond(t *testing.T) {
+	a, b := processReplicas(t)
+	revocationReachesReplica(t, a, b)
+}
+
+// revocationReachesReplica revokes through a and checks that b refuses
+// within revocationBound.
+func revocationReachesReplica(t *testing.T, a, b *env) {
 	project := a.createProject(a.admin, "Revocation")
 	page := "/api/projects/" + project + "/documents"
 
