@@ -432,8 +432,12 @@ func benchUploadRSS(b *testing.B, sizeMB int, storage string) error {
 	if err != nil {
 		return err
 	}
+	metricsPort, err := testenv.FreePort()
+	if err != nil {
+		return err
+	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	env := append(os.Environ(),
+	env := append(os.Environ(), "BACKEND_METRICS_ADDR="+fmt.Sprintf("127.0.0.1:%d", metricsPort),
 		"DATABASE_URL="+dbURL, "REDIS_URL="+rs.URL(2), "STORAGE_PATH="+filepath.Join(dir, "storage"),
 		"BACKEND_ADDR="+fmt.Sprintf("127.0.0.1:%d", port), "BCRYPT_COST=4", "LOG_LEVEL=warn",
 		"MAX_UPLOAD_SIZE_MB="+strconv.Itoa(sizeMB+10), "INITIAL_ADMIN_EMAIL="+benchAdmin, "INITIAL_ADMIN_PASSWORD="+benchPass,
