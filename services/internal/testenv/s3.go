@@ -126,6 +126,12 @@ func (s *S3) start(bin string) error {
 		ports[i] = p
 	}
 	s.ports = ports
+	return s.run(bin)
+}
+
+// run starts weed on s.ports with its data directory for them.
+func (s *S3) run(bin string) error {
+	ports := s.ports
 	data := filepath.Join(s.dir, fmt.Sprintf("data-%d", ports[0]))
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return err
@@ -218,11 +224,27 @@ func (s *S3) NewBucket(tb testing.TB) string {
 	return name
 }
 
-// Stop terminates SeaweedFS and removes its directory.
-func (s *S3) Stop() {
-	if s == nil {
-		return
+// Pause kills the server as a crash would (connections are refused),
+// keeping its data and ports; Resume starts it again.
+func (s *S3) Pause(tb testing.TB) {
+	tb.Helper()
+	s.kill()
+}
+
+// Resume restarts a paused server on the same ports and data and waits
+// until it serves again.
+func (s *S3) Resume(tb testing.TB) {
+	tb.Helper()
+	bin, err := weedBinary()
+	if err == nil {
+		err = s.run(bin)
 	}
+	if err != nil {
+		tb.Fatalf("resume SeaweedFS: %v", err)
+	}
+}
+
+func (s *S3) terminate() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
 		select {
@@ -231,6 +253,14 @@ func (s *S3) Stop() {
 			s.kill()
 		}
 	}
+}
+
+// Stop terminates SeaweedFS and removes its directory.
+func (s *S3) Stop() {
+	if s == nil {
+		return
+	}
+	s.terminate()
 	os.RemoveAll(s.dir)
 	s.removeSockets()
 }
