@@ -101,7 +101,11 @@ func (a *App) changePassword(ctx context.Context, s *session, tr *api.TokenRespo
 
 // revoke ends a refresh token family on the server (best effort).
 func (s *session) revoke(ctx context.Context, refresh, access string) error {
-	resp, err := s.api.LogoutWithResponse(ctx, api.RefreshRequest{RefreshToken: refresh}, bearer(access))
+	var body api.LogoutRequest
+	if refresh != "" {
+		body.RefreshToken = &refresh
+	}
+	resp, err := s.api.LogoutWithResponse(ctx, body, bearer(access))
 	if err != nil {
 		return err
 	}
