@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds SeaweedFS (`weed`, an S3-compatible object store) from the Go module
 # proxy into a version-named cache directory outside the clone, for tests of
-# the S3 backup destination (services/internal/testenv/s3.go). Its go.mod has
-# replace directives, so `go install pkg@version` refuses it: download the
-# module, copy it and build ./weed inside. Idempotent: a second run takes
-# milliseconds. Prints the binary's path.
+# the S3 document storage and backup destination (services/internal/testenv/s3.go).
+# Its go.mod has replace directives, so `go install pkg@version` refuses it:
+# download the module, copy it and build ./weed inside. Idempotent: a second
+# run takes milliseconds; concurrent first runs build once. Prints the
+# binary's path.
 #
 # usage: hack/seaweedfs.sh            -> prints the path of the weed binary
 #        hack/seaweedfs.sh ARGS...    -> runs weed ARGS...
@@ -17,8 +18,16 @@ dir=$cache/tools/seaweedfs-$SEAWEEDFS_VERSION
 weed=$dir/weed
 
 if [ ! -x "$weed" ]; then
-  echo "building SeaweedFS $SEAWEEDFS_VERSION (first time only; several minutes)" >&2
   mkdir -p "$dir"
+  # Test packages run in parallel and each asks for weed: one builds, the
+  # others wait for it.
+  if command -v flock >/dev/null; then
+    exec 9>"$dir/.lock"
+    flock 9
+  fi
+fi
+if [ ! -x "$weed" ]; then
+  echo "building SeaweedFS $SEAWEEDFS_VERSION (first time only; several minutes)" >&2
   tmp=$(mktemp -d "$dir/.build.XXXXXX")
   trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
   export GOTOOLCHAIN=local
@@ -30,6 +39,7 @@ if [ ! -x "$weed" ]; then
   (cd "$tmp/src/weed" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$tmp/weed" .)
   mv "$tmp/weed" "$weed"
 fi
+exec 9>&- 2>/dev/null || true
 
 if [ $# -eq 0 ]; then
   echo "$weed"

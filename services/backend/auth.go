@@ -272,6 +272,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if reused != nil {
+		s.principals.reset()
 		s.audit(ctx, *reused)
 		return invalid
 	}
@@ -309,6 +310,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+	s.principals.reset()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -322,6 +324,7 @@ func (s *Server) handleLogoutAll(w http.ResponseWriter, r *http.Request) error {
 	if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return endAllSessions(ctx, tx, p.ID) }); err != nil {
 		return err
 	}
+	s.principals.reset()
 	s.audit(ctx, auditEvent{Type: "signed_out_everywhere", UserID: p.ID, Email: p.Email, IP: s.clientIP(r)})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -383,6 +386,7 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
+	s.principals.reset()
 	s.audit(ctx, auditEvent{Type: "password_changed", UserID: p.ID, Email: p.Email, IP: s.clientIP(r)})
 	writeJSON(w, http.StatusOK, resp)
 	return nil

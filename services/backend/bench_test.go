@@ -6,9 +6,13 @@ package backend_test
 //
 // BenchmarkDocumentPage: authenticated GET of a 50-document page through the
 // real handler against real PostgreSQL and Redis, compared in the same run
-// with a bare net/http handler serving the same JSON from memory.
+// with its floor, the page query alone through pgx on the same database
+// (rows scanned into the API's types), with the query plus the API's JSON
+// encoding, with that behind a bare net/http handler (no authentication),
+// and with a bare handler serving the JSON from memory (HTTP alone).
 // BenchmarkUploadRSS: peak RSS growth of the real binary (a subprocess) while
-// it receives a 100 MB upload, from /proc/<pid>/status VmHWM after resetting
+// it receives a 100 MB upload into the filesystem and into S3 (SeaweedFS),
+// from /proc/<pid>/status VmHWM after resetting
 // the peak through /proc/<pid>/clear_refs.
 
 import (
@@ -40,6 +44,7 @@ import (
 
 	"github.com/contract-lucidity/contract-lucidity/services/backend"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/db"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv"
 )
 
@@ -47,6 +52,7 @@ var (
 	benchDuration    = flag.Duration("bench-duration", 10*time.Second, "load duration per target (BenchmarkDocumentPage)")
 	benchConcurrency = flag.Int("bench-concurrency", 8, "concurrent clients (BenchmarkDocumentPage)")
 	benchUploadMB    = flag.Int("bench-upload-mb", 100, "upload size (BenchmarkUploadRSS)")
+	benchStorage     = flag.String("bench-storage", "filesystem,s3", "storage backends to upload to (BenchmarkUploadRSS): filesystem, s3 (SeaweedFS)")
 )
 
 func BenchmarkDocumentPage(b *testing.B) {
@@ -58,10 +64,14 @@ func BenchmarkDocumentPage(b *testing.B) {
 }
 
 func BenchmarkUploadRSS(b *testing.B) {
-	for range b.N {
-		if err := benchUploadRSS(b, *benchUploadMB); err != nil {
-			b.Fatal(err)
-		}
+	for _, backend := range strings.Split(*benchStorage, ",") {
+		b.Run(backend, func(b *testing.B) {
+			for range b.N {
+				if err := benchUploadRSS(b, *benchUploadMB, backend); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
@@ -148,7 +158,7 @@ func benchPage(b *testing.B, duration time.Duration, concurrency int) error {
 		return err
 	}
 	pid := proj["id"].(string)
-	pool, err := pgxpool.New(ctx, dbURL)
+	pool, err := db.Open(ctx, cfg) // configured as the backend's
 	if err != nil {
 		return err
 	}
@@ -181,28 +191,150 @@ func benchPage(b *testing.B, duration time.Duration, concurrency int) error {
 		w.Write(body)
 	}))
 	defer bare.Close()
-	fmt.Printf("page: %d bytes JSON, 50 of 200 documents, %d clients, %s per target in alternating 1 s slices\n", len(body), concurrency, duration)
-	// Warm both, then measure alternately.
-	load(bare.URL+path, token, time.Second, concurrency)
-	load(api.URL+path, token, time.Second, concurrency)
-	// Alternate one-second slices so both targets see the same background
-	// load (this machine is shared), then merge the samples.
-	var bb, a result
-	for range max(1, int(duration/time.Second)) {
-		bb.merge(load(bare.URL+path, token, time.Second, concurrency))
-		a.merge(load(api.URL+path, token, time.Second, concurrency))
+	// The floor: the page query alone through pgx on the same database, at
+	// the same concurrency, its rows scanned as the API does (no HTTP);
+	// then with the API's JSON encoding, and that over net/http without
+	// authentication.
+	var uid string
+	if err := pool.QueryRow(ctx, `SELECT id FROM users WHERE email = $1`, benchAdmin).Scan(&uid); err != nil {
+		return err
 	}
-	bb.finish()
-	a.finish()
-	fmt.Printf("bare handler : %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d\n", bb.rps, ms(bb.p50), ms(bb.p99), bb.errors)
-	fmt.Printf("backend      : %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d\n", a.rps, ms(a.p50), ms(a.p99), a.errors)
-	fmt.Printf("ratio backend/bare throughput: %.2f (goal >= 0.5)\n", a.rps/bb.rps)
+	query := func(ctx context.Context) ([]byte, error) { return pageQuery(ctx, pool, pid, uid) }
+	queryHTTP := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := query(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(b)
+	}))
+	defer queryHTTP.Close()
+	if qb, err := query(ctx); err != nil || len(qb) != len(body) {
+		return fmt.Errorf("floor query: %d bytes (API %d): %v", len(qb), len(body), err)
+	}
+	rowsOnly := context.WithValue(ctx, noJSON{}, true)
+	targets := []struct {
+		name string
+		do   func(*http.Client) error
+		res  result
+	}{
+		{name: "page query (pgx)", do: func(*http.Client) error { _, err := pageQuery(rowsOnly, pool, pid, uid); return err }},
+		{name: "query + JSON (pgx)", do: func(*http.Client) error { _, err := query(ctx); return err }},
+		{name: "query + JSON over HTTP", do: httpGet(queryHTTP.URL+path, token)},
+		{name: "bare handler (memory)", do: httpGet(bare.URL+path, token)},
+		{name: "backend", do: httpGet(api.URL+path, token)},
+	}
+	fmt.Printf("page: %d bytes JSON, 50 of 200 documents, %d clients, %s per target in alternating 1 s slices\n", len(body), concurrency, duration)
+	for _, t := range targets { // warm up
+		load(t.do, 500*time.Millisecond, concurrency)
+	}
+	// Alternate one-second slices so every target sees the same background
+	// load (this machine is shared), then merge the samples.
+	for range max(1, int(duration/time.Second)) {
+		for i := range targets {
+			targets[i].res.merge(load(targets[i].do, time.Second, concurrency))
+		}
+	}
+	for i := range targets {
+		r := &targets[i].res
+		r.finish()
+		fmt.Printf("%-23s: %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d\n", targets[i].name, r.rps, ms(r.p50), ms(r.p99), r.errors)
+	}
+	q, qj, qh, bb, a := targets[0].res, targets[1].res, targets[2].res, targets[3].res, targets[4].res
+	fmt.Printf("backend / page query: %.2f (goal >= 0.8); / query + JSON: %.2f; / query + JSON over HTTP: %.2f\n",
+		a.rps/q.rps, a.rps/qj.rps, a.rps/qh.rps)
+	// What HTTP alone allows: the query's cost plus a bare round trip.
+	fmt.Printf("HTTP alone caps it at %.2f (page query) and %.2f (query + JSON): 1 / (1 + query rate / bare rate)\n",
+		1/(1+q.rps/bb.rps), 1/(1+qj.rps/bb.rps))
 	b.ReportMetric(a.rps, "backend-req/s")
+	b.ReportMetric(q.rps, "query-req/s")
+	b.ReportMetric(qj.rps, "query-json-req/s")
+	b.ReportMetric(qh.rps, "query-http-req/s")
 	b.ReportMetric(bb.rps, "bare-req/s")
 	b.ReportMetric(ms(a.p99), "backend-p99-ms")
-	b.ReportMetric(ms(bb.p99), "bare-p99-ms")
-	b.ReportMetric(a.rps/bb.rps, "ratio")
+	b.ReportMetric(a.rps/q.rps, "ratio")
+	b.ReportMetric(a.rps/qj.rps, "ratio-json")
+	b.ReportMetric(a.rps/qh.rps, "ratio-http")
 	return nil
+}
+
+// pageQuery is the documents page of the API (handleListDocuments) without
+// the API: the same SQL, scanned and (unless ctx has noJSON) encoded the
+// same way.
+func pageQuery(ctx context.Context, pool *pgxpool.Pool, projectID, userID string) ([]byte, error) {
+	rows, err := pool.Query(ctx, `SELECT d.id, d.project_id, d.original_name, d.file_type, d.size_bytes, d.sha256, d.pipeline_status,
+	d.progress, d.error_message, d.facts, d.page_count,
+	d.clause_count, d.tokens_used, d.analyzer, d.uploaded_by,
+	d.created_at, d.completed_at, (SELECT count(*) FROM documents WHERE project_id = $1)
+		FROM documents d WHERE d.project_id = $1
+		AND ($4 OR EXISTS (SELECT 1 FROM project_members pm WHERE pm.project_id = $1 AND pm.user_id = $5))
+		ORDER BY d.created_at DESC, d.id LIMIT $2 OFFSET $3`, projectID, 50, 0, true, userID)
+	if err != nil {
+		return nil, err
+	}
+	type doc struct {
+		ID             string          `json:"id"`
+		ProjectID      string          `json:"project_id"`
+		OriginalName   string          `json:"original_name"`
+		FileType       string          `json:"file_type"`
+		SizeBytes      int64           `json:"size_bytes"`
+		SHA256         string          `json:"sha256"`
+		PipelineStatus string          `json:"pipeline_status"`
+		Progress       int             `json:"progress"`
+		ErrorMessage   *string         `json:"error_message"`
+		Facts          json.RawMessage `json:"facts"`
+		PageCount      *int            `json:"page_count"`
+		ClauseCount    int64           `json:"clause_count"`
+		TokensUsed     int             `json:"tokens_used"`
+		Analyzer       string          `json:"analyzer"`
+		UploadedBy     *string         `json:"uploaded_by"`
+		CreatedAt      time.Time       `json:"created_at"`
+		CompletedAt    *time.Time      `json:"completed_at"`
+	}
+	var total int64
+	items := []doc{}
+	for rows.Next() {
+		var d doc
+		if err := rows.Scan(&d.ID, &d.ProjectID, &d.OriginalName, &d.FileType, &d.SizeBytes, &d.SHA256, &d.PipelineStatus,
+			&d.Progress, &d.ErrorMessage, (*[]byte)(&d.Facts), &d.PageCount, &d.ClauseCount, &d.TokensUsed, &d.Analyzer, &d.UploadedBy,
+			&d.CreatedAt, &d.CompletedAt, &total); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		items = append(items, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if ctx.Value(noJSON{}) != nil {
+		return nil, nil
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(true)
+	err = enc.Encode(struct {
+		Items []doc `json:"items"`
+		Total int64 `json:"total"`
+	}{items, total})
+	return buf.Bytes(), err
+}
+
+func httpGet(url, token string) func(*http.Client) error {
+	return func(client *http.Client) error {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("GET %s: %d", url, resp.StatusCode)
+		}
+		return nil
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -245,7 +377,7 @@ func (r *result) finish() {
 	}
 }
 
-func load(url, token string, d time.Duration, concurrency int) result {
+func load(do func(*http.Client) error, d time.Duration, concurrency int) result {
 	tr := &http.Transport{MaxIdleConnsPerHost: concurrency * 2}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
@@ -262,17 +394,8 @@ func load(url, token string, d time.Duration, concurrency int) result {
 			var mine []time.Duration
 			bad := 0
 			for time.Now().Before(deadline) {
-				req, _ := http.NewRequest("GET", url, nil)
-				req.Header.Set("Authorization", "Bearer "+token)
 				t0 := time.Now()
-				resp, err := client.Do(req)
-				if err != nil {
-					bad++
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
+				if err := do(client); err != nil {
 					bad++
 					continue
 				}
@@ -291,8 +414,8 @@ func load(url, token string, d time.Duration, concurrency int) result {
 }
 
 // benchUploadRSS runs the real binary and measures its peak RSS growth
-// while it receives one upload of sizeMB.
-func benchUploadRSS(b *testing.B, sizeMB int) error {
+// while it receives one upload of sizeMB into storage (filesystem or s3).
+func benchUploadRSS(b *testing.B, sizeMB int, storage string) error {
 	dbURL, err := pg.CreateDatabase("bench_upload_" + randHex(4))
 	if err != nil {
 		return err
@@ -309,12 +432,29 @@ func benchUploadRSS(b *testing.B, sizeMB int) error {
 	if err != nil {
 		return err
 	}
+	metricsPort, err := testenv.FreePort()
+	if err != nil {
+		return err
+	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	env := append(os.Environ(),
+	env := append(os.Environ(), "BACKEND_METRICS_ADDR="+fmt.Sprintf("127.0.0.1:%d", metricsPort),
 		"DATABASE_URL="+dbURL, "REDIS_URL="+rs.URL(2), "STORAGE_PATH="+filepath.Join(dir, "storage"),
 		"BACKEND_ADDR="+fmt.Sprintf("127.0.0.1:%d", port), "BCRYPT_COST=4", "LOG_LEVEL=warn",
 		"MAX_UPLOAD_SIZE_MB="+strconv.Itoa(sizeMB+10), "INITIAL_ADMIN_EMAIL="+benchAdmin, "INITIAL_ADMIN_PASSWORD="+benchPass,
 		"JWT_SECRET_KEY="+randHex(24), "ENCRYPTION_KEY="+randHex(32))
+	switch storage {
+	case "filesystem":
+	case "s3":
+		s3, err := testenv.StartS3()
+		if err != nil {
+			return err
+		}
+		defer s3.Stop()
+		env = append(env, "STORAGE_BACKEND=s3", "STORAGE_S3_ENDPOINT=http://"+s3.Endpoint, "STORAGE_S3_BUCKET="+s3.Bucket,
+			"STORAGE_S3_ACCESS_KEY_ID="+s3.AccessKey, "STORAGE_S3_SECRET_ACCESS_KEY="+s3.SecretKey, "STORAGE_S3_FORCE_PATH_STYLE=true")
+	default:
+		return fmt.Errorf("-bench-storage: unknown backend %q", storage)
+	}
 	migrate := exec.Command(bin, "migrate")
 	migrate.Env, migrate.Stderr = env, os.Stderr
 	if err := migrate.Run(); err != nil {
@@ -365,8 +505,8 @@ func benchUploadRSS(b *testing.B, sizeMB int) error {
 	}
 	took := time.Since(start)
 	peak := status(pid, "VmHWM")
-	fmt.Printf("upload %d MB: %.1f s (%.0f MB/s); backend RSS before %.1f MiB, peak during upload %.1f MiB, growth %.1f MiB (goal < 32 MiB)\n",
-		sizeMB, took.Seconds(), float64(sizeMB)/took.Seconds(), kib(before), kib(peak), kib(peak-before))
+	fmt.Printf("upload %d MB to %s: %.1f s (%.0f MB/s); backend RSS before %.1f MiB, peak during upload %.1f MiB, growth %.1f MiB (goal < 32 MiB)\n",
+		sizeMB, storage, took.Seconds(), float64(sizeMB)/took.Seconds(), kib(before), kib(peak), kib(peak-before))
 	b.ReportMetric(kib(peak-before), "rss-growth-MiB")
 	b.ReportMetric(float64(sizeMB)/took.Seconds(), "MB/s")
 	return nil
@@ -426,3 +566,6 @@ func streamUpload(base, token, projectID string, sizeMB int) error {
 	}
 	return nil
 }
+
+// noJSON in a context makes pageQuery stop after scanning the rows.
+type noJSON struct{}

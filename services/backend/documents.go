@@ -1,14 +1,16 @@
 package backend
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"hash"
 	"io"
+	"io/fs"
 	"net/http"
-	"os"
 	"path"
 	"strings"
 	"time"
@@ -46,10 +48,12 @@ const documentColumns = `d.id, d.project_id, d.original_name, d.file_type, d.siz
 	d.clause_count, d.tokens_used, d.analyzer, d.uploaded_by,
 	d.created_at, d.completed_at`
 
+// scanDocument reads documentColumns. Facts are scanned as bytes: as a
+// json.RawMessage pgx would parse the JSON the database already validated.
 func scanDocument(row pgx.Row) (documentJSON, error) {
 	var d documentJSON
 	err := row.Scan(&d.ID, &d.ProjectID, &d.OriginalName, &d.FileType, &d.SizeBytes, &d.SHA256, &d.PipelineStatus,
-		&d.Progress, &d.ErrorMessage, &d.Facts, &d.PageCount, &d.ClauseCount, &d.TokensUsed, &d.Analyzer, &d.UploadedBy,
+		&d.Progress, &d.ErrorMessage, (*[]byte)(&d.Facts), &d.PageCount, &d.ClauseCount, &d.TokensUsed, &d.Analyzer, &d.UploadedBy,
 		&d.CreatedAt, &d.CompletedAt)
 	return d, err
 }
@@ -99,7 +103,7 @@ func (s *Server) handleListDocuments(w http.ResponseWriter, r *http.Request) err
 	for rows.Next() {
 		var d documentJSON
 		if err := rows.Scan(&d.ID, &d.ProjectID, &d.OriginalName, &d.FileType, &d.SizeBytes, &d.SHA256, &d.PipelineStatus,
-			&d.Progress, &d.ErrorMessage, &d.Facts, &d.PageCount, &d.ClauseCount, &d.TokensUsed, &d.Analyzer, &d.UploadedBy,
+			&d.Progress, &d.ErrorMessage, (*[]byte)(&d.Facts), &d.PageCount, &d.ClauseCount, &d.TokensUsed, &d.Analyzer, &d.UploadedBy,
 			&d.CreatedAt, &d.CompletedAt, &total); err != nil {
 			rows.Close()
 			return err
@@ -137,11 +141,10 @@ func (s *Server) handleGetDocument(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
-// handleUpload streams a multipart upload to a temporary file under
-// STORAGE_PATH: the form's project_id part must come first (the caller's
-// right to upload is checked before any file byte is read), then the file
-// part, copied with a size limit, hashed on the way, and typed by content.
-// uploadForm is the multipart form handleUpload reads, in this order.
+// uploadForm is the multipart form handleUpload reads, in this order: the
+// project_id part must come first (the caller's right to upload is checked
+// before any file byte is read), then the file part, streamed to the store
+// with a size limit, hashed on the way, and typed by content.
 type uploadForm struct {
 	ProjectID string `json:"project_id" format:"uuid"`
 	File      []byte `json:"file" format:"binary"`
@@ -155,7 +158,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) error {
 	if err := s.rateLimit(ctx, limitUpload, "upload:user:"+p.ID, s.cfg.RateLimitUploadPerMinute); err != nil {
 		return err
 	}
-	u, ok := s.uploads.begin(w)
+	u, ok := s.uploads.begin(w, r)
 	if !ok {
 		return errShuttingDown
 	}
@@ -225,60 +228,63 @@ func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request, u *upload
 	}
 }
 
-// limitedWriter fails once more than n bytes were written.
-type limitedWriter struct {
-	w io.Writer
-	n int64
+// uploadReader reads the file part for the store: it counts and hashes
+// what passes, fails with errTooLarge beyond the limit, and marks the
+// client's read errors (clientError) so they are told apart from the
+// store's.
+type uploadReader struct {
+	r     io.Reader
+	h     hash.Hash
+	n     int64
+	limit int64
 }
 
 var errTooLarge = errors.New("upload too large")
 
-func (l *limitedWriter) Write(b []byte) (int, error) {
-	if int64(len(b)) > l.n {
-		return 0, errTooLarge
+// clientError is an error reading the client's body.
+type clientError struct{ err error }
+
+func (e *clientError) Error() string { return e.err.Error() }
+func (e *clientError) Unwrap() error { return e.err }
+
+func (u *uploadReader) Read(b []byte) (int, error) {
+	n, err := u.r.Read(b)
+	u.h.Write(b[:n])
+	u.n += int64(n)
+	if u.n > u.limit {
+		return n, errTooLarge
 	}
-	l.n -= int64(len(b))
-	return l.w.Write(b)
+	if err != nil && err != io.EOF {
+		err = &clientError{err}
+	}
+	return n, err
 }
 
+// storeUpload types the file by its first bytes (refusing what is not
+// allowed before anything is stored), then streams it to the store at its
+// final key: the store's Put is all or nothing, so an upload cut short, too
+// large or refused leaves no file. A DOCX (a ZIP archive) is inspected once
+// stored, through random access to the stored object. The row is inserted
+// only once the file is stored, and a failed insert removes the file: no
+// row is ever without its file.
 func (s *Server) storeUpload(w http.ResponseWriter, r *http.Request, u *upload, part io.Reader, projectID, clientName string,
 	limit int64, supported []string) error {
-	ctx := r.Context()
+	ctx := u.ctx
 	p := caller(r)
-	tmp, err := s.store.TempFile()
-	if err != nil {
-		return s.storageError(ctx, "create temporary file", err)
-	}
-	s.uploads.setTemp(u, tmp.Name())
-	committed := false
-	defer func() {
-		tmp.Close()
-		if !committed {
-			os.Remove(tmp.Name())
-		}
-	}()
 	h := sha256.New()
-	lw := &limitedWriter{w: io.MultiWriter(storageWriter{tmp}, h), n: limit}
-	size, err := io.CopyBuffer(lw, part, make([]byte, 64<<10))
-	var sf *storageFailure
-	switch {
-	case errors.Is(err, errTooLarge):
-		return errStatus(http.StatusRequestEntityTooLarge, "file exceeds the upload limit of %d MB", limit>>20)
-	case errors.As(err, &sf):
-		return s.storageError(ctx, "write", sf.err)
-	case err != nil && u.aborted.Load():
-		return errShuttingDown // the read failed because shutdown cut it
-	case err != nil && ctx.Err() != nil:
-		return ctx.Err()
-	case err != nil:
-		return u.readError(err)
-	case size == 0:
+	body := &uploadReader{r: part, h: h, limit: limit}
+	head := make([]byte, filetype.HeadSize)
+	n, err := io.ReadFull(body, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return s.uploadReadError(ctx, u, err)
+	}
+	if n == 0 {
 		return unprocessable("the file is empty")
 	}
-	if err := tmp.Close(); err != nil {
-		return s.storageError(ctx, "close", err)
+	ftype, err := filetype.Sniff(head[:n])
+	if ftype == "zip" {
+		ftype = filetype.DOCX // confirmed below, once stored
 	}
-	ftype, err := filetype.DetectFile(tmp.Name())
 	if err != nil || !filetype.Allowed(ftype, supported) {
 		s.log.Info("upload refused", "reason", "unsupported type", "detected", ftype, "user_id", p.ID)
 		return errStatus(http.StatusUnsupportedMediaType, "unsupported file type; allowed: %s", strings.Join(supported, ", "))
@@ -287,25 +293,95 @@ func (s *Server) storeUpload(w http.ResponseWriter, r *http.Request, u *upload, 
 		s.log.Info("upload refused", "reason", "extension does not match content", "detected", ftype, "user_id", p.ID)
 		return errStatus(http.StatusUnsupportedMediaType, "file content (%s) does not match its name", ftype)
 	}
-	name := displayName(clientName, ftype)
 	id := newUUID()
 	key := storage.DocumentKey(id)
-	if err := s.store.Commit(tmp.Name(), key); err != nil {
-		return s.storageError(ctx, "commit", err)
+	size, err := s.store.Put(ctx, key, io.MultiReader(bytes.NewReader(head[:n]), body), -1)
+	var ce *clientError
+	switch {
+	case errors.Is(err, errTooLarge):
+		return errStatus(http.StatusRequestEntityTooLarge, "file exceeds the upload limit of %d MB", limit>>20)
+	case errors.As(err, &ce) || (err != nil && ctx.Err() != nil):
+		return s.uploadReadError(ctx, u, err)
+	case err != nil:
+		return s.storageError(ctx, "store", err)
 	}
-	committed = true
+	// From here on the file is stored: every refusal removes it.
+	stored := false
+	defer func() {
+		if !stored {
+			if err := s.store.Remove(context.WithoutCancel(ctx), key); err != nil {
+				s.log.Warn("could not remove a refused upload", "key", key, "error", err)
+			}
+		}
+	}()
+	if ftype == filetype.DOCX {
+		if err := s.inspectDOCX(ctx, key); err != nil {
+			var se *storageFailure
+			if errors.As(err, &se) {
+				return s.storageError(ctx, "inspect", se.err)
+			}
+			s.log.Info("upload refused", "reason", "zip archive is not a Word document", "user_id", p.ID)
+			return errStatus(http.StatusUnsupportedMediaType, "unsupported file type; allowed: %s", strings.Join(supported, ", "))
+		}
+	}
+	name := displayName(clientName, ftype)
 	d, err := scanDocument(s.pool.QueryRow(ctx, `WITH d AS (
 		INSERT INTO documents (id, project_id, original_name, file_type, mime_type, size_bytes, sha256, storage_key, uploaded_by)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *)
 		SELECT `+documentColumns+` FROM d`,
 		id, projectID, name, ftype, filetype.MIME(ftype), size, hex.EncodeToString(h.Sum(nil)), key, p.ID))
 	if err != nil {
-		_ = s.store.RemoveDocument(id)
 		return err
 	}
+	stored = true
 	s.enqueue(ctx, queue.Job{Kind: queue.KindDocument, ID: id})
 	writeJSON(w, http.StatusAccepted, d)
 	return nil
+}
+
+// inspectDOCX confirms that the stored ZIP archive at key is a Word
+// document. An error reading the store is a *storageFailure.
+func (s *Server) inspectDOCX(ctx context.Context, key string) error {
+	f, err := s.store.Open(ctx, key)
+	if err != nil {
+		return &storageFailure{err}
+	}
+	defer f.Close()
+	ra := &failingReaderAt{r: f}
+	if err := filetype.InspectDOCX(ra, f.Info().Size); err != nil {
+		if ra.err != nil {
+			return &storageFailure{ra.err}
+		}
+		return err
+	}
+	return nil
+}
+
+// failingReaderAt remembers the first error of the store, so a store that
+// fails is not mistaken for a malformed archive.
+type failingReaderAt struct {
+	r   io.ReaderAt
+	err error
+}
+
+func (f *failingReaderAt) ReadAt(b []byte, off int64) (int, error) {
+	n, err := f.r.ReadAt(b, off)
+	if err != nil && err != io.EOF && f.err == nil {
+		f.err = err
+	}
+	return n, err
+}
+
+// uploadReadError maps an error reading the client's body during an
+// upload: cut off by shutdown, the client gone, or malformed.
+func (s *Server) uploadReadError(ctx context.Context, u *upload, err error) error {
+	switch {
+	case u.aborted.Load():
+		return errShuttingDown // the read failed because shutdown cut it
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	return u.readError(err)
 }
 
 // enqueue puts a job on the queue. A failure is logged, not returned: the
@@ -368,26 +444,24 @@ func (s *Server) handleDownloadDocument(w http.ResponseWriter, r *http.Request) 
 var documentFile = fileResponse{filetype.MIME(filetype.PDF), filetype.MIME(filetype.DOCX), filetype.MIME(filetype.PNG),
 	filetype.MIME(filetype.JPEG), filetype.MIME(filetype.TIFF), "application/octet-stream"}
 
-// serveFile sends a stored file as an attachment.
+// serveFile streams a stored file through the backend as an attachment
+// (there are no public or pre-signed URLs to the store); Range requests
+// read only the range from the store.
 func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, key, name, mimeType string) error {
-	f, err := s.store.Open(key)
-	if errors.Is(err, os.ErrNotExist) {
+	f, err := s.store.Open(r.Context(), key)
+	if errors.Is(err, fs.ErrNotExist) {
 		return errStatus(http.StatusNotFound, "file not found")
 	}
 	if err != nil {
-		return err
+		return s.storageReadError(r.Context(), err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
 	if mimeType == "" {
 		mimeType = "application/octet-stream"
 	}
 	w.Header().Set("Content-Type", mimeType)
 	w.Header().Set("Content-Disposition", attachment(name))
-	http.ServeContent(w, r, "", st.ModTime(), f)
+	http.ServeContent(w, r, "", f.Info().ModTime, f)
 	return nil
 }
 
@@ -421,7 +495,7 @@ func (s *Server) handleDeleteDocument(w http.ResponseWriter, r *http.Request) er
 // (purged by the worker after STORAGE_TRASH_RETENTION) rather than removing
 // them: a backup running now may hold a snapshot that still references them.
 func (s *Server) trashDocumentFiles(ctx context.Context, id string, reportIDs []string) {
-	if err := s.store.TrashDocument(id, reportIDs); err != nil {
+	if err := s.store.TrashDocument(ctx, id, reportIDs); err != nil {
 		s.log.WarnContext(ctx, "trash document files", "document_id", id, "error", err)
 	}
 }

@@ -265,7 +265,11 @@ func (e *env) do(method, path, token string, body any, headers ...string) *respo
 
 func (e *env) send(req *http.Request) *response {
 	e.t.Helper()
-	resp, err := e.http.Client().Do(req)
+	client := e.http.Client()
+	if client == nil { // a backend process (processReplicas), not an httptest.Server
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -193,7 +193,7 @@ type metrics struct {
 	// limiterUnavailable counts rate limit decisions made without Redis,
 	// by limit and outcome (allowed: proceeded unlimited; refused: 503).
 	limiterUnavailable *prometheus.CounterVec
-	// uploadStorageErrors counts uploads lost to the storage (no_space, io).
+	// uploadStorageErrors counts uploads lost to the storage (no_space, unavailable, io).
 	uploadStorageErrors *prometheus.CounterVec
 	// uploadsAborted counts uploads cut off by shutdown.
 	uploadsAborted prometheus.Counter
@@ -217,7 +217,7 @@ func newMetrics(s *Server) *metrics {
 			Help: "Rate limit checks made while Redis was unavailable, by limit and outcome (allowed without limit, or refused).",
 		}, []string{"limit", "outcome"}),
 		uploadStorageErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cl_upload_storage_errors_total", Help: "Uploads that could not be stored, by reason (no_space, io).",
+			Name: "cl_upload_storage_errors_total", Help: "Uploads that could not be stored, by reason (no_space, unavailable, io).",
 		}, []string{"reason"}),
 		uploadsAborted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cl_uploads_aborted_total", Help: "Uploads aborted because the server shut down.",

@@ -76,7 +76,8 @@ var extraErrors = map[string][]int{
 	"PATCH /api/projects/{id}":                    {http.StatusConflict},
 	"DELETE /api/projects/{id}/members/{user_id}": {http.StatusUnprocessableEntity}, // the last project admin
 	"GET /api/search":                             {http.StatusNotFound},
-	"GET /api/reports/{id}/download":              {http.StatusConflict},
+	"GET /api/documents/{id}/file":                {http.StatusServiceUnavailable}, // the document storage is unreachable
+	"GET /api/reports/{id}/download":              {http.StatusConflict, http.StatusServiceUnavailable},
 	"POST /api/admin/ai-providers":                {http.StatusConflict},
 	"PATCH /api/admin/ai-providers/{id}":          {http.StatusConflict},
 	"POST /api/projects/{id}/playbook/rules":      {http.StatusConflict}, // the rule is overridden already

@@ -241,7 +241,7 @@ func (s *Server) handleDeleteProject(w http.ResponseWriter, r *http.Request) err
 	for _, d := range docs {
 		s.trashDocumentFiles(ctx, d, reports[d])
 	}
-	if err := s.store.TrashReports(id, projectReports); err != nil {
+	if err := s.store.TrashReports(ctx, id, projectReports); err != nil {
 		s.log.WarnContext(ctx, "trash project report files", "project_id", id, "error", err)
 	}
 	s.audit(ctx, auditEvent{Type: "project_deleted", UserID: p.ID, Email: p.Email, IP: s.clientIP(r),

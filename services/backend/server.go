@@ -43,7 +43,7 @@ type Server struct {
 	limiter *redis_rate.Limiter
 	box     *secretbox.Box
 	tokens  *accesstoken.Ring
-	store   *storage.Store
+	store   storage.Store
 	metrics *metrics
 	routes  []route
 	handler http.Handler
@@ -60,6 +60,11 @@ type Server struct {
 	limiterLoggedAt  atomic.Int64
 	uploads          uploadTracker
 	shutdownGrace    time.Duration
+	// principals caches authenticated users for at most principalTTL.
+	principals *principalCache
+	verified   verifiedTokens
+	// leases hold the per-user API budget taken from Redis in advance.
+	leases apiLeases
 }
 
 // Options adjust New for tests and embedding.
@@ -87,7 +92,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, err
 	if log == nil {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	}
-	s := &Server{cfg: cfg, log: log, egress: cfg.EgressPolicy(), shutdownGrace: o.ShutdownGrace}
+	s := &Server{cfg: cfg, log: log, egress: cfg.EgressPolicy(), shutdownGrace: o.ShutdownGrace, principals: newPrincipalCache()}
 	if s.shutdownGrace <= 0 {
 		s.shutdownGrace = 20 * time.Second
 	}
@@ -100,7 +105,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, err
 	if s.tokens, err = accesstoken.NewRing(cfg.JWTSecret, cfg.JWTPreviousSecrets...); err != nil {
 		return nil, fmt.Errorf("JWT_SECRET_KEY: %w", err)
 	}
-	if s.store, err = storage.New(cfg.StoragePath); err != nil {
+	if s.store, err = storage.Open(ctx, cfg, log); err != nil {
 		return nil, err
 	}
 	s.removeStaleUploads()
@@ -234,7 +239,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		srv.Close()
 		s.log.Warn("shutdown grace period ended; remaining requests cut off", "uploads_aborted", n)
 	}
-	s.uploads.removeLeftovers(s.log)
+	s.uploads.abandonLeftovers(s.log)
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -23,8 +23,10 @@ import (
 //     session, or a detected refresh token reuse, revokes the family and
 //     with it every access token of that session, and no other session.
 
-// principal is the authenticated caller, loaded from the database on every
-// request so that disabling a user or changing a role takes effect at once.
+// principal is the authenticated caller, loaded from the database and
+// reused for at most principalTTL (principalcache.go), so that disabling a
+// user or changing a role takes effect within a second on every replica,
+// and at once on the one that made the change.
 type principal struct {
 	ID         string
 	Email      string
@@ -100,6 +102,10 @@ func (s *Server) verifyBearer(r *http.Request) (*accesstoken.Claims, error) {
 	if raw == "" {
 		return nil, errUnauthorized
 	}
+	now := time.Now()
+	if c := s.verified.get(raw, now); c != nil {
+		return c, nil
+	}
 	claims, err := s.tokens.Verify(raw)
 	var te *accesstoken.Error
 	switch {
@@ -114,6 +120,7 @@ func (s *Server) verifyBearer(r *http.Request) (*accesstoken.Claims, error) {
 	if !validUUID(claims.Subject) || !validUUID(claims.Session) {
 		return nil, s.rejectToken(r, "token_manipulation", "invalid subject or session", nil)
 	}
+	s.verified.put(raw, claims, now)
 	return claims, nil
 }
 
@@ -147,10 +154,24 @@ func (s *Server) rejectToken(r *http.Request, event, reason string, userID any) 
 
 var errTokenRevoked = errors.New("access token revoked")
 
-// loadPrincipal reads the user behind a verified token; a deleted or
-// disabled user is 401, a token of an older generation or of a revoked
-// session is errTokenRevoked.
+// loadPrincipal reads the user behind a verified token, or takes it from
+// the cache; a deleted or disabled user is 401, a token of an older
+// generation or of a revoked session is errTokenRevoked.
 func (s *Server) loadPrincipal(ctx context.Context, c *accesstoken.Claims) (*principal, error) {
+	key := principalKey{user: c.Subject, session: c.Session, generation: *c.Generation}
+	p, epoch := s.principals.get(key)
+	if p != nil {
+		return p, nil
+	}
+	start := time.Now()
+	p, err := s.queryPrincipal(ctx, c)
+	if err == nil {
+		s.principals.put(key, p, epoch, start)
+	}
+	return p, err
+}
+
+func (s *Server) queryPrincipal(ctx context.Context, c *accesstoken.Claims) (*principal, error) {
 	p := &principal{}
 	var disabled, sessionRevoked bool
 	var generation int64

@@ -3,14 +3,13 @@ package backend
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/storage"
 )
 
 // MaxUploadDuration bounds one upload request (a read deadline on its
@@ -23,8 +22,12 @@ var errShuttingDown = &apiError{Status: http.StatusServiceUnavailable, RetryAfte
 
 // upload is one upload request in flight.
 type upload struct {
-	rc      *http.ResponseController
-	tmp     string // its temporary file, once created
+	rc *http.ResponseController
+	// ctx is the request's context, cancelled as well when shutdown gives
+	// up waiting: the store then abandons the upload (removes its
+	// temporary file, aborts its multipart upload).
+	ctx     context.Context
+	cancel  context.CancelFunc
 	aborted atomic.Bool
 }
 
@@ -38,13 +41,14 @@ type uploadTracker struct {
 }
 
 // begin registers an upload; false once shutdown has aborted uploads.
-func (t *uploadTracker) begin(w http.ResponseWriter) (*upload, bool) {
+func (t *uploadTracker) begin(w http.ResponseWriter, r *http.Request) (*upload, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closing {
 		return nil, false
 	}
 	u := &upload{rc: http.NewResponseController(w)}
+	u.ctx, u.cancel = context.WithCancel(r.Context())
 	// Best effort: not every ResponseWriter supports deadlines.
 	_ = u.rc.SetReadDeadline(time.Now().Add(MaxUploadDuration))
 	t.active[u] = struct{}{}
@@ -52,16 +56,11 @@ func (t *uploadTracker) begin(w http.ResponseWriter) (*upload, bool) {
 	return u, true
 }
 
-func (t *uploadTracker) setTemp(u *upload, name string) {
-	t.mu.Lock()
-	u.tmp = name
-	t.mu.Unlock()
-}
-
 func (t *uploadTracker) end(u *upload) {
 	t.mu.Lock()
 	delete(t.active, u)
 	t.mu.Unlock()
+	u.cancel()
 	t.wg.Done()
 }
 
@@ -89,17 +88,15 @@ func (s *Server) abortUploads(wait time.Duration) int {
 	return n
 }
 
-// removeLeftovers deletes the temporary files of uploads whose handlers
-// did not finish in time, as the process is about to exit.
-func (t *uploadTracker) removeLeftovers(log *slog.Logger) {
+// abandonLeftovers cancels the uploads whose handlers did not finish in
+// time, as the process is about to exit: the store removes what they
+// wrote (what a killed process leaves, RemoveStale finds later).
+func (t *uploadTracker) abandonLeftovers(log *slog.Logger) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for u := range t.active {
-		if u.tmp != "" {
-			if err := os.Remove(u.tmp); err == nil {
-				log.Warn("removed the partial file of an unfinished upload")
-			}
-		}
+		u.cancel()
+		log.Warn("abandoned an unfinished upload")
 	}
 }
 
@@ -126,35 +123,46 @@ type storageFailure struct{ err error }
 func (e *storageFailure) Error() string { return e.err.Error() }
 func (e *storageFailure) Unwrap() error { return e.err }
 
-type storageWriter struct{ w io.Writer }
-
-func (sw storageWriter) Write(b []byte) (int, error) {
-	n, err := sw.w.Write(b)
-	if err != nil {
-		err = &storageFailure{err: err}
-	}
-	return n, err
-}
-
-// storageError answers an upload the storage could not take: 507 when the
-// volume is full (or over quota), 500 otherwise; both are logged as errors
-// and counted, since they need an operator.
+// storageError answers an upload the storage could not take: 507 when it
+// is full (a volume, a quota), 503 with Retry-After when it cannot be
+// reached, 500 otherwise; all are logged as errors and counted, since they
+// need an operator.
 func (s *Server) storageError(ctx context.Context, op string, err error) error {
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+	switch {
+	case storage.NoSpace(err):
 		s.metrics.uploadStorageErrors.WithLabelValues("no_space").Inc()
 		s.log.ErrorContext(ctx, "upload not stored: document storage is full", "op", op, "error", err)
 		return &apiError{Status: http.StatusInsufficientStorage,
 			Detail: "the server's document storage is full, so the file was not stored; please try again later or ask an administrator to free space"}
+	case storage.Unavailable(err):
+		s.metrics.uploadStorageErrors.WithLabelValues("unavailable").Inc()
+		s.log.ErrorContext(ctx, "upload not stored: document storage unavailable", "op", op, "error", err)
+		return &apiError{Status: http.StatusServiceUnavailable, RetryAfter: outageRetryAfter,
+			Detail: "the document storage is unavailable, so the file was not stored; please try again in a minute"}
 	}
 	s.metrics.uploadStorageErrors.WithLabelValues("io").Inc()
 	s.log.ErrorContext(ctx, "upload not stored: storage error", "op", op, "error", err)
 	return &apiError{Status: http.StatusInternalServerError, Detail: "the file could not be stored; please try again later"}
 }
 
-// removeStaleUploads deletes temporary upload files abandoned by a crash
-// or a killed process (of this or another replica).
+// storageReadError answers a download the storage could not serve: 503
+// with Retry-After when it cannot be reached (logged), the error otherwise.
+func (s *Server) storageReadError(ctx context.Context, err error) error {
+	if storage.Unavailable(err) {
+		s.log.ErrorContext(ctx, "document storage unavailable", "error", err)
+		return &apiError{Status: http.StatusServiceUnavailable, RetryAfter: outageRetryAfter,
+			Detail: "the document storage is unavailable; please try again in a minute"}
+	}
+	return err
+}
+
+// removeStaleUploads deletes what uploads abandoned by a crash or a
+// killed process (of this or another replica) left: temporary files,
+// incomplete multipart uploads.
 func (s *Server) removeStaleUploads() {
-	n, err := s.store.RemoveStaleTemp(MaxUploadDuration + time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := s.store.RemoveStale(ctx, MaxUploadDuration+time.Minute)
 	if err != nil {
 		s.log.Warn("removing abandoned upload files failed", "error", err)
 	}

@@ -154,6 +154,7 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	s.principals.reset()
 	s.audit(ctx, auditEvent{Type: "user_updated", UserID: caller(r).ID, Email: caller(r).Email, IP: s.clientIP(r),
 		Detail: map[string]any{"target_user_id": u.ID, "role": u.Role, "disabled": u.Disabled}})
 	writeJSON(w, http.StatusOK, u)
@@ -204,6 +205,7 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	s.principals.reset()
 	s.audit(ctx, auditEvent{Type: "password_reset", UserID: caller(r).ID, Email: caller(r).Email, IP: s.clientIP(r),
 		Detail: map[string]any{"target_user_id": id}})
 	w.WriteHeader(http.StatusNoContent)

@@ -9,26 +9,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/queue"
 )
 
 // metrics are the worker's Prometheus series, on a registry of its own (no
 // global state; several workers can live in one test process).
 type metrics struct {
-	reg        *prometheus.Registry
-	queueDepth prometheus.Gauge
-	stage      *prometheus.HistogramVec
-	failures   *prometheus.CounterVec
-	jobs       *prometheus.CounterVec
-	inFlight   prometheus.Gauge
-	tokens     prometheus.Counter
+	reg      *prometheus.Registry
+	stage    *prometheus.HistogramVec
+	failures *prometheus.CounterVec
+	jobs     *prometheus.CounterVec
+	inFlight prometheus.Gauge
+	tokens   prometheus.Counter
 }
 
 func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
-		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "cl_worker_queue_depth", Help: "Jobs in the queue not yet acknowledged (waiting or in progress).",
-		}),
 		stage: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "cl_worker_stage_duration_seconds", Help: "Duration of pipeline stages.",
 			Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300},
@@ -46,7 +44,7 @@ func newMetrics() *metrics {
 			Name: "cl_worker_ai_tokens_total", Help: "Tokens spent on AI providers.",
 		}),
 	}
-	m.reg.MustRegister(m.queueDepth, m.stage, m.failures, m.jobs, m.inFlight, m.tokens,
+	m.reg.MustRegister(m.stage, m.failures, m.jobs, m.inFlight, m.tokens,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Export every series from the start, so rates and alerts work from zero.
 	for _, job := range []string{"document", "report"} {
@@ -58,6 +56,45 @@ func newMetrics() *metrics {
 		}
 	}
 	return m
+}
+
+// queueCollector reads the queue's counts from Redis at each scrape: every
+// replica reports the same, current numbers (aggregate them with max, not
+// sum). While Redis cannot be read it reports none: an absent series, not
+// a stale one.
+type queueCollector struct {
+	q                        *queue.Queue
+	pending, inFlight, depth *prometheus.Desc
+}
+
+func newQueueCollector(q *queue.Queue) *queueCollector {
+	labels := prometheus.Labels{"stream": q.Stream(), "group": q.Group()}
+	return &queueCollector{q: q,
+		pending: prometheus.NewDesc("cl_queue_pending_jobs",
+			"Jobs enqueued and not yet taken by any worker (the whole queue, the same on every replica).", nil, labels),
+		inFlight: prometheus.NewDesc("cl_queue_inflight_jobs",
+			"Jobs taken by a worker and not yet finished (the whole queue, the same on every replica).", nil, labels),
+		depth: prometheus.NewDesc("cl_worker_queue_depth",
+			"Jobs not yet finished: cl_queue_pending_jobs + cl_queue_inflight_jobs.", nil, nil),
+	}
+}
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.pending
+	ch <- c.inFlight
+	ch <- c.depth
+}
+
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	s, err := c.q.Stats(ctx)
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(s.Pending))
+	ch <- prometheus.MustNewConstMetric(c.inFlight, prometheus.GaugeValue, float64(s.InFlight))
+	ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(s.Pending+s.InFlight))
 }
 
 func (m *metrics) observe(stage string, start time.Time) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -173,11 +174,19 @@ func (w *Worker) runPipeline(ctx context.Context, id string) (jobResult, error) 
 func (w *Worker) pipelineStages(ctx context.Context, doc *document, an *docAnalyzer) error {
 	// Extracting.
 	t := time.Now()
-	path, err := w.store.Path(doc.storageKey)
-	if err != nil {
-		return &stageError{stage: StatusExtracting, permanent: true, message: "the stored file is missing", err: err}
+	// The tools read files: with object storage this is a copy in the
+	// worker's /tmp, removed when extraction ends.
+	// A missing file is retried, not failed at once: a volume not yet
+	// mounted, or a file still being migrated to object storage.
+	path, release, err := w.store.LocalFile(ctx, doc.storageKey)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &stageError{stage: StatusExtracting, message: "the stored file is missing", err: err}
+	case err != nil:
+		return &stageError{stage: StatusExtracting, message: "the stored file could not be read", err: err}
 	}
 	text, err := w.extractor.Extract(ctx, path, doc.fileType)
+	release()
 	if err != nil {
 		return classify(StatusExtracting, err)
 	}

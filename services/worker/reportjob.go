@@ -53,20 +53,23 @@ func (w *Worker) renderReport(ctx context.Context, id string) (jobResult, error)
 		if data, err = w.reportData(ctx, *docID); err == nil {
 			data.RequestedBy = by
 			w.summarize(ctx, *docID, data)
-			err = w.writeReport(id, func(out io.Writer) error { return report.RenderHTML(out, data) },
+			err = w.writeReport(ctx, id, func(out io.Writer) error { return report.RenderHTML(out, data) },
 				func(out io.Writer) error { return report.RenderPDF(out, data) })
 		}
 	} else if projectID != nil {
 		var pr *report.Project
 		if pr, err = w.projectReportData(ctx, *projectID); err == nil {
 			pr.RequestedBy = by
-			err = w.writeReport(id, func(out io.Writer) error { return report.RenderProjectHTML(out, pr) },
+			err = w.writeReport(ctx, id, func(out io.Writer) error { return report.RenderProjectHTML(out, pr) },
 				func(out io.Writer) error { return report.RenderProjectPDF(out, pr) })
 		}
 	}
 	if err != nil {
 		if shuttingDown(ctx) {
 			return resultHandBack, nil
+		}
+		if storage.Unavailable(err) {
+			return resultHandBack, fmt.Errorf("report %s: %w", id, err) // the store is down: run it again
 		}
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
@@ -86,7 +89,7 @@ func (w *Worker) renderReport(ctx context.Context, id string) (jobResult, error)
 	return resultDone, nil
 }
 
-func (w *Worker) writeReport(id string, html, pdf func(io.Writer) error) error {
+func (w *Worker) writeReport(ctx context.Context, id string, html, pdf func(io.Writer) error) error {
 	var hb, pb bytes.Buffer
 	if err := html(&hb); err != nil {
 		return fmt.Errorf("render html: %w", err)
@@ -94,10 +97,11 @@ func (w *Worker) writeReport(id string, html, pdf func(io.Writer) error) error {
 	if err := pdf(&pb); err != nil {
 		return err
 	}
-	if err := w.store.Write(storage.ReportKey(id, "html"), &hb); err != nil {
+	if _, err := w.store.Put(ctx, storage.ReportKey(id, "html"), &hb, int64(hb.Len())); err != nil {
 		return err
 	}
-	return w.store.Write(storage.ReportKey(id, "pdf"), &pb)
+	_, err := w.store.Put(ctx, storage.ReportKey(id, "pdf"), &pb, int64(pb.Len()))
+	return err
 }
 
 // projectReportLimit bounds the documents of a project report (the newest).

@@ -16,7 +16,7 @@ func (w *Worker) trashLoop(ctx context.Context) {
 	}
 	interval := min(max(retention/4, time.Second), 10*time.Minute)
 	for sleep(ctx, interval) {
-		if n, err := w.store.PurgeTrash(time.Now().Add(-retention)); err != nil {
+		if n, err := w.store.PurgeTrash(ctx, time.Now().Add(-retention)); err != nil {
 			w.log.Warn("trash purge failed", "error", err)
 		} else if n > 0 {
 			w.log.Info("trash purged", "entries", n)

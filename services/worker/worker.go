@@ -104,7 +104,7 @@ type Worker struct {
 	hooks     Hooks
 	opts      Options
 	extractor *extract.Extractor
-	store     *storage.Store
+	store     storage.Store
 	metrics   *metrics
 	ready     chan struct{}
 	retries   sync.WaitGroup
@@ -159,17 +159,19 @@ func New(cfg *config.Config, deps Deps) (*Worker, error) {
 		offline: deps.Offline, http: deps.HTTPClient, hooks: deps.Hooks, opts: o,
 		extractor: extract.New(o.Extract), metrics: newMetrics(), ready: make(chan struct{}),
 	}
-	store, err := storage.New(cfg.StoragePath)
+	if w.queue == nil {
+		w.queue = queue.New(deps.Redis, queue.Options{VisibilityTimeout: vis})
+	}
+	w.metrics.reg.MustRegister(newQueueCollector(w.queue))
+	if w.log == nil {
+		w.log = slog.Default()
+	}
+	// An S3 store is probed (bounded: 30 s while it is unreachable).
+	store, err := storage.Open(context.Background(), cfg, w.log)
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
 	w.store = store
-	if w.queue == nil {
-		w.queue = queue.New(deps.Redis, queue.Options{VisibilityTimeout: vis})
-	}
-	if w.log == nil {
-		w.log = slog.Default()
-	}
 	if w.offline == nil {
 		w.offline = NewOfflineAnalyzer()
 	}
@@ -185,8 +187,9 @@ func (w *Worker) visibility() time.Duration { return w.queue.VisibilityTimeout()
 
 // Run checks the schema (db.Verify), consumes jobs with
 // cfg.WorkerConcurrency goroutines, runs the sweep, the retention of old
-// rows and the queue-depth gauge, and serves /healthz, /readyz and /metrics
-// on cfg.WorkerMetricsAddr (unless empty). When ctx is cancelled it stops
+// rows and the trash purge, and serves /healthz, /readyz and /metrics (the
+// queue gauges are read from Redis at each scrape) on cfg.WorkerMetricsAddr
+// (unless empty). When ctx is cancelled it stops
 // taking jobs, gives in-flight jobs Options.ShutdownGrace to finish, hands
 // back the rest, and returns.
 func (w *Worker) Run(ctx context.Context) error {
@@ -247,10 +250,9 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.consume(ctx, jobCtx, fmt.Sprintf("%s-%d", w.opts.Consumer, i))
 		}()
 	}
-	wg.Add(4)
+	wg.Add(3)
 	go func() { defer wg.Done(); w.sweepLoop(ctx) }()
 	go func() { defer wg.Done(); w.retentionLoop(ctx) }()
-	go func() { defer wg.Done(); w.depthLoop(ctx) }()
 	go func() { defer wg.Done(); w.trashLoop(ctx) }()
 	close(w.ready)
 	wg.Wait()
@@ -400,18 +402,6 @@ func (w *Worker) heartbeat(ctx context.Context, d *queue.Delivery) {
 				WHERE id = $1 AND pipeline_status NOT IN ('complete','failed')`, d.Job.ID); err != nil && ctx.Err() == nil {
 				w.log.Warn("heartbeat update failed", "id", d.Job.ID, "error", err)
 			}
-		}
-	}
-}
-
-// depthLoop refreshes the queue depth gauge.
-func (w *Worker) depthLoop(ctx context.Context) {
-	for {
-		if n, err := w.queue.Depth(ctx); err == nil {
-			w.metrics.queueDepth.Set(float64(n))
-		}
-		if !sleep(ctx, 5*time.Second) {
-			return
 		}
 	}
 }

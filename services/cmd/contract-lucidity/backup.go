@@ -47,7 +47,8 @@ const backupUsage = `usage:
 DEST is a directory (/backups or file:///backups) or s3://bucket/prefix
 (BACKUP_S3_ENDPOINT, BACKUP_S3_REGION, BACKUP_S3_ACCESS_KEY_ID,
 BACKUP_S3_SECRET_ACCESS_KEY, BACKUP_S3_FORCE_PATH_STYLE, BACKUP_S3_PART_SIZE_MB).
-create and restore read DATABASE_URL (or POSTGRES_*) and STORAGE_PATH.`
+create and restore read DATABASE_URL (or POSTGRES_*) and the document storage
+(STORAGE_BACKEND: STORAGE_PATH, or STORAGE_S3_*).`
 
 // runBackup is `contract-lucidity backup create|list|verify|prune`.
 func runBackup(ctx context.Context, args []string) error {
@@ -121,7 +122,7 @@ func logger(level slog.Level) *slog.Logger {
 // instance opens what create and restore need: the configuration (database
 // and storage only) and the database pool.
 func instance(ctx context.Context, env func(string) (string, bool)) (*config.Config, *pgxpool.Pool, error) {
-	cfg, err := config.LoadFrom(config.Migrate, env)
+	cfg, err := config.LoadFrom(config.Storage, env)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -180,10 +181,12 @@ func createAndPrune(ctx context.Context, c *cli, to string, prune bool, policy b
 		return createResult{}, err
 	}
 	defer pool.Close()
-	if st, err := os.Stat(cfg.StoragePath); err != nil || !st.IsDir() {
-		return createResult{}, fmt.Errorf("STORAGE_PATH %s is not a directory: the files could not be backed up", cfg.StoragePath)
+	if cfg.StorageBackend == config.StorageFilesystem {
+		if st, err := os.Stat(cfg.StoragePath); err != nil || !st.IsDir() {
+			return createResult{}, fmt.Errorf("STORAGE_PATH %s is not a directory: the files could not be backed up", cfg.StoragePath)
+		}
 	}
-	store, err := storage.New(cfg.StoragePath)
+	store, err := storage.Open(ctx, cfg, logger(cfg.LogLevel))
 	if err != nil {
 		return createResult{}, err
 	}
@@ -407,7 +410,11 @@ func restore(ctx context.Context, c *cli, from, id string, out io.Writer, env fu
 		return restoreResult{}, err
 	}
 	defer pool.Close()
-	res, err := backup.Restore(ctx, pool, cfg.StoragePath, dest, id, backup.RestoreOptions{AppVersion: appVersion(), Log: logger(cfg.LogLevel)})
+	store, err := storage.Open(ctx, cfg, logger(cfg.LogLevel))
+	if err != nil {
+		return restoreResult{}, err
+	}
+	res, err := backup.Restore(ctx, pool, store, dest, id, backup.RestoreOptions{AppVersion: appVersion(), Log: logger(cfg.LogLevel)})
 	if err != nil {
 		return restoreResult{}, err
 	}
@@ -417,7 +424,7 @@ func restore(ctx context.Context, c *cli, from, id string, out io.Writer, env fu
 	if c.json() {
 		return result, writeJSON(out, map[string]any{"restored": s, "migrated": res.Migrated})
 	}
-	fmt.Fprintf(out, "restored backup %s from %s into an empty database and %s\n", id, dest, cfg.StoragePath)
+	fmt.Fprintf(out, "restored backup %s from %s into an empty database and %s\n", id, dest, store)
 	printSummary(out, s)
 	if len(res.Migrated) > 0 {
 		fmt.Fprintf(out, "  then migrated to this version's schema: %s\n", strings.Join(res.Migrated, ", "))

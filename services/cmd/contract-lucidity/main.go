@@ -9,6 +9,7 @@
 //	contract-lucidity backup     create, list, verify or prune backups
 //	contract-lucidity restore    create an instance from a backup
 //	contract-lucidity reencrypt  rewrite stored AI provider keys with the current ENCRYPTION_KEY and exit
+//	contract-lucidity storage    migrate documents and reports between the filesystem and S3
 //	contract-lucidity validate   security checks before a deployment: env, source DIR, deployment URL
 //
 // All configuration comes from environment variables (design.md section 5).
@@ -32,6 +33,7 @@ func main() {
 		"backup":    runBackup,
 		"restore":   runRestore,
 		"reencrypt": runReencrypt,
+		"storage":   runStorage,
 		"validate":  runValidate,
 	}
 	if len(os.Args) < 2 || commands[os.Args[1]] == nil {

@@ -52,7 +52,7 @@ type fileRef struct {
 
 // Create makes a backup of the database behind pool and the files of store
 // into dest and returns its manifest. On failure it removes what it wrote.
-func Create(ctx context.Context, pool *pgxpool.Pool, store *storage.Store, dest Destination, opts Options) (*Manifest, error) {
+func Create(ctx context.Context, pool *pgxpool.Pool, store storage.Store, dest Destination, opts Options) (*Manifest, error) {
 	if opts.ChunkBytes <= 0 {
 		opts.ChunkBytes = 8 << 20
 	}
@@ -84,7 +84,7 @@ func Create(ctx context.Context, pool *pgxpool.Pool, store *storage.Store, dest 
 	return m, nil
 }
 
-func create(ctx context.Context, pool *pgxpool.Pool, store *storage.Store, dest Destination, m *Manifest, opts Options, log *slog.Logger) error {
+func create(ctx context.Context, pool *pgxpool.Pool, store storage.Store, dest Destination, m *Manifest, opts Options, log *slog.Logger) error {
 	pr, pw := io.Pipe()
 	counted := &hashingWriter{w: pw, h: sha256.New()}
 	werr := make(chan error, 1)
@@ -114,7 +114,7 @@ func create(ctx context.Context, pool *pgxpool.Pool, store *storage.Store, dest 
 	return dest.Put(ctx, m.ID+"/"+manifestName, bytes.NewReader(b), int64(len(b)))
 }
 
-func writeArchive(ctx context.Context, w io.Writer, pool *pgxpool.Pool, store *storage.Store, m *Manifest, opts Options, log *slog.Logger) error {
+func writeArchive(ctx context.Context, w io.Writer, pool *pgxpool.Pool, store storage.Store, m *Manifest, opts Options, log *slog.Logger) error {
 	gz := gzip.NewWriter(w)
 	aw := &archiveWriter{tw: tar.NewWriter(gz)}
 	refs, err := copySnapshot(ctx, pool, aw, m, opts.ChunkBytes)
@@ -248,7 +248,7 @@ func fileRefs(ctx context.Context, tx pgx.Tx) ([]fileRef, error) {
 // its document was deleted after the snapshot. A missing file or a checksum
 // that differs from the row's is recorded, not fatal: the rest of the
 // instance is still worth a backup, and the manifest says what is wrong.
-func copyFiles(ctx context.Context, store *storage.Store, aw *archiveWriter, refs []fileRef, m *Manifest) error {
+func copyFiles(ctx context.Context, store storage.Store, aw *archiveWriter, refs []fileRef, m *Manifest) error {
 	for _, ref := range refs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -257,7 +257,7 @@ func copyFiles(ctx context.Context, store *storage.Store, aw *archiveWriter, ref
 			m.FileProblems = append(m.FileProblems, FileProblem{Key: ref.key, Problem: "not a valid storage key"})
 			continue
 		}
-		f, err := store.OpenIncludingTrash(ref.key)
+		f, err := store.OpenIncludingTrash(ctx, ref.key)
 		if errors.Is(err, fs.ErrNotExist) {
 			m.FileProblems = append(m.FileProblems, FileProblem{Key: ref.key, Problem: "missing from storage"})
 			continue
@@ -265,12 +265,8 @@ func copyFiles(ctx context.Context, store *storage.Store, aw *archiveWriter, ref
 		if err != nil {
 			return fmt.Errorf("open %s: %w", ref.key, err)
 		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return fmt.Errorf("stat %s: %w", ref.key, err)
-		}
-		mem, err := aw.add(filesDir+ref.key, st.Size(), st.ModTime(), f)
+		info := f.Info()
+		mem, err := aw.add(filesDir+ref.key, info.Size, info.ModTime, f)
 		f.Close()
 		if err != nil {
 			return err
@@ -279,7 +275,7 @@ func copyFiles(ctx context.Context, store *storage.Store, aw *archiveWriter, ref
 			m.FileProblems = append(m.FileProblems, FileProblem{Key: ref.key, Problem: "content does not match documents.sha256"})
 		}
 		m.Files.Count++
-		m.Files.Bytes += st.Size()
+		m.Files.Bytes += info.Size
 	}
 	return nil
 }

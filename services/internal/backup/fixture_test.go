@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -39,17 +41,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// instance is a database and a storage directory, as one Contract
-// Lucidity installation has them.
+// instance is a database and a document store, as one Contract Lucidity
+// installation has them.
 type instance struct {
 	url   string
 	pool  *pgxpool.Pool
-	root  string // STORAGE_PATH
-	store *storage.Store
+	root  string // STORAGE_PATH of a filesystem store; "" with S3
+	s3    *config.S3
+	store storage.Store
 }
 
-// emptyInstance is a new, empty database and a storage path that does not
-// exist yet: what a restore starts from.
+// emptyInstance is a new, empty database and an empty filesystem store:
+// what a restore starts from.
 func emptyInstance(tb testing.TB) *instance {
 	tb.Helper()
 	in := &instance{url: pg.NewDatabase(tb), root: filepath.Join(tb.TempDir(), "storage")}
@@ -59,6 +62,22 @@ func emptyInstance(tb testing.TB) *instance {
 	}
 	tb.Cleanup(pool.Close)
 	in.pool = pool
+	if in.store, err = storage.NewFilesystem(in.root); err != nil {
+		tb.Fatal(err)
+	}
+	return in
+}
+
+// withS3 replaces the instance's store with a new prefix of srv's bucket.
+func (in *instance) withS3(tb testing.TB, srv *testenv.S3) *instance {
+	tb.Helper()
+	cfg := config.S3{Endpoint: srv.Endpoint, Region: srv.Region, AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey,
+		PathStyle: true, PartSize: 5 << 20, Bucket: srv.Bucket, Prefix: fmt.Sprintf("i%x/", randomBytes(4, uint64(time.Now().UnixNano()))), SSE: config.SSEAuto}
+	store, err := storage.OpenS3(context.Background(), cfg, storage.S3Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	in.root, in.s3, in.store = "", &cfg, store
 	return in
 }
 
@@ -68,10 +87,6 @@ func newInstance(tb testing.TB) *instance {
 	in := emptyInstance(tb)
 	cfg := &config.Config{MaxUploadSizeMB: 100, BcryptCost: 4, InitialAdminEmail: "admin@example.com", InitialAdminPassword: "Initial-Passw0rd!"}
 	if _, err := db.Setup(context.Background(), in.pool, cfg); err != nil {
-		tb.Fatal(err)
-	}
-	var err error
-	if in.store, err = storage.New(in.root); err != nil {
 		tb.Fatal(err)
 	}
 	return in
@@ -110,32 +125,22 @@ func cuad(tb testing.TB, i int) []byte {
 	return b
 }
 
-// upload stores a document the way the backend does: the file is written
-// and renamed into place first, then the row is inserted.
+// upload stores a document the way the backend does: the file is stored
+// first, then the row is inserted.
 func (in *instance) upload(ctx context.Context, projectID, userID, name string, content []byte) (string, error) {
-	tmp, err := in.store.TempFile()
-	if err != nil {
-		return "", err
-	}
-	if _, err := tmp.Write(content); err != nil {
-		return "", err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", err
-	}
 	var id string
 	if err := in.pool.QueryRow(ctx, `SELECT gen_random_uuid()::text`).Scan(&id); err != nil {
 		return "", err
 	}
 	key := storage.DocumentKey(id)
-	if err := in.store.Commit(tmp.Name(), key); err != nil {
+	if _, err := in.store.Put(ctx, key, bytes.NewReader(content), int64(len(content))); err != nil {
 		return "", err
 	}
 	sum := sha256.Sum256(content)
-	_, err = in.pool.Exec(ctx, `INSERT INTO documents (id, project_id, original_name, file_type, mime_type, size_bytes, sha256, storage_key, uploaded_by)
+	_, err := in.pool.Exec(ctx, `INSERT INTO documents (id, project_id, original_name, file_type, mime_type, size_bytes, sha256, storage_key, uploaded_by)
 		VALUES ($1, $2, $3, 'pdf', 'application/pdf', $4, $5, $6, $7)`, id, projectID, name, len(content), hex.EncodeToString(sum[:]), key, userID)
 	if err != nil {
-		_ = in.store.RemoveDocument(id)
+		_ = in.store.Remove(context.WithoutCancel(ctx), key)
 		return "", err
 	}
 	return id, nil
@@ -172,11 +177,10 @@ func (in *instance) report(ctx context.Context, docID, userID string) (string, e
 	if err := in.pool.QueryRow(ctx, `INSERT INTO document_reports (document_id, requested_by) VALUES ($1, $2) RETURNING id`, docID, userID).Scan(&id); err != nil {
 		return "", err
 	}
-	if err := in.store.Write(storage.ReportKey(id, "html"), strings.NewReader("<h1>Report "+id+"</h1>")); err != nil {
-		return "", err
-	}
-	if err := in.store.Write(storage.ReportKey(id, "pdf"), strings.NewReader("%PDF-1.4 report "+id)); err != nil {
-		return "", err
+	for format, body := range map[string]string{"html": "<h1>Report " + id + "</h1>", "pdf": "%PDF-1.4 report " + id} {
+		if _, err := in.store.Put(ctx, storage.ReportKey(id, format), strings.NewReader(body), int64(len(body))); err != nil {
+			return "", err
+		}
 	}
 	_, err := in.pool.Exec(ctx, `UPDATE document_reports SET status = 'complete', html_key = $2, pdf_key = $3, completed_at = now() WHERE id = $1`,
 		id, storage.ReportKey(id, "html"), storage.ReportKey(id, "pdf"))
@@ -201,7 +205,7 @@ func (in *instance) deleteDocument(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return in.store.TrashDocument(id, reports)
+	return in.store.TrashDocument(ctx, id, reports)
 }
 
 // fixture is what populate made.
@@ -314,33 +318,26 @@ func fingerprint(tb testing.TB, pool *pgxpool.Pool) map[string]string {
 }
 
 // storedFiles maps each stored file's key (documents/, reports/) to its
-// sha256; tmp/ and trash/ are not the instance's files.
-func storedFiles(tb testing.TB, root string) map[string]string {
+// sha256; temporary files and the trash are not the instance's files.
+func storedFiles(tb testing.TB, store storage.Store) map[string]string {
 	tb.Helper()
+	ctx := context.Background()
 	out := map[string]string{}
-	for _, top := range []string{"documents", "reports"} {
-		err := filepath.WalkDir(filepath.Join(root, top), func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				if os.IsNotExist(err) {
-					return nil
-				}
-				return err
-			}
-			if d.IsDir() {
-				return nil
-			}
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(root, p)
-			sum := sha256.Sum256(b)
-			out[filepath.ToSlash(rel)] = hex.EncodeToString(sum[:])
-			return nil
-		})
+	err := store.List(ctx, func(i storage.Info) error {
+		f, err := store.Open(ctx, i.Key)
 		if err != nil {
-			tb.Fatal(err)
+			return err
 		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return err
+		}
+		out[i.Key] = hex.EncodeToString(h.Sum(nil))
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
 	}
 	return out
 }
@@ -370,15 +367,20 @@ func assertEmpty(tb testing.TB, in *instance) {
 		WHERE n.nspname = 'public' AND c.relkind IN ('r', 'S', 'v', 'i')`).Scan(&n); err != nil || n != 0 {
 		tb.Fatalf("the target database has %d relations (%v)", n, err)
 	}
-	var files []string
-	filepath.WalkDir(in.root, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			files = append(files, p)
+	if in.root != "" {
+		var files []string
+		filepath.WalkDir(in.root, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if len(files) > 0 {
+			tb.Fatalf("the target storage has files: %v", files)
 		}
-		return nil
-	})
-	if len(files) > 0 {
-		tb.Fatalf("the target storage has files: %v", files)
+	}
+	if err := in.store.CheckEmpty(context.Background()); err != nil {
+		tb.Fatalf("the target storage: %v", err)
 	}
 }
 

@@ -133,7 +133,7 @@ func TestPgvectorColumnIsLeftOut(t *testing.T) {
 		t.Fatalf("pgvector on PGlite: %v %v", vec, err)
 	}
 	src := &instance{pool: srcPool, root: filepath.Join(t.TempDir(), "storage")}
-	if src.store, err = storage.New(src.root); err != nil {
+	if src.store, err = storage.NewFilesystem(src.root); err != nil {
 		t.Fatal(err)
 	}
 	user := src.one(t, `INSERT INTO users (email, password_hash) VALUES ('v@example.com', 'x') RETURNING id::text`)

@@ -7,8 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -45,15 +43,15 @@ type RestoreResult struct {
 }
 
 // Restore loads backup id from dest into the empty database behind pool
-// and the empty storage directory storagePath. It checks everything it can
-// before it writes anything: the manifest, that this binary knows the
-// backup's schema, that the targets are empty, and every checksum of the
-// archive. Then, in one transaction, it applies the migrations the backup
-// was taken at, loads the rows, restores sequences, migrates forward and
-// backfills derived columns; the files go to a staging directory and are
-// renamed into place just before the commit. A failure leaves the database
-// and the storage as they were.
-func Restore(ctx context.Context, pool *pgxpool.Pool, storagePath string, dest Destination, id string, opts RestoreOptions) (*RestoreResult, error) {
+// and the empty store. It checks everything it can before it writes
+// anything: the manifest, that this binary knows the backup's schema, that
+// the targets are empty, and every checksum of the archive. Then, in one
+// transaction, it applies the migrations the backup was taken at, loads the
+// rows, restores sequences, migrates forward and backfills derived columns;
+// the files are stored as the archive is read, before the commit (each
+// store's Put is all or nothing). A failure removes the files stored and
+// leaves the database and the storage as they were.
+func Restore(ctx context.Context, pool *pgxpool.Pool, store storage.Store, dest Destination, id string, opts RestoreOptions) (*RestoreResult, error) {
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -66,14 +64,13 @@ func Restore(ctx context.Context, pool *pgxpool.Pool, storagePath string, dest D
 	if err := checkKnownMigrations(m, opts.AppVersion); err != nil {
 		return nil, err
 	}
-	root, err := filepath.Abs(storagePath)
-	if err != nil {
-		return nil, err
-	}
 	if err := checkEmptyDatabase(ctx, pool); err != nil {
 		return nil, err
 	}
-	if err := checkEmptyStorage(root); err != nil {
+	if err := store.CheckEmpty(ctx); err != nil {
+		if errors.Is(err, storage.ErrNotEmpty) {
+			return nil, fmt.Errorf("%v: restore only creates a new instance, into empty storage; nothing was changed: %w", err, ErrNotEmpty)
+		}
 		return nil, err
 	}
 	log.Info("verifying backup", "bytes", m.Archive.Size)
@@ -81,7 +78,7 @@ func Restore(ctx context.Context, pool *pgxpool.Pool, storagePath string, dest D
 		return nil, fmt.Errorf("backup %s: %w; nothing was restored", id, err)
 	}
 	log.Info("backup verified; restoring", "rows", m.Rows(), "files", m.Files.Count, "migration", m.Migration())
-	res, err := restore(ctx, pool, root, dest, m)
+	res, err := restore(ctx, pool, store, dest, m)
 	if err != nil {
 		return nil, fmt.Errorf("restore backup %s: %w; nothing was restored", id, err)
 	}
@@ -135,47 +132,13 @@ func checkEmptyDatabase(ctx context.Context, q querier) error {
 	return nil
 }
 
-// storageDirs are what an empty store may hold: its own empty directories
-// (tmp may hold leftovers of interrupted uploads) and a volume's lost+found.
-var storageDirs = map[string]bool{"tmp": true, "documents": false, "reports": false, "trash": false, "lost+found": true}
-
-func checkEmptyStorage(root string) error {
-	entries, err := os.ReadDir(root)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("check that the storage is empty: %w", err)
-	}
-	for _, e := range entries {
-		mayHold, known := storageDirs[e.Name()]
-		if known && e.IsDir() {
-			if mayHold {
-				continue
-			}
-			sub, err := os.ReadDir(filepath.Join(root, e.Name()))
-			if err != nil {
-				return fmt.Errorf("check that the storage is empty: %w", err)
-			}
-			if len(sub) == 0 {
-				continue
-			}
+func restore(ctx context.Context, pool *pgxpool.Pool, store storage.Store, dest Destination, m *Manifest) (res *RestoreResult, err error) {
+	var stored []string
+	defer func() {
+		if err != nil {
+			removeStored(context.WithoutCancel(ctx), store, stored)
 		}
-		return fmt.Errorf("the storage directory %s is not empty (it has %s): restore only into empty storage; nothing was changed: %w",
-			root, filepath.Join(e.Name()), ErrNotEmpty)
-	}
-	return nil
-}
-
-func restore(ctx context.Context, pool *pgxpool.Pool, root string, dest Destination, m *Manifest) (res *RestoreResult, err error) {
-	if _, err := storage.New(root); err != nil {
-		return nil, err
-	}
-	staging, err := os.MkdirTemp(filepath.Join(root, "tmp"), "restore-"+m.ID+"-")
-	if err != nil {
-		return nil, fmt.Errorf("create staging directory: %w", err)
-	}
-	defer os.RemoveAll(staging)
+	}()
 
 	tx, err := pool.Begin(ctx)
 	if err != nil {
@@ -217,7 +180,6 @@ func restore(ctx context.Context, pool *pgxpool.Pool, root string, dest Destinat
 	for _, t := range m.Tables {
 		columns[t.Name] = columnList(t.Columns)
 	}
-	var staged []string
 	err = readArchive(ctx, dest, m, func(_ int, mem Member, r io.Reader) error {
 		if table, ok := memberTable(mem.Name); ok {
 			sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", pgx.Identifier{table}.Sanitize(), columns[table])
@@ -227,10 +189,16 @@ func restore(ctx context.Context, pool *pgxpool.Pool, root string, dest Destinat
 			return nil
 		}
 		key, _ := memberKey(mem.Name)
-		if err := writeStaged(filepath.Join(staging, filepath.FromSlash(key)), r); err != nil {
+		if _, err := store.Stat(ctx, key); !errors.Is(err, fs.ErrNotExist) {
+			if err == nil {
+				err = fmt.Errorf("%s appeared in the storage during the restore: %w", key, ErrNotEmpty)
+			}
 			return err
 		}
-		staged = append(staged, key)
+		if _, err := store.Put(ctx, key, r, mem.Size); err != nil {
+			return fmt.Errorf("restore file %s: %w", key, err)
+		}
+		stored = append(stored, key)
 		return nil
 	})
 	if err != nil {
@@ -253,13 +221,7 @@ func restore(ctx context.Context, pool *pgxpool.Pool, root string, dest Destinat
 	if err := backfillDerived(ctx, tx); err != nil {
 		return nil, err
 	}
-	moved, err := moveIntoPlace(staging, root, staged)
-	if err != nil {
-		removeMoved(root, moved)
-		return nil, err
-	}
 	if err := tx.Commit(ctx); err != nil {
-		removeMoved(root, moved)
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	return res, nil
@@ -302,55 +264,10 @@ func backfillDerived(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-func writeStaged(path string, r io.Reader) (err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
-	if err != nil {
-		return fmt.Errorf("stage file: %w", err)
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
-	}()
-	if _, err := io.Copy(f, r); err != nil {
-		return fmt.Errorf("stage file: %w", err)
-	}
-	return f.Sync()
-}
-
-// moveIntoPlace renames staged files to their keys, refusing to replace
-// anything. It returns the keys it moved.
-func moveIntoPlace(staging, root string, keys []string) ([]string, error) {
-	var moved []string
+// removeStored undoes the files of a failed restore, leaving the storage
+// empty as it was.
+func removeStored(ctx context.Context, store storage.Store, keys []string) {
 	for _, key := range keys {
-		dst := filepath.Join(root, filepath.FromSlash(key))
-		if _, err := os.Lstat(dst); err == nil {
-			return moved, fmt.Errorf("%s appeared in the storage during the restore: %w", key, ErrNotEmpty)
-		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
-			return moved, err
-		}
-		if err := os.Rename(filepath.Join(staging, filepath.FromSlash(key)), dst); err != nil {
-			return moved, fmt.Errorf("move %s into place: %w", key, err)
-		}
-		moved = append(moved, key)
-	}
-	return moved, nil
-}
-
-// removeMoved undoes moveIntoPlace after a failed commit, leaving the
-// storage empty as it was.
-func removeMoved(root string, keys []string) {
-	for _, key := range keys {
-		p := filepath.Join(root, filepath.FromSlash(key))
-		os.Remove(p)
-		for dir := filepath.Dir(p); dir != root && filepath.Dir(dir) != root; dir = filepath.Dir(dir) {
-			if os.Remove(dir) != nil {
-				break
-			}
-		}
+		_ = store.Remove(ctx, key)
 	}
 }

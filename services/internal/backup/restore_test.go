@@ -44,7 +44,7 @@ func create(tb testing.TB, in *instance, dest backup.Destination) *backup.Manife
 }
 
 func restore(in *instance, dest backup.Destination, id string) (*backup.RestoreResult, error) {
-	return backup.Restore(context.Background(), in.pool, in.root, dest, id, backup.RestoreOptions{AppVersion: "test"})
+	return backup.Restore(context.Background(), in.pool, in.store, dest, id, backup.RestoreOptions{AppVersion: "test"})
 }
 
 // A backup restored into an empty database and storage reproduces every
@@ -97,7 +97,7 @@ func TestRestoreReproducesTheInstance(t *testing.T) {
 	if d := diffMaps(fingerprint(t, src.pool), fingerprint(t, dst.pool)); len(d) > 0 {
 		t.Fatalf("restored tables differ:\n%s", strings.Join(d, "\n"))
 	}
-	if d := diffMaps(storedFiles(t, src.root), storedFiles(t, dst.root)); len(d) > 0 {
+	if d := diffMaps(storedFiles(t, src.store), storedFiles(t, dst.store)); len(d) > 0 {
 		t.Fatalf("restored files differ:\n%s", strings.Join(d, "\n"))
 	}
 	// Counts that triggers keep were restored, not counted twice.
@@ -208,7 +208,18 @@ func get(t *testing.T, api, token, path string) []byte {
 // deleted between the snapshot and the file copy come from the trash;
 // documents uploaded after the snapshot are not in the backup.
 func TestBackupDuringUploadsAndDeletesRestoresConsistently(t *testing.T) {
-	src := newInstance(t)
+	backupDuringWrites(t, newInstance(t), emptyInstance(t))
+}
+
+// The same with the documents in object storage (SeaweedFS): trashing is
+// a server-side copy then a delete, and the restore writes into an empty
+// bucket prefix.
+func TestBackupDuringUploadsAndDeletesRestoresConsistentlyWithS3Storage(t *testing.T) {
+	srv := testenv.S3TB(t)
+	backupDuringWrites(t, newInstance(t).withS3(t, srv), emptyInstance(t).withS3(t, srv))
+}
+
+func backupDuringWrites(t *testing.T, src, dst *instance) {
 	fx := populate(t, src, 6)
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
@@ -282,12 +293,11 @@ func TestBackupDuringUploadsAndDeletesRestoresConsistently(t *testing.T) {
 		t.Fatalf("file problems: %v", m.FileProblems)
 	}
 
-	dst := emptyInstance(t)
 	if _, err := restore(dst, dest, m.ID); err != nil {
 		t.Fatal(err)
 	}
 	ctxb := context.Background()
-	files := storedFiles(t, dst.root)
+	files := storedFiles(t, dst.store)
 	referenced := map[string]bool{}
 	rows, err := dst.pool.Query(ctxb, `SELECT id::text, storage_key, sha256 FROM documents`)
 	if err != nil {
@@ -365,7 +375,7 @@ func TestRestoreRefusesNonEmptyTargets(t *testing.T) {
 
 	other := newInstance(t)
 	populate(t, other, 1)
-	before, beforeFiles := fingerprint(t, other.pool), storedFiles(t, other.root)
+	before, beforeFiles := fingerprint(t, other.pool), storedFiles(t, other.store)
 	_, err := restore(other, dest, m.ID)
 	if !errors.Is(err, backup.ErrNotEmpty) || !strings.Contains(err.Error(), "the database is not empty") {
 		t.Fatalf("restore into a used database: %v", err)
@@ -373,7 +383,7 @@ func TestRestoreRefusesNonEmptyTargets(t *testing.T) {
 	if d := diffMaps(before, fingerprint(t, other.pool)); len(d) > 0 {
 		t.Fatalf("the refused database changed: %v", d)
 	}
-	if d := diffMaps(beforeFiles, storedFiles(t, other.root)); len(d) > 0 {
+	if d := diffMaps(beforeFiles, storedFiles(t, other.store)); len(d) > 0 {
 		t.Fatalf("the refused storage changed: %v", d)
 	}
 
@@ -437,7 +447,7 @@ func TestRestoreFromOlderSchemaMigratesForward(t *testing.T) {
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if src.store, err = storage.New(src.root); err != nil {
+	if src.store, err = storage.NewFilesystem(src.root); err != nil {
 		t.Fatal(err)
 	}
 	user := src.one(t, `INSERT INTO users (email, password_hash) VALUES ('old@example.com', 'x') RETURNING id`)

@@ -2,32 +2,20 @@ package backup
 
 import (
 	"context"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"net/url"
-	"os"
 	"path"
-	"strconv"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/storage"
 )
 
 // S3Config is an S3-compatible destination's connection, from BACKUP_S3_*.
-type S3Config struct {
-	Endpoint        string // host[:port]
-	Secure          bool   // TLS; off only for an explicit http:// endpoint
-	Region          string
-	AccessKeyID     string
-	SecretAccessKey string
-	PathStyle       bool   // bucket in the path, not the host name (MinIO, SeaweedFS, ...)
-	PartSize        uint64 // multipart part size: the memory an upload holds, and 10,000 parts cap the archive
-	CAFile          string // PEM certificates trusted besides the system's (a private CA)
-}
+type S3Config = config.S3
 
 // S3ConfigFromEnv reads BACKUP_S3_ENDPOINT (host[:port], or a URL; default
 // s3.amazonaws.com; TLS unless the URL says http://), BACKUP_S3_REGION
@@ -35,52 +23,7 @@ type S3Config struct {
 // (required), BACKUP_S3_FORCE_PATH_STYLE (false), BACKUP_S3_PART_SIZE_MB (16)
 // and BACKUP_S3_CA_FILE (extra trusted CA certificates, PEM).
 func S3ConfigFromEnv(env func(string) (string, bool)) (S3Config, error) {
-	get := func(k, def string) string {
-		if v, ok := env(k); ok && strings.TrimSpace(v) != "" {
-			return strings.TrimSpace(v)
-		}
-		return def
-	}
-	var errs []error
-	c := S3Config{Endpoint: get("BACKUP_S3_ENDPOINT", "s3.amazonaws.com"), Secure: true,
-		Region:      get("BACKUP_S3_REGION", "us-east-1"),
-		AccessKeyID: get("BACKUP_S3_ACCESS_KEY_ID", ""), SecretAccessKey: get("BACKUP_S3_SECRET_ACCESS_KEY", "")}
-	if strings.Contains(c.Endpoint, "://") {
-		u, err := url.Parse(c.Endpoint)
-		switch {
-		case err != nil || u.Host == "" || (u.Path != "" && u.Path != "/"):
-			errs = append(errs, fmt.Errorf("BACKUP_S3_ENDPOINT: want host[:port] or http(s)://host[:port], got %q", c.Endpoint))
-		case u.Scheme == "https":
-			c.Endpoint = u.Host
-		case u.Scheme == "http":
-			c.Endpoint, c.Secure = u.Host, false
-		default:
-			errs = append(errs, fmt.Errorf("BACKUP_S3_ENDPOINT: scheme must be http or https, got %q", u.Scheme))
-		}
-	}
-	if c.AccessKeyID == "" {
-		errs = append(errs, errors.New("BACKUP_S3_ACCESS_KEY_ID is required for an s3:// destination"))
-	}
-	if c.SecretAccessKey == "" {
-		errs = append(errs, errors.New("BACKUP_S3_SECRET_ACCESS_KEY is required for an s3:// destination"))
-	}
-	if v := get("BACKUP_S3_FORCE_PATH_STYLE", "false"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("BACKUP_S3_FORCE_PATH_STYLE: want true or false, got %q", v))
-		}
-		c.PathStyle = b
-	}
-	mb, err := strconv.Atoi(get("BACKUP_S3_PART_SIZE_MB", "16"))
-	if err != nil || mb < 5 || mb > 5120 {
-		errs = append(errs, errors.New("BACKUP_S3_PART_SIZE_MB: want a number of MiB between 5 and 5120"))
-	}
-	c.PartSize = uint64(mb) << 20
-	c.CAFile = get("BACKUP_S3_CA_FILE", "")
-	if len(errs) > 0 {
-		return S3Config{}, errors.Join(errs...)
-	}
-	return c, nil
+	return config.S3FromEnv("BACKUP_S3_", 16, env)
 }
 
 type s3Dest struct {
@@ -90,38 +33,12 @@ type s3Dest struct {
 	cfg    S3Config
 }
 
+// newS3 connects to the destination the way the document storage does
+// (storage.NewS3Client: TLS, the extra CA).
 func newS3(cfg S3Config, bucket, prefix string) (*s3Dest, error) {
-	lookup := minio.BucketLookupAuto
-	if cfg.PathStyle {
-		lookup = minio.BucketLookupPath
-	}
-	transport, err := minio.DefaultTransport(cfg.Secure)
+	client, err := storage.NewS3Client(cfg, "BACKUP_S3_CA_FILE")
 	if err != nil {
 		return nil, err
-	}
-	if cfg.CAFile != "" && transport.TLSClientConfig != nil {
-		pem, err := os.ReadFile(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("BACKUP_S3_CA_FILE: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("BACKUP_S3_CA_FILE %s holds no PEM certificate", cfg.CAFile)
-		}
-		transport.TLSClientConfig.RootCAs = pool
-	}
-	client, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:        credentials.NewStaticV4(cfg.AccessKeyID, cfg.SecretAccessKey, ""),
-		Secure:       cfg.Secure,
-		Region:       cfg.Region,
-		BucketLookup: lookup,
-		Transport:    transport,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("s3 client for %s: %w", cfg.Endpoint, err)
 	}
 	if prefix != "" {
 		prefix += "/"

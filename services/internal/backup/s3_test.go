@@ -77,7 +77,7 @@ func TestS3DestinationRoundTrip(t *testing.T) {
 	if d := diffMaps(fingerprint(t, src.pool), fingerprint(t, dst.pool)); len(d) > 0 {
 		t.Fatalf("restored tables differ: %v", d)
 	}
-	if d := diffMaps(storedFiles(t, src.root), storedFiles(t, dst.root)); len(d) > 0 {
+	if d := diffMaps(storedFiles(t, src.store), storedFiles(t, dst.store)); len(d) > 0 {
 		t.Fatalf("restored files differ: %v", d)
 	}
 

@@ -152,7 +152,7 @@ func TestBackupWhileTheRealBackendUploadsAndDeletes(t *testing.T) {
 			}
 		}
 	}
-	store, err := storage.New(stk.Env["STORAGE_PATH"])
+	store, err := storage.NewFilesystem(stk.Env["STORAGE_PATH"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestBackupWhileTheRealBackendUploadsAndDeletes(t *testing.T) {
 	if _, err := restore(dst, dest, m.ID); err != nil {
 		t.Fatal(err)
 	}
-	files := storedFiles(t, dst.root)
+	files := storedFiles(t, dst.store)
 	var docs []string
 	rows, err := dst.pool.Query(context.Background(), `SELECT id::text, storage_key, sha256 FROM documents`)
 	if err != nil {

@@ -36,6 +36,9 @@ const (
 	Migrate  Service = "migrate"
 	// Reencrypt rewrites stored secrets with the current ENCRYPTION_KEY.
 	Reencrypt Service = "reencrypt"
+	// Storage is backup, restore and storage migrate: the database and
+	// the document storage.
+	Storage Service = "storage"
 )
 
 // Development defaults for secrets. They let `make demo` and tests run
@@ -56,7 +59,7 @@ var knownDefaults = []string{
 	"changeme", "change-me", "change_me", "changeit", "secret", "password", "passw0rd",
 	"admin", "postgres", "redis", "default", "example", "test", "12345678", "123456789",
 	"your-secret-key", "your_secret_key", "your-secret-key-here", "supersecret", "super-secret",
-	"changethis", "please-change-me", "jwt-secret", "secret-key", "secretkey", "mysecret",
+	"changethis", "please-change-me", "jwt-secret", "secret-key", "secretkey", "mysecret", "minioadmin",
 	"0000000000000000000000000000000000000000000000000000000000000000",
 }
 
@@ -104,7 +107,12 @@ type Config struct {
 	// SupportedFileTypes (SUPPORTED_FILE_TYPES) seeds system_config and
 	// bounds what admins may enable there.
 	SupportedFileTypes []string
-	StoragePath        string
+	// StorageBackend (STORAGE_BACKEND) is StorageFilesystem (files under
+	// StoragePath, the default) or StorageS3 (objects in StorageS3).
+	StorageBackend string
+	StoragePath    string
+	// StorageS3 is the object store of STORAGE_BACKEND=s3 (STORAGE_S3_*).
+	StorageS3 S3
 	// StorageTrashRetention (STORAGE_TRASH_RETENTION, default 24h) is how
 	// long files of deleted documents stay in the storage trash, where a
 	// backup that started before the delete still finds them.
@@ -196,6 +204,7 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 			l.fail("SUPPORTED_FILE_TYPES", "%q is not one of %s", t, strings.Join(FileTypes, ", "))
 		}
 	}
+	c.StorageBackend = strings.ToLower(l.str("STORAGE_BACKEND", StorageFilesystem))
 	c.StoragePath = l.str("STORAGE_PATH", "/data/storage")
 	c.StorageTrashRetention = l.duration("STORAGE_TRASH_RETENTION", 24*time.Hour)
 	c.RateLimitLoginPerMinute = l.integer("RATE_LIMIT_LOGIN_PER_MINUTE", 5, 1, 1_000_000)
@@ -225,7 +234,8 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 		l.fail("BACKEND_INTERNAL_URL", "not a URL")
 	}
 
-	needsDB := svc == Backend || svc == Worker || svc == Migrate || svc == Reencrypt
+	needsDB := svc == Backend || svc == Worker || svc == Migrate || svc == Reencrypt || svc == Storage
+	needsStorage := svc == Backend || svc == Worker || svc == Storage
 	needsRedis := svc == Backend || svc == Worker
 	needsJWT := svc == Backend
 	needsKey := svc == Backend || svc == Worker || svc == Reencrypt
@@ -244,6 +254,16 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 				pw = c.RedisPassword
 			}
 			l.secret(prod, "REDIS_PASSWORD", pw, 8)
+		}
+	}
+	if needsStorage {
+		switch c.StorageBackend {
+		case StorageFilesystem:
+		case StorageS3:
+			c.StorageS3 = l.storageS3()
+			l.secret(prod, "STORAGE_S3_SECRET_ACCESS_KEY", c.StorageS3.SecretAccessKey, 8)
+		default:
+			l.fail("STORAGE_BACKEND", "must be filesystem or s3, got %q", c.StorageBackend)
 		}
 	}
 	if needsJWT {

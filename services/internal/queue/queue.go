@@ -56,6 +56,10 @@ type Delivery struct {
 // consumer (this consumer's heartbeat came too late).
 var ErrNotOwner = errors.New("queue: job is no longer owned by this consumer")
 
+// Stream and Group are the Redis names a queue uses.
+func (q *Queue) Stream() string { return q.opts.Stream }
+func (q *Queue) Group() string  { return q.opts.Group }
+
 // Options configure a Queue; zero values take the defaults.
 type Options struct {
 	Stream            string
@@ -243,6 +247,37 @@ func (q *Queue) Extend(ctx context.Context, d *Delivery) error {
 		return ErrNotOwner
 	}
 	return nil
+}
+
+// Stats are the queue's job counts: the same whichever worker reads them.
+type Stats struct {
+	// Pending jobs were enqueued and not yet delivered to any worker.
+	Pending int64
+	// InFlight jobs were delivered to a worker and not yet acked
+	// (including the job of a worker that died, until it is reclaimed).
+	InFlight int64
+}
+
+// Stats reads both counts in one MULTI, so they are consistent: acked
+// entries are deleted, so the stream's length is pending + in flight, and
+// the group's pending entries list is what is in flight.
+func (q *Queue) Stats(ctx context.Context) (Stats, error) {
+	pipe := q.rdb.TxPipeline()
+	xlen := pipe.XLen(ctx, q.opts.Stream)
+	pel := pipe.XPending(ctx, q.opts.Stream, q.opts.Group)
+	_, _ = pipe.Exec(ctx) // errors are per command, read below
+	n, err := xlen.Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return Stats{}, fmt.Errorf("queue stats: %w", err)
+	}
+	p, err := pel.Result()
+	switch {
+	case isNoGroup(err):
+		return Stats{Pending: n}, nil // no group yet: nothing was delivered
+	case err != nil && !errors.Is(err, redis.Nil):
+		return Stats{}, fmt.Errorf("queue stats: %w", err)
+	}
+	return Stats{Pending: n - p.Count, InFlight: p.Count}, nil
 }
 
 // Depth is the number of jobs not yet acked (waiting or in progress).

@@ -177,3 +177,59 @@ func TestEnqueueRejectsUnknownKind(t *testing.T) {
 		t.Fatal("unknown kind accepted")
 	}
 }
+
+// With several workers the counts are the queue's, not one worker's:
+// pending is what no worker has taken, in flight what workers took and
+// have not acked; a reclaim moves a job between workers, not between
+// the counts.
+func TestStatsWithSeveralConsumers(t *testing.T) {
+	ctx := context.Background()
+	q, rdb := newQueue(t, 300*time.Millisecond)
+	if s, err := q.Stats(ctx); err != nil || s != (Stats{}) {
+		t.Fatalf("before anything: %+v %v", s, err)
+	}
+	// An entry added before the group exists (another writer) is pending.
+	rdb.XAdd(ctx, &redis.XAddArgs{Stream: q.Stream(), Values: map[string]any{"job": `{"kind":"document","id":"early"}`}})
+	if s, err := q.Stats(ctx); err != nil || s != (Stats{Pending: 1}) {
+		t.Fatalf("without a group: %+v %v", s, err)
+	}
+	for i := range 5 {
+		if err := q.Enqueue(ctx, Job{Kind: KindDocument, ID: fmt.Sprint("doc-", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(pending, inFlight int64) {
+		t.Helper()
+		s, err := q.Stats(ctx)
+		if err != nil || s != (Stats{Pending: pending, InFlight: inFlight}) {
+			t.Fatalf("stats %+v (%v), want pending %d, in flight %d", s, err, pending, inFlight)
+		}
+		if n, _ := q.Depth(ctx); n != pending+inFlight {
+			t.Fatalf("depth %d, want %d", n, pending+inFlight)
+		}
+	}
+	want(6, 0)
+	var got []*Delivery
+	for _, c := range []string{"a", "b", "b"} {
+		d, err := q.Next(ctx, c, time.Second)
+		if err != nil || d == nil {
+			t.Fatalf("next for %s: %v %v", c, d, err)
+		}
+		got = append(got, d)
+	}
+	want(3, 3)
+	if err := q.Ack(ctx, got[1]); err != nil {
+		t.Fatal(err)
+	}
+	want(3, 2)
+	// Worker a stops heartbeating; c reclaims its job.
+	time.Sleep(400 * time.Millisecond)
+	if err := q.Extend(ctx, got[2]); err != nil {
+		t.Fatal(err)
+	}
+	d, err := q.Next(ctx, "c", time.Second)
+	if err != nil || d == nil || d.ID != got[0].ID || d.Deliveries != 2 {
+		t.Fatalf("reclaim: %+v %v", d, err)
+	}
+	want(3, 2)
+}

@@ -1,49 +1,116 @@
-// Package storage keeps uploaded files and generated reports under
-// STORAGE_PATH with server-chosen names. Keys are relative slash paths;
-// client-supplied names are never used in a path.
+// Package storage keeps uploaded documents and generated reports by key,
+// with server-chosen names: on a filesystem (STORAGE_BACKEND=filesystem,
+// under STORAGE_PATH) or in an S3-compatible object store
+// (STORAGE_BACKEND=s3, STORAGE_S3_*). Keys are relative slash paths
+// (documents/<id>/original, reports/<id>.<format>); client-supplied names
+// are never used in a key.
 //
 // Files of deleted documents are not removed at once: TrashDocument moves
-// them into trash/ and PurgeTrash removes them after a grace period, so a
-// backup whose database snapshot still references them can copy them
+// them aside and PurgeTrash removes them after a grace period, so a backup
+// whose database snapshot still references them can copy them
 // (OpenIncludingTrash).
 package storage
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
+	"io/fs"
+	"log/slog"
 	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 )
 
-// Store is a directory tree rooted at STORAGE_PATH.
-type Store struct {
-	root string
+// Store is where documents and reports live. Both backends keep the same
+// promises:
+//   - Put streams and is all or nothing: a failed or interrupted Put leaves
+//     no object at key (and never a partial one); the object appears
+//     complete, replacing any previous one.
+//   - A missing key is an error wrapping fs.ErrNotExist.
+//   - Trashing keeps each file readable at every moment, at its key or in
+//     the trash, until PurgeTrash removes it.
+type Store interface {
+	// Put stores r at key, reading it to EOF; size is -1 when unknown. It
+	// returns the bytes stored. An error from r is returned as it is
+	// (wrapped), so callers can tell their reader's errors from the store's.
+	Put(ctx context.Context, key string, r io.Reader, size int64) (int64, error)
+	// Open opens the object at key for streaming and random access.
+	Open(ctx context.Context, key string) (File, error)
+	// Stat describes the object at key.
+	Stat(ctx context.Context, key string) (Info, error)
+	// Remove deletes the object at key; a missing one is not an error.
+	Remove(ctx context.Context, key string) error
+	// LocalFile makes the object at key available as a local file, for
+	// tools that need a path (pdftotext, tesseract). The filesystem backend
+	// returns the stored file itself; the S3 backend downloads a copy into
+	// os.TempDir. release removes the copy.
+	LocalFile(ctx context.Context, key string) (path string, release func(), err error)
+	// List calls fn for every stored document and report (not the trash).
+	List(ctx context.Context, fn func(Info) error) error
+
+	// TrashDocument moves a deleted document's files (its original and
+	// its reports' files) to the trash. Files already gone are skipped.
+	TrashDocument(ctx context.Context, documentID string, reportIDs []string) error
+	// TrashReports moves the files of a deleted project's reports to the
+	// trash, like TrashDocument.
+	TrashReports(ctx context.Context, projectID string, reportIDs []string) error
+	// OpenIncludingTrash opens key at its place or, if it was trashed
+	// since, its newest copy in the trash.
+	OpenIncludingTrash(ctx context.Context, key string) (File, error)
+	// PurgeTrash removes what was trashed before cutoff and returns how
+	// many entries (filesystem) or objects (S3) it removed.
+	PurgeTrash(ctx context.Context, cutoff time.Time) (int, error)
+	// RemoveStale removes what uploads abandoned by a killed process left
+	// behind (temporary files; incomplete multipart uploads) that is older
+	// than olderThan, and returns how many.
+	RemoveStale(ctx context.Context, olderThan time.Duration) (int, error)
+	// CheckEmpty returns an error wrapping ErrNotEmpty, naming what it
+	// found, unless the store holds no document, report or trash.
+	CheckEmpty(ctx context.Context) error
+
+	// String names the store for people and logs (never a credential).
+	String() string
 }
 
-var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
-// New returns a store rooted at root, creating it if needed.
-func New(root string) (*Store, error) {
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return nil, fmt.Errorf("storage path: %w", err)
-	}
-	for _, d := range []string{abs, filepath.Join(abs, "tmp"), filepath.Join(abs, "documents"), filepath.Join(abs, "reports"), filepath.Join(abs, trashDir)} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			return nil, fmt.Errorf("create storage directory: %w", err)
-		}
-	}
-	return &Store{root: abs}, nil
+// File is an open stored object.
+type File interface {
+	io.ReadSeekCloser
+	io.ReaderAt
+	Info() Info
 }
 
-// Root is the absolute storage directory.
-func (s *Store) Root() string { return s.root }
+// Info describes a stored object.
+type Info struct {
+	Key     string
+	Size    int64
+	ModTime time.Time
+}
+
+// ErrNotEmpty: the store holds files (CheckEmpty).
+var ErrNotEmpty = errors.New("storage is not empty")
+
+// notEmpty is CheckEmpty's error: what was found, and errors.Is ErrNotEmpty.
+type notEmpty struct{ msg string }
+
+func (e *notEmpty) Error() string        { return e.msg }
+func (e *notEmpty) Is(target error) bool { return target == ErrNotEmpty }
+
+// Open returns the store cfg configures: the filesystem under
+// STORAGE_PATH, or the S3 bucket of STORAGE_S3_* (probed first: see
+// OpenS3).
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (Store, error) {
+	switch cfg.StorageBackend {
+	case config.StorageS3:
+		return OpenS3(ctx, cfg.StorageS3, S3Options{Log: log})
+	case config.StorageFilesystem, "":
+		return NewFilesystem(cfg.StoragePath)
+	}
+	return nil, fmt.Errorf("STORAGE_BACKEND %q: want filesystem or s3", cfg.StorageBackend)
+}
 
 // DocumentKey is the key of a document's original file.
 func DocumentKey(documentID string) string { return "documents/" + documentID + "/original" }
@@ -51,152 +118,45 @@ func DocumentKey(documentID string) string { return "documents/" + documentID + 
 // ReportKey is the key of a generated report ("html" or "pdf").
 func ReportKey(reportID, format string) string { return "reports/" + reportID + "." + format }
 
-// Path resolves a key to a file path, refusing anything that escapes the root.
-func (s *Store) Path(key string) (string, error) {
-	if key == "" || strings.HasPrefix(key, "/") || strings.Contains(key, "\\") {
-		return "", fmt.Errorf("invalid storage key %q", key)
-	}
-	clean := filepath.Clean(filepath.FromSlash(key))
-	if clean == "." || clean == ".." || strings.HasPrefix(clean, ".."+string(filepath.Separator)) {
-		return "", fmt.Errorf("invalid storage key %q", key)
-	}
-	return filepath.Join(s.root, clean), nil
-}
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-// TempFile creates a temporary file inside the store (same filesystem, so
-// Commit is an atomic rename).
-func (s *Store) TempFile() (*os.File, error) {
-	return os.CreateTemp(filepath.Join(s.root, "tmp"), tempPrefix+"*")
-}
+// reserved are the top-level names a backend uses for itself.
+var reserved = []string{tmpDir, trashDir, probeDir, "lost+found"}
 
-const tempPrefix = "upload-"
-
-// RemoveStaleTemp deletes temporary files not modified for olderThan:
-// leftovers of a process that died while writing. Files being written
-// have a recent modification time and are kept.
-func (s *Store) RemoveStaleTemp(olderThan time.Duration) (int, error) {
-	dir := filepath.Join(s.root, "tmp")
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return 0, fmt.Errorf("list %s: %w", dir, err)
+// CheckKey refuses keys that are not plain relative slash paths (empty
+// segments, "." or "..", backslashes) or that fall in a backend's own
+// directories (tmp/, trash/).
+func CheckKey(key string) error {
+	if key == "" || strings.HasPrefix(key, "/") || strings.Contains(key, "\\") || strings.ContainsRune(key, 0) {
+		return fmt.Errorf("invalid storage key %q", key)
 	}
-	cutoff := time.Now().Add(-olderThan)
-	n := 0
-	var errs []error
-	for _, e := range entries {
-		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), tempPrefix) {
-			continue
+	for _, seg := range strings.Split(key, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return fmt.Errorf("invalid storage key %q", key)
 		}
-		info, err := e.Info()
-		if err != nil || !info.ModTime().Before(cutoff) {
-			continue
+	}
+	top, _, _ := strings.Cut(key, "/")
+	for _, r := range reserved {
+		if top == r {
+			return fmt.Errorf("invalid storage key %q: %s/ is reserved", key, r)
 		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-			continue
-		}
-		n++
-	}
-	return n, errors.Join(errs...)
-}
-
-// Commit moves a finished temporary file to key.
-func (s *Store) Commit(tmpPath, key string) error {
-	dst, err := s.Path(key)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
-		return fmt.Errorf("create directory for %s: %w", key, err)
-	}
-	if err := os.Rename(tmpPath, dst); err != nil {
-		return fmt.Errorf("store %s: %w", key, err)
 	}
 	return nil
 }
 
-// Open opens the file at key.
-func (s *Store) Open(key string) (*os.File, error) {
-	p, err := s.Path(key)
+// trashKeys are the keys a deleted document's files live at.
+func trashKeys(documentID string, reportIDs []string) ([]string, error) {
+	if !uuidRE.MatchString(documentID) {
+		return nil, fmt.Errorf("invalid document id %q", documentID)
+	}
+	keys, err := reportKeys(reportIDs)
 	if err != nil {
 		return nil, err
 	}
-	return os.Open(p)
+	return append([]string{DocumentKey(documentID)}, keys...), nil
 }
 
-// Write stores r at key (used for generated reports).
-func (s *Store) Write(key string, r io.Reader) error {
-	f, err := s.TempFile()
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", key, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return s.Commit(f.Name(), key)
-}
-
-// Remove deletes the file at key; a missing file is not an error.
-func (s *Store) Remove(key string) error {
-	p, err := s.Path(key)
-	if err != nil {
-		return err
-	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", key, err)
-	}
-	return nil
-}
-
-// RemoveDocument deletes a document's directory and everything in it.
-func (s *Store) RemoveDocument(documentID string) error {
-	if !uuidRE.MatchString(documentID) {
-		return fmt.Errorf("invalid document id %q", documentID)
-	}
-	if err := os.RemoveAll(filepath.Join(s.root, "documents", documentID)); err != nil {
-		return fmt.Errorf("remove document %s: %w", documentID, err)
-	}
-	return nil
-}
-
-// trashDir holds one entry per deleted document, named
-// <unix seconds>-<document id>[-suffix], with the trashed files below it at
-// their keys (trash/1732870000-<id>/documents/<id>/original).
-const trashDir = "trash"
-
-// TrashDocument moves a deleted document's files (its directory and the
-// files of its reports) into a new trash entry. Each move is a rename within
-// the store, so at every moment a file is either at its key or in the trash.
-// Files already gone are skipped.
-func (s *Store) TrashDocument(documentID string, reportIDs []string) error {
-	if !uuidRE.MatchString(documentID) {
-		return fmt.Errorf("invalid document id %q", documentID)
-	}
-	keys, err := reportKeys(reportIDs)
-	if err != nil {
-		return err
-	}
-	return s.trash(documentID, append(keys, "documents/"+documentID))
-}
-
-// TrashReports moves the files of reports of a deleted project into a new
-// trash entry named after the project, like TrashDocument.
-func (s *Store) TrashReports(projectID string, reportIDs []string) error {
-	if !uuidRE.MatchString(projectID) {
-		return fmt.Errorf("invalid project id %q", projectID)
-	}
-	keys, err := reportKeys(reportIDs)
-	if err != nil || len(keys) == 0 {
-		return err
-	}
-	return s.trash(projectID, keys)
-}
-
+// reportKeys are the keys of the files of reports.
 func reportKeys(reportIDs []string) ([]string, error) {
 	var keys []string
 	for _, id := range reportIDs {
@@ -208,80 +168,6 @@ func reportKeys(reportIDs []string) ([]string, error) {
 	return keys, nil
 }
 
-// trash moves keys into a new trash entry <unix seconds>-<owner>-<suffix>.
-func (s *Store) trash(owner string, keys []string) error {
-	entry, err := os.MkdirTemp(filepath.Join(s.root, trashDir), strconv.FormatInt(time.Now().Unix(), 10)+"-"+owner+"-")
-	if err != nil {
-		return fmt.Errorf("trash %s: %w", owner, err)
-	}
-	moved := 0
-	for _, key := range keys {
-		src := filepath.Join(s.root, filepath.FromSlash(key))
-		if _, err := os.Lstat(src); errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		dst := filepath.Join(entry, filepath.FromSlash(key))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o750); err != nil {
-			return fmt.Errorf("trash %s: %w", key, err)
-		}
-		if err := os.Rename(src, dst); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("trash %s: %w", key, err)
-		}
-		moved++
-	}
-	if moved == 0 {
-		_ = os.RemoveAll(entry)
-	}
-	return nil
-}
-
-// OpenIncludingTrash opens the file at key from its live path or, if it was
-// trashed since, from the trash (the newest entry that has it).
-func (s *Store) OpenIncludingTrash(key string) (*os.File, error) {
-	p, err := s.Path(key)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open(p)
-	if !errors.Is(err, os.ErrNotExist) {
-		return f, err
-	}
-	entries, rerr := os.ReadDir(filepath.Join(s.root, trashDir))
-	if rerr != nil {
-		return nil, err
-	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() > entries[j].Name() })
-	for _, e := range entries {
-		if tf, terr := os.Open(filepath.Join(s.root, trashDir, e.Name(), filepath.FromSlash(key))); terr == nil {
-			return tf, nil
-		}
-	}
-	return nil, err
-}
-
-// PurgeTrash removes the trash entries made before cutoff and returns how
-// many it removed. Entries whose name does not start with a time are left
-// alone.
-func (s *Store) PurgeTrash(cutoff time.Time) (int, error) {
-	dir := filepath.Join(s.root, trashDir)
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read trash: %w", err)
-	}
-	n := 0
-	for _, e := range entries {
-		stamp, _, ok := strings.Cut(e.Name(), "-")
-		sec, perr := strconv.ParseInt(stamp, 10, 64)
-		if !ok || perr != nil || !time.Unix(sec, 0).Before(cutoff) {
-			continue
-		}
-		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
-			return n, fmt.Errorf("purge trash entry %s: %w", e.Name(), err)
-		}
-		n++
-	}
-	return n, nil
+func notExist(key string) error {
+	return fmt.Errorf("%s: %w", key, fs.ErrNotExist)
 }

@@ -41,15 +41,29 @@ type S3 struct {
 	// Bucket is created empty at start; NewBucket makes more.
 	Bucket string
 
+	// SSE: the server encrypts objects that ask for SSE-S3 (a key
+	// configured with WEED_S3_SSE_KEY); without it, such requests fail.
+	SSE bool
+
 	dir    string
 	ports  []int
 	cmd    *exec.Cmd
 	exited chan struct{}
 }
 
+// S3Options adjust StartS3With.
+type S3Options struct {
+	// SSE configures a key for server-side encryption (SSE-S3).
+	SSE bool
+}
+
 // StartS3 starts SeaweedFS and waits until its S3 gateway accepts the
-// identity and has created Bucket.
-func StartS3() (*S3, error) {
+// identity and has created Bucket. It has no key for server-side
+// encryption: requests for SSE-S3 fail, as on stores without it.
+func StartS3() (*S3, error) { return StartS3With(S3Options{}) }
+
+// StartS3With starts SeaweedFS with opts.
+func StartS3With(opts S3Options) (*S3, error) {
 	bin, err := weedBinary()
 	if err != nil {
 		return nil, err
@@ -59,7 +73,7 @@ func StartS3() (*S3, error) {
 		return nil, err
 	}
 	s := &S3{Region: "us-east-1", AccessKey: "CLTEST" + strings.ToUpper(randomHex(7)), SecretKey: randomHex(20),
-		Bucket: "cl-test-" + randomHex(4), dir: dir}
+		Bucket: "cl-test-" + randomHex(4), SSE: opts.SSE, dir: dir}
 	if err := s.writeConfig(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -112,6 +126,12 @@ func (s *S3) start(bin string) error {
 		ports[i] = p
 	}
 	s.ports = ports
+	return s.run(bin)
+}
+
+// run starts weed on s.ports with its data directory for them.
+func (s *S3) run(bin string) error {
+	ports := s.ports
 	data := filepath.Join(s.dir, fmt.Sprintf("data-%d", ports[0]))
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return err
@@ -134,6 +154,9 @@ func (s *S3) start(bin string) error {
 		"-s3.cert.file="+s.CAFile, "-s3.key.file="+filepath.Join(s.dir, "tls.key"),
 		"-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.config="+filepath.Join(s.dir, "s3.json"))
 	s.cmd.Dir = s.dir
+	if s.SSE {
+		s.cmd.Env = append(os.Environ(), "WEED_S3_SSE_KEY="+randomHex(32))
+	}
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {
@@ -201,11 +224,27 @@ func (s *S3) NewBucket(tb testing.TB) string {
 	return name
 }
 
-// Stop terminates SeaweedFS and removes its directory.
-func (s *S3) Stop() {
-	if s == nil {
-		return
+// Pause kills the server as a crash would (connections are refused),
+// keeping its data and ports; Resume starts it again.
+func (s *S3) Pause(tb testing.TB) {
+	tb.Helper()
+	s.kill()
+}
+
+// Resume restarts a paused server on the same ports and data and waits
+// until it serves again.
+func (s *S3) Resume(tb testing.TB) {
+	tb.Helper()
+	bin, err := weedBinary()
+	if err == nil {
+		err = s.run(bin)
 	}
+	if err != nil {
+		tb.Fatalf("resume SeaweedFS: %v", err)
+	}
+}
+
+func (s *S3) terminate() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
 		select {
@@ -214,6 +253,14 @@ func (s *S3) Stop() {
 			s.kill()
 		}
 	}
+}
+
+// Stop terminates SeaweedFS and removes its directory.
+func (s *S3) Stop() {
+	if s == nil {
+		return
+	}
+	s.terminate()
 	os.RemoveAll(s.dir)
 	s.removeSockets()
 }

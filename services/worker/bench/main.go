@@ -1,21 +1,27 @@
 // Command worker benchmarks the document pipeline: whole-pipeline pages per
-// second on CUAD PDFs with the real worker binary at concurrency 1 and 2,
-// next to bare `pdftotext -layout` on the same files in the same run, and
-// the worker process's peak RSS. It prints numbers; it asserts nothing.
+// second on CUAD PDFs (at least -pages pages) with 1, 2 and 4 real worker
+// processes, with the documents in the filesystem and in S3 (a SeaweedFS
+// server with server-side encryption), next to bare `pdftotext -layout` on
+// the same files at the same parallelism in the same run, and the workers'
+// peak RSS. It prints numbers; it asserts nothing.
 //
-//	go run ./services/worker/bench -bin bin/contract-lucidity [-n 20]
+//	go run ./services/worker/bench -bin bin/contract-lucidity [-pages 200] [-workers 1,2,4] [-storage filesystem,s3]
 package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,70 +31,161 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/db"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/queue"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/storage"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv"
 	"github.com/contract-lucidity/contract-lucidity/services/worker/fixtures"
 )
 
 func main() {
 	bin := flag.String("bin", "bin/contract-lucidity", "the contract-lucidity binary")
-	n := flag.Int("n", 20, "number of CUAD PDFs")
+	pages := flag.Int("pages", 200, "CUAD PDFs are taken in name order until they have at least this many pages")
+	workers := flag.String("workers", "1,2,4", "numbers of worker processes to run")
+	stores := flag.String("storage", "filesystem,s3", "where the documents are: filesystem, s3 (SeaweedFS)")
+	concurrency := flag.Int("concurrency", 1, "WORKER_CONCURRENCY of each worker process")
+	rounds := flag.Int("rounds", 2, "runs of each configuration; the fastest counts (the machine may be shared)")
 	flag.Parse()
-	if err := run(*bin, *n); err != nil {
+	var counts []int
+	for _, s := range strings.Split(*workers, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "bench: -workers: %q is not a positive number\n", s)
+			os.Exit(2)
+		}
+		counts = append(counts, n)
+	}
+	if err := run(*bin, *pages, counts, strings.Split(*stores, ","), *concurrency, max(*rounds, 1)); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, n int) error {
+type env struct {
+	bin         string
+	pg          *testenv.Postgres
+	rds         *testenv.Redis
+	s3          *testenv.S3
+	concurrency int
+	warm        string
+	files       []string // the longest first: the last to finish is a short one
+	runs        int      // Redis database per run
+}
+
+func run(bin string, minPages int, counts []int, stores []string, concurrency, rounds int) error {
 	pdfs, err := fixtures.CUADPDFs()
 	if err != nil {
 		return err
 	}
 	// The warm-up document is not among the measured ones.
-	if len(pdfs) < n+1 {
-		n = len(pdfs) - 1
-	}
-	warm, files := pdfs[len(pdfs)-1], pdfs[:n]
-	pg, err := testenv.StartPostgres()
-	if err != nil {
-		return err
-	}
-	defer pg.Stop()
-	rds, err := testenv.StartRedis()
-	if err != nil {
-		return err
-	}
-	defer rds.Stop()
-
+	e := &env{bin: bin, concurrency: concurrency, warm: pdfs[len(pdfs)-1]}
 	pages := 0
-	for _, f := range files {
+	count := map[string]int{}
+	for _, f := range pdfs[:len(pdfs)-1] {
+		if pages >= minPages {
+			break
+		}
 		p, err := pdfPages(f)
 		if err != nil {
 			return err
 		}
 		pages += p
+		count[f] = p
+		e.files = append(e.files, f)
 	}
-	fmt.Printf("corpus: %d CUAD PDFs, %d pages\n\n", len(files), pages)
-	fmt.Printf("%-34s %10s %10s %12s %14s\n", "run", "seconds", "pages/s", "ratio", "peak RSS MiB")
-	for _, c := range []int{1, 2} {
-		base, err := pdftotextRun(files, c)
-		if err != nil {
-			return err
-		}
-		fmt.Printf("%-34s %10.2f %10.1f %12s %14s\n", fmt.Sprintf("pdftotext -layout, %d parallel", c), base.Seconds(),
-			float64(pages)/base.Seconds(), "", "")
-		dur, rss, err := pipelineRun(bin, pg, rds, c, warm, files)
-		if err != nil {
-			return err
-		}
-		ratio := base.Seconds() / dur.Seconds()
-		fmt.Printf("%-34s %10.2f %10.1f %12.2f %14.1f\n", fmt.Sprintf("worker pipeline, concurrency %d", c), dur.Seconds(),
-			float64(pages)/dur.Seconds(), ratio, float64(rss)/1024)
+	if pages < minPages {
+		return fmt.Errorf("the CUAD PDFs have %d pages, fewer than -pages %d", pages, minPages)
 	}
-	fmt.Println("\nratio = pipeline pages/s divided by pdftotext pages/s at the same parallelism (goal >= 0.5)")
+	sort.SliceStable(e.files, func(i, j int) bool { return count[e.files[i]] > count[e.files[j]] })
+	if e.pg, err = testenv.StartPostgres(); err != nil {
+		return err
+	}
+	defer e.pg.Stop()
+	if e.rds, err = testenv.StartRedis(); err != nil {
+		return err
+	}
+	defer e.rds.Stop()
+	for _, s := range stores {
+		switch s {
+		case "filesystem":
+		case "s3":
+			if e.s3 == nil {
+				if e.s3, err = testenv.StartS3With(testenv.S3Options{SSE: true}); err != nil {
+					return err
+				}
+				defer e.s3.Stop()
+			}
+		default:
+			return fmt.Errorf("-storage: unknown backend %q", s)
+		}
+	}
+
+	fmt.Printf("corpus: %d CUAD PDFs, %d pages; WORKER_CONCURRENCY=%d per process; %d cores; best of %d rounds; load average %s\n\n",
+		len(e.files), pages, concurrency, runtime.NumCPU(), rounds, loadAverage())
+	fmt.Printf("%-36s %9s %9s %9s %11s %14s\n", "run", "seconds", "pages/s", "speed-up", "pages/CPU-s", "peak RSS MiB")
+	base := map[int]time.Duration{}
+	for _, c := range counts {
+		var d time.Duration
+		for range rounds {
+			r, err := pdftotextRun(e.files, c*concurrency)
+			if err != nil {
+				return err
+			}
+			if d == 0 || r < d {
+				d = r
+			}
+		}
+		base[c] = d
+		fmt.Printf("%-36s %9.2f %9.1f %9s %11s %14s\n", fmt.Sprintf("pdftotext -layout, %d parallel", c*concurrency), d.Seconds(),
+			float64(pages)/d.Seconds(), fmt.Sprintf("%.2f", base[counts[0]].Seconds()/d.Seconds()), "", "")
+	}
+	for _, s := range stores {
+		var first time.Duration
+		for _, c := range counts {
+			var dur time.Duration
+			var cpu float64
+			var rss []int
+			for range rounds {
+				d, u, r, err := e.pipelineRun(s, c)
+				if err != nil {
+					return fmt.Errorf("%s, %d workers: %w", s, c, err)
+				}
+				if dur == 0 || d < dur {
+					dur, cpu, rss = d, u, r
+				}
+			}
+			if first == 0 {
+				first = dur
+			}
+			fmt.Printf("%-36s %9.2f %9.1f %9.2f %11.1f %14s\n", fmt.Sprintf("%s, %d worker processes", s, c), dur.Seconds(),
+				float64(pages)/dur.Seconds(), first.Seconds()/dur.Seconds(), float64(pages)/cpu, rssList(rss))
+		}
+	}
+	fmt.Println("\nspeed-up: against the first row of its group (linear would be the ratio of process counts, on enough cores)")
+	fmt.Println("pages/CPU-s: pages per CPU second of the worker processes and the tools they ran (not PostgreSQL, Redis or the store);")
+	fmt.Println("  steady as processes are added: the workers add no overhead, and pages/s is bounded by the free cores")
+	fmt.Printf("load average at the end: %s\n", loadAverage())
 	return nil
+}
+
+// loadAverage is the 1, 5 and 15 minute load average: other work on the
+// machine skews the numbers.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
+}
+
+func rssList(kib []int) string {
+	var s []string
+	for _, k := range kib {
+		s = append(s, fmt.Sprintf("%.0f", float64(k)/1024))
+	}
+	return strings.Join(s, "/")
 }
 
 func pdfPages(path string) (int, error) {
@@ -128,102 +225,160 @@ func pdftotextRun(files []string, parallel int) (time.Duration, error) {
 	return time.Since(start), firstErr
 }
 
-// pipelineRun starts a worker process with WORKER_CONCURRENCY=c on a fresh
-// database, processes the warm-up document, then times files from enqueue
-// to complete. It returns the duration and the worker's peak RSS in KiB.
-func pipelineRun(bin string, pg *testenv.Postgres, rds *testenv.Redis, c int, warm string, files []string) (time.Duration, int, error) {
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// pipelineRun stores the files in a fresh store (through the storage
+// package, as the backend does) for a fresh database, starts `workers`
+// worker processes, lets each process a warm-up document, then times the
+// files from enqueue to complete. It returns the duration and each
+// worker's peak RSS in KiB.
+func (e *env) pipelineRun(backend string, workers int) (time.Duration, float64, []int, error) {
 	ctx := context.Background()
-	dbURL, err := pg.CreateDatabase(fmt.Sprintf("bench_c%d_%d", c, time.Now().UnixNano()))
+	e.runs++
+	dbURL, err := e.pg.CreateDatabase(fmt.Sprintf("bench_%s_%d_%s", backend, workers, randomHex(3)))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	defer pool.Close()
 	if _, err := db.Migrate(ctx, pool); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
-	storage, err := os.MkdirTemp("", "cl-bench-")
+	dir, err := os.MkdirTemp("", "cl-bench-")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
-	defer os.RemoveAll(storage)
+	defer os.RemoveAll(dir)
+	redisURL := e.rds.URL(e.runs % 16)
+	vars := []string{"DATABASE_URL=" + dbURL, "REDIS_URL=" + redisURL, "WORKER_CONCURRENCY=" + strconv.Itoa(e.concurrency),
+		"LOG_LEVEL=warn", "STORAGE_PATH=" + dir}
+	var store storage.Store
+	switch backend {
+	case "filesystem":
+		if store, err = storage.NewFilesystem(dir); err != nil {
+			return 0, 0, nil, err
+		}
+	case "s3":
+		cfg := config.S3{Endpoint: e.s3.Endpoint, Region: e.s3.Region, AccessKeyID: e.s3.AccessKey, SecretAccessKey: e.s3.SecretKey,
+			PathStyle: true, PartSize: 8 << 20, Bucket: e.s3.Bucket, Prefix: "bench-" + randomHex(4) + "/", SSE: config.SSES3}
+		if store, err = storage.OpenS3(ctx, cfg, storage.S3Options{}); err != nil {
+			return 0, 0, nil, err
+		}
+		vars = append(vars, "STORAGE_BACKEND=s3", "STORAGE_S3_ENDPOINT=http://"+cfg.Endpoint, "STORAGE_S3_REGION="+cfg.Region,
+			"STORAGE_S3_BUCKET="+cfg.Bucket, "STORAGE_S3_PREFIX="+cfg.Prefix, "STORAGE_S3_ACCESS_KEY_ID="+cfg.AccessKeyID,
+			"STORAGE_S3_SECRET_ACCESS_KEY="+cfg.SecretAccessKey, "STORAGE_S3_FORCE_PATH_STYLE=true", "STORAGE_S3_SSE=s3")
+	}
 	var project string
 	if err := pool.QueryRow(ctx, `INSERT INTO projects (name) VALUES ($1) RETURNING id`, "bench").Scan(&project); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
-	port, err := testenv.FreePort()
-	if err != nil {
-		return 0, 0, err
-	}
-	redisURL := rds.URL(c)
 	opt, _ := redis.ParseURL(redisURL)
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
-	q := queue.New(rdb, queue.Options{})
-	cmd := exec.Command(bin, "worker")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "REDIS_URL="+redisURL, "STORAGE_PATH="+storage,
-		"WORKER_CONCURRENCY="+strconv.Itoa(c), "WORKER_METRICS_ADDR=127.0.0.1:"+strconv.Itoa(port), "LOG_LEVEL=warn")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return 0, 0, fmt.Errorf("start worker: %w", err)
+	if err := rdb.FlushDB(ctx).Err(); err != nil {
+		return 0, 0, nil, err
 	}
-	defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
-	if err := waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/readyz", port), 60*time.Second); err != nil {
-		return 0, 0, err
+	q := queue.New(rdb, queue.Options{})
+
+	var cmds []*exec.Cmd
+	defer func() {
+		for _, c := range cmds {
+			_ = c.Process.Signal(syscall.SIGTERM)
+		}
+		for _, c := range cmds {
+			_ = c.Wait()
+		}
+	}()
+	for range workers {
+		port, err := testenv.FreePort()
+		if err != nil {
+			return 0, 0, nil, err
+		}
+		cmd := exec.Command(e.bin, "worker")
+		cmd.Env = append(os.Environ(), append(vars, "WORKER_METRICS_ADDR=127.0.0.1:"+strconv.Itoa(port))...)
+		cmd.Stderr = os.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			return 0, 0, nil, fmt.Errorf("start worker: %w", err)
+		}
+		cmds = append(cmds, cmd)
+		if err := waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/readyz", port), 60*time.Second); err != nil {
+			return 0, 0, nil, err
+		}
 	}
 	add := func(path string) (string, error) {
-		data, err := os.ReadFile(path)
+		f, err := os.Open(path)
 		if err != nil {
 			return "", err
 		}
-		sum := sha256.Sum256(data)
+		defer f.Close()
+		h := sha256.New()
+		st, err := f.Stat()
+		if err != nil {
+			return "", err
+		}
 		var id string
 		if err := pool.QueryRow(ctx, `INSERT INTO documents (project_id, original_name, file_type, size_bytes, sha256, storage_key)
-			VALUES ($1, $2, 'pdf', $3, $4, 'pending') RETURNING id`, project, filepath.Base(path), len(data), hex.EncodeToString(sum[:])).Scan(&id); err != nil {
+			VALUES ($1, $2, 'pdf', $3, '', 'pending') RETURNING id`, project, filepath.Base(path), st.Size()).Scan(&id); err != nil {
 			return "", err
 		}
-		key := "documents/" + id + "/original"
-		if err := os.MkdirAll(filepath.Join(storage, "documents", id), 0o755); err != nil {
+		key := storage.DocumentKey(id)
+		if _, err := store.Put(ctx, key, io.TeeReader(f, h), st.Size()); err != nil {
 			return "", err
 		}
-		if err := os.WriteFile(filepath.Join(storage, key), data, 0o644); err != nil {
-			return "", err
-		}
-		_, err = pool.Exec(ctx, `UPDATE documents SET storage_key = $2 WHERE id = $1`, id, key)
+		_, err = pool.Exec(ctx, `UPDATE documents SET storage_key = $2, sha256 = $3 WHERE id = $1`, id, key, hex.EncodeToString(h.Sum(nil)))
 		return id, err
 	}
-	warmID, err := add(warm)
-	if err != nil {
-		return 0, 0, err
+	// Warm-up: one document per process (each claims one at a time with
+	// WORKER_CONCURRENCY=1; the others may take more than one).
+	var warmIDs []string
+	for range workers {
+		id, err := add(e.warm)
+		if err != nil {
+			return 0, 0, nil, err
+		}
+		warmIDs = append(warmIDs, id)
 	}
-	if err := q.Enqueue(ctx, queue.Job{Kind: queue.KindDocument, ID: warmID}); err != nil {
-		return 0, 0, err
+	for _, id := range warmIDs {
+		if err := q.Enqueue(ctx, queue.Job{Kind: queue.KindDocument, ID: id}); err != nil {
+			return 0, 0, nil, err
+		}
 	}
-	if err := waitComplete(ctx, pool, []string{warmID}); err != nil {
-		return 0, 0, fmt.Errorf("warm-up: %w", err)
+	if err := waitComplete(ctx, pool, warmIDs); err != nil {
+		return 0, 0, nil, fmt.Errorf("warm-up: %w", err)
 	}
 	var ids []string
-	for _, f := range files {
+	for _, f := range e.files {
 		id, err := add(f)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, nil, err
 		}
 		ids = append(ids, id)
 	}
+	cpu0 := cpuSeconds(cmds)
 	start := time.Now()
 	for _, id := range ids {
 		if err := q.Enqueue(ctx, queue.Job{Kind: queue.KindDocument, ID: id}); err != nil {
-			return 0, 0, err
+			return 0, 0, nil, err
 		}
 	}
 	if err := waitComplete(ctx, pool, ids); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
 	dur := time.Since(start)
-	return dur, peakRSS(cmd.Process.Pid), nil
+	cpu := cpuSeconds(cmds) - cpu0
+	var rss []int
+	for _, c := range cmds {
+		rss = append(rss, peakRSS(c.Process.Pid))
+	}
+	return dur, cpu, rss, nil
 }
 
 func waitHTTP(url string, timeout time.Duration) error {
@@ -249,7 +404,9 @@ func waitComplete(ctx context.Context, pool *pgxpool.Pool, ids []string) error {
 			return err
 		}
 		if failed > 0 {
-			return fmt.Errorf("%d documents failed", failed)
+			var msg string
+			_ = pool.QueryRow(ctx, `SELECT coalesce(error_message, '') FROM documents WHERE id = ANY($1::uuid[]) AND pipeline_status = 'failed' LIMIT 1`, ids).Scan(&msg)
+			return fmt.Errorf("%d documents failed (%s)", failed, msg)
 		}
 		if done == len(ids) {
 			return nil
@@ -257,6 +414,27 @@ func waitComplete(ctx context.Context, pool *pgxpool.Pool, ids []string) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("documents not complete in time")
+}
+
+// cpuSeconds is the CPU time of the processes and of their children
+// that they waited for (pdftotext, tesseract), from /proc/<pid>/stat.
+func cpuSeconds(cmds []*exec.Cmd) float64 {
+	const hz = 100 // USER_HZ on Linux
+	var ticks int64
+	for _, c := range cmds {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.Process.Pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name (which may hold spaces): utime,
+		// stime, cutime and cstime are the 14th to 17th of the line.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+		for _, v := range f[11:15] {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			ticks += n
+		}
+	}
+	return float64(ticks) / hz
 }
 
 // peakRSS reads VmHWM (peak resident set) of a process, in KiB.

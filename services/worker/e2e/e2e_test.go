@@ -22,6 +22,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv/stacktest"
 	"github.com/contract-lucidity/contract-lucidity/services/worker"
 	"github.com/contract-lucidity/contract-lucidity/services/worker/extract"
@@ -32,12 +33,16 @@ const newPass = "Settled-Admin-Passw0rd!"
 
 // stack is one backend and one worker sharing PostgreSQL, Redis and storage.
 type stack struct {
+	name  string
 	url   string
 	token string
 	pool  *pgxpool.Pool
+	s3    *testenv.S3 // the object store of the S3 stack
 }
 
-var st *stack
+// st keeps documents on the filesystem; s3st in object storage
+// (SeaweedFS, STORAGE_BACKEND=s3).
+var st, s3st *stack
 
 func TestMain(m *testing.M) {
 	code, err := run(m)
@@ -53,29 +58,54 @@ func run(m *testing.M) (int, error) {
 	if os.Getenv("E2E_VERBOSE") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	s, err := stacktest.Start(stacktest.Options{Logger: logger,
-		Env:    map[string]string{"WORKER_VISIBILITY_TIMEOUT": "1m"},
-		Worker: worker.Options{PollBlock: 200 * time.Millisecond}})
-	if err != nil {
-		return 0, err
+	for _, s3 := range []bool{false, true} {
+		s, err := stacktest.Start(stacktest.Options{Logger: logger, S3: s3,
+			Env:    map[string]string{"WORKER_VISIBILITY_TIMEOUT": "1m"},
+			Worker: worker.Options{PollBlock: 200 * time.Millisecond}})
+		if err != nil {
+			return 0, err
+		}
+		defer s.Close()
+		stk := &stack{name: "filesystem", url: s.API, pool: s.Pool, s3: s.S3}
+		if s3 {
+			stk.name, s3st = "s3", stk
+		} else {
+			st = stk
+		}
+		if err := stk.settle(s.AdminPassword); err != nil {
+			return 0, err
+		}
 	}
-	defer s.Close()
-	st = &stack{url: s.API, pool: s.Pool}
+	return m.Run(), nil
+}
+
+// settle signs the seeded admin in and changes the password.
+func (s *stack) settle(initial string) error {
 	var login struct {
 		AccessToken string `json:"access_token"`
 	}
-	if err := st.call("POST", "/api/auth/login", "", map[string]string{"email": stacktest.AdminEmail, "password": s.AdminPassword}, 200, &login); err != nil {
-		return 0, err
+	if err := s.call("POST", "/api/auth/login", "", map[string]string{"email": stacktest.AdminEmail, "password": initial}, 200, &login); err != nil {
+		return err
 	}
 	var changed struct {
 		AccessToken string `json:"access_token"`
 	}
-	if err := st.call("POST", "/api/auth/change-password", login.AccessToken,
-		map[string]string{"current_password": s.AdminPassword, "new_password": newPass}, 200, &changed); err != nil {
-		return 0, err
+	if err := s.call("POST", "/api/auth/change-password", login.AccessToken,
+		map[string]string{"current_password": initial, "new_password": newPass}, 200, &changed); err != nil {
+		return err
 	}
-	st.token = changed.AccessToken
-	return m.Run(), nil
+	s.token = changed.AccessToken
+	return nil
+}
+
+// eachStorage runs f against the filesystem stack and the S3 stack.
+func eachStorage(t *testing.T, f func(t *testing.T, s *stack)) {
+	for _, s := range []*stack{st, s3st} {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			f(t, s)
+		})
+	}
 }
 
 // call makes a JSON API call and decodes the answer into out.
@@ -107,17 +137,24 @@ func (s *stack) call(method, path, token string, body any, want int, out any) er
 
 func mustCall(t *testing.T, method, path string, body any, want int, out any) {
 	t.Helper()
-	if err := st.call(method, path, st.token, body, want, out); err != nil {
+	st.mustCall(t, method, path, body, want, out)
+}
+
+func (s *stack) mustCall(t *testing.T, method, path string, body any, want int, out any) {
+	t.Helper()
+	if err := s.call(method, path, s.token, body, want, out); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func newProject(t *testing.T) string {
+func newProject(t *testing.T) string { t.Helper(); return st.newProject(t) }
+
+func (s *stack) newProject(t *testing.T) string {
 	t.Helper()
 	var p struct{ ID string }
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	mustCall(t, "POST", "/api/projects", map[string]string{"name": t.Name() + "-" + hex.EncodeToString(b)}, 201, &p)
+	s.mustCall(t, "POST", "/api/projects", map[string]string{"name": t.Name() + "-" + hex.EncodeToString(b)}, 201, &p)
 	return p.ID
 }
 
@@ -137,15 +174,20 @@ type document struct {
 // upload posts a file through the API (multipart: project_id, then file).
 func upload(t *testing.T, project, name string, data []byte) document {
 	t.Helper()
+	return st.upload(t, project, name, data)
+}
+
+func (s *stack) upload(t *testing.T, project, name string, data []byte) document {
+	t.Helper()
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	_ = mw.WriteField("project_id", project)
 	fw, _ := mw.CreateFormFile("file", name)
 	_, _ = fw.Write(data)
 	_ = mw.Close()
-	req, _ := http.NewRequest("POST", st.url+"/api/documents", &buf)
+	req, _ := http.NewRequest("POST", s.url+"/api/documents", &buf)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+st.token)
+	req.Header.Set("Authorization", "Bearer "+s.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -165,10 +207,15 @@ func upload(t *testing.T, project, name string, data []byte) document {
 // waitDone polls the document through the API until complete or failed.
 func waitDone(t *testing.T, id string, timeout time.Duration) document {
 	t.Helper()
+	return st.waitDone(t, id, timeout)
+}
+
+func (s *stack) waitDone(t *testing.T, id string, timeout time.Duration) document {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		var d document
-		mustCall(t, "GET", "/api/documents/"+id, nil, 200, &d)
+		s.mustCall(t, "GET", "/api/documents/"+id, nil, 200, &d)
 		if d.PipelineStatus == worker.StatusComplete || d.PipelineStatus == worker.StatusFailed {
 			return d
 		}
@@ -190,11 +237,30 @@ type clause struct {
 	Explanation string  `json:"explanation"`
 }
 
-func clauses(t *testing.T, id string) []clause {
+func clauses(t *testing.T, id string) []clause { t.Helper(); return st.clauses(t, id) }
+
+func (s *stack) clauses(t *testing.T, id string) []clause {
 	t.Helper()
 	var page struct{ Items []clause }
-	mustCall(t, "GET", "/api/documents/"+id+"/clauses", nil, 200, &page)
+	s.mustCall(t, "GET", "/api/documents/"+id+"/clauses", nil, 200, &page)
 	return page.Items
+}
+
+// download GETs a file through the API.
+func (s *stack) download(t *testing.T, path string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.url+path, nil)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	return b
 }
 
 func TestCUADContractsGoFromUploadToAnalysedClauses(t *testing.T) {
@@ -267,7 +333,11 @@ func TestCUADContractsGoFromUploadToAnalysedClauses(t *testing.T) {
 
 func TestDOCXAndOCRImageUploads(t *testing.T) {
 	t.Parallel()
-	project := newProject(t)
+	eachStorage(t, testDOCXAndOCRImageUploads)
+}
+
+func testDOCXAndOCRImageUploads(t *testing.T, st *stack) {
+	project := st.newProject(t)
 	docx, err := fixtures.SampleDOCX()
 	if err != nil {
 		t.Fatal(err)
@@ -280,15 +350,18 @@ func TestDOCXAndOCRImageUploads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dDocx := upload(t, project, "msa.docx", docx)
-	dPNG := upload(t, project, "scan.png", png)
+	dDocx := st.upload(t, project, "msa.docx", docx)
+	dPNG := st.upload(t, project, "scan.png", png)
 
-	d := waitDone(t, dDocx.ID, 3*time.Minute)
+	d := st.waitDone(t, dDocx.ID, 3*time.Minute)
 	if d.PipelineStatus != worker.StatusComplete || d.FileType != "docx" {
 		t.Fatalf("docx: %s %s %s", d.FileType, d.PipelineStatus, deref(d.ErrorMessage))
 	}
+	if got := st.download(t, "/api/documents/"+dDocx.ID+"/file"); !bytes.Equal(got, docx) {
+		t.Errorf("docx downloads %d bytes, uploaded %d", len(got), len(docx))
+	}
 	var gov bool
-	for _, c := range clauses(t, dDocx.ID) {
+	for _, c := range st.clauses(t, dDocx.ID) {
 		if strings.Contains(c.Text, "laws of the State of Delaware") {
 			gov = true
 			if c.Category != "Governing Law" {
@@ -300,12 +373,12 @@ func TestDOCXAndOCRImageUploads(t *testing.T) {
 		t.Error("docx: no clause with the governing law text")
 	}
 
-	d = waitDone(t, dPNG.ID, 3*time.Minute)
+	d = st.waitDone(t, dPNG.ID, 3*time.Minute)
 	if d.PipelineStatus != worker.StatusComplete || d.FileType != "png" {
 		t.Fatalf("png: %s %s %s", d.FileType, d.PipelineStatus, deref(d.ErrorMessage))
 	}
 	var text strings.Builder
-	for _, c := range clauses(t, dPNG.ID) {
+	for _, c := range st.clauses(t, dPNG.ID) {
 		text.WriteString(c.Text + "\n")
 	}
 	for _, w := range []string{"ENDORSEMENT", "WATSON", "ADAMS GOLF"} {
@@ -336,17 +409,21 @@ func TestDamagedAndPasswordProtectedPDFsFailWithClearErrors(t *testing.T) {
 
 func TestReportThroughTheAPI(t *testing.T) {
 	t.Parallel()
-	project := newProject(t)
+	eachStorage(t, testReportThroughTheAPI)
+}
+
+func testReportThroughTheAPI(t *testing.T, st *stack) {
+	project := st.newProject(t)
 	dir, _ := fixtures.CUADDir()
 	data, err := os.ReadFile(filepath.Join(dir, "pdf", "ADAMSGOLFINC_03_21_2005-EX-10.17-ENDORSEMENT_AGREEMENT.pdf"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := upload(t, project, "adams-endorsement.pdf", data)
-	if d := waitDone(t, doc.ID, 3*time.Minute); d.PipelineStatus != worker.StatusComplete {
+	doc := st.upload(t, project, "adams-endorsement.pdf", data)
+	if d := st.waitDone(t, doc.ID, 3*time.Minute); d.PipelineStatus != worker.StatusComplete {
 		t.Fatalf("%s %s", d.PipelineStatus, deref(d.ErrorMessage))
 	}
-	cs := clauses(t, doc.ID)
+	cs := st.clauses(t, doc.ID)
 	var decided clause
 	for _, c := range cs {
 		if c.Category != "Other" {
@@ -357,30 +434,19 @@ func TestReportThroughTheAPI(t *testing.T) {
 	if decided.ID == "" {
 		t.Fatal("no classified clause")
 	}
-	mustCall(t, "POST", "/api/clauses/"+decided.ID+"/decisions", map[string]string{"decision": "negotiate", "comment": "Cap this exposure."}, 201, nil)
+	st.mustCall(t, "POST", "/api/clauses/"+decided.ID+"/decisions", map[string]string{"decision": "negotiate", "comment": "Cap this exposure."}, 201, nil)
 	var rp struct{ ID, Status string }
-	mustCall(t, "POST", "/api/documents/"+doc.ID+"/reports", nil, 202, &rp)
+	st.mustCall(t, "POST", "/api/documents/"+doc.ID+"/reports", nil, 202, &rp)
 	deadline := time.Now().Add(2 * time.Minute)
 	for rp.Status != "complete" {
 		if rp.Status == "failed" || time.Now().After(deadline) {
 			t.Fatalf("report status %s", rp.Status)
 		}
 		time.Sleep(200 * time.Millisecond)
-		mustCall(t, "GET", "/api/reports/"+rp.ID, nil, 200, &rp)
+		st.mustCall(t, "GET", "/api/reports/"+rp.ID, nil, 200, &rp)
 	}
 	get := func(format string) []byte {
-		req, _ := http.NewRequest("GET", st.url+"/api/reports/"+rp.ID+"/download?format="+format, nil)
-		req.Header.Set("Authorization", "Bearer "+st.token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("download %s: %d %s", format, resp.StatusCode, b)
-		}
-		return b
+		return st.download(t, "/api/reports/"+rp.ID+"/download?format="+format)
 	}
 	html := string(get("html"))
 	for _, want := range []string{"adams-endorsement.pdf", "<svg", decided.Category, "Cap this exposure.", "negotiate"} {

@@ -40,6 +40,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Worker tunes the worker (e.g. a short queue poll).
 	Worker worker.Options
+	// S3 keeps documents and reports in object storage: a SeaweedFS
+	// server (with server-side encryption, required) instead of a
+	// directory (STORAGE_BACKEND=s3).
+	S3 bool
 }
 
 // Stack is a running backend and worker sharing PostgreSQL, Redis and
@@ -50,6 +54,7 @@ type Stack struct {
 	AdminPassword string            // the seeded admin's initial password (must be changed)
 	Pool          *pgxpool.Pool     // the worker's pool, for tests that look into the database
 	Redis         *redis.Client
+	S3            *testenv.S3 // the object store, with Options.S3
 
 	cancel  context.CancelFunc
 	done    []chan error
@@ -117,6 +122,23 @@ func Start(opts Options) (_ *Stack, err error) {
 		// Port 0: a fixed metrics port could be taken on a shared machine,
 		// and then Run would return at once and no job would ever run.
 		"WORKER_METRICS_ADDR": "127.0.0.1:0",
+	}
+	if opts.S3 {
+		if st.S3, err = testenv.StartS3With(testenv.S3Options{SSE: true}); err != nil {
+			return nil, err
+		}
+		st.cleanup = append(st.cleanup, st.S3.Stop)
+		maps.Copy(st.Env, map[string]string{
+			"STORAGE_BACKEND":              "s3",
+			"STORAGE_S3_ENDPOINT":          "http://" + st.S3.Endpoint,
+			"STORAGE_S3_REGION":            st.S3.Region,
+			"STORAGE_S3_BUCKET":            st.S3.Bucket,
+			"STORAGE_S3_PREFIX":            "instance",
+			"STORAGE_S3_ACCESS_KEY_ID":     st.S3.AccessKey,
+			"STORAGE_S3_SECRET_ACCESS_KEY": st.S3.SecretKey,
+			"STORAGE_S3_FORCE_PATH_STYLE":  "true",
+			"STORAGE_S3_SSE":               "s3",
+		})
 	}
 	maps.Copy(st.Env, opts.Env)
 	lookup := func(k string) (string, bool) { v, ok := st.Env[k]; return v, ok }

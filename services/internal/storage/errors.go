@@ -1,0 +1,52 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"syscall"
+
+	"github.com/minio/minio-go/v7"
+)
+
+// NoSpace reports whether err says the store is full: a full volume or
+// quota (ENOSPC, EDQUOT), or an object store's quota or capacity.
+func NoSpace(err error) bool {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return true
+	}
+	switch s3Error(err).Code {
+	case "QuotaExceeded", "XMinioStorageFull", "XMinioAdminBucketQuotaExceeded", "StorageFull":
+		return true
+	}
+	return false
+}
+
+// Unavailable reports whether err says the store cannot be reached or is
+// overloaded right now (worth retrying later), as opposed to refusing the
+// request.
+func Unavailable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	resp := s3Error(err)
+	switch resp.Code {
+	case "ServiceUnavailable", "SlowDown", "InternalError", "RequestTimeout", "XMinioServerNotInitialized":
+		return true
+	}
+	return resp.StatusCode >= http.StatusInternalServerError && resp.StatusCode != http.StatusNotImplemented
+}
+
+// s3Error is the S3 error response inside err (minio.ToErrorResponse does
+// not look through wrapping).
+func s3Error(err error) minio.ErrorResponse {
+	var resp minio.ErrorResponse
+	errors.As(err, &resp)
+	return resp
+}
