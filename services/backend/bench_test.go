@@ -11,7 +11,8 @@ package backend_test
 // encoding, with that behind a bare net/http handler (no authentication),
 // and with a bare handler serving the JSON from memory (HTTP alone).
 // BenchmarkUploadRSS: peak RSS growth of the real binary (a subprocess) while
-// it receives a 100 MB upload into the filesystem and into S3 (SeaweedFS),
+// it receives a 100 MB upload into the filesystem and into S3 (SeaweedFS,
+// server-side encryption required),
 // from /proc/<pid>/status VmHWM after resetting
 // the peak through /proc/<pid>/clear_refs.
 
@@ -445,13 +446,14 @@ func benchUploadRSS(b *testing.B, sizeMB int, storage string) error {
 	switch storage {
 	case "filesystem":
 	case "s3":
-		s3, err := testenv.StartS3()
+		s3, err := testenv.StartS3With(testenv.S3Options{SSE: true})
 		if err != nil {
 			return err
 		}
 		defer s3.Stop()
 		env = append(env, "STORAGE_BACKEND=s3", "STORAGE_S3_ENDPOINT=http://"+s3.Endpoint, "STORAGE_S3_BUCKET="+s3.Bucket,
-			"STORAGE_S3_ACCESS_KEY_ID="+s3.AccessKey, "STORAGE_S3_SECRET_ACCESS_KEY="+s3.SecretKey, "STORAGE_S3_FORCE_PATH_STYLE=true")
+			"STORAGE_S3_ACCESS_KEY_ID="+s3.AccessKey, "STORAGE_S3_SECRET_ACCESS_KEY="+s3.SecretKey, "STORAGE_S3_FORCE_PATH_STYLE=true",
+			"STORAGE_S3_SSE=s3")
 	default:
 		return fmt.Errorf("-bench-storage: unknown backend %q", storage)
 	}

@@ -30,9 +30,20 @@ func Unavailable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var op *net.OpError
+	var dns *net.DNSError
+	if errors.As(err, &op) || errors.As(err, &dns) {
+		return true
+	}
+	// Other transports' timeouts; not a local file's error: syscall.Errno
+	// is a net.Error too (it has Timeout and Temporary), and a read-only
+	// or failing volume does not come back by retrying in a minute.
 	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, context.DeadlineExceeded) {
+	var errno syscall.Errno
+	if errors.As(err, &ne) && !errors.As(err, &errno) {
 		return true
 	}
 	resp := s3Error(err)
