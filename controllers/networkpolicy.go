@@ -59,6 +59,13 @@ func BuildNetworkPolicies(cl *clv1.ContractLucidity, cn ClusterNetwork) []*netwo
 	extra := extraEgress(cl)
 	dataEgress := append(append([]networkingv1.NetworkPolicyEgressRule{
 		{To: pods(ComponentRedis), Ports: tcp(PortRedis)}}, databaseEgress(cl)...), extra...)
+	dataEgress = append(dataEgress, storageEgressRules(cl, cn)...)
+	redisClients := []networkingv1.NetworkPolicyIngressRule{{From: pods(ComponentBackend, ComponentWorker), Ports: tcp(PortRedis)}}
+	if q := queueDepth(cl); q != nil {
+		// KEDA's operator reads the queue's length.
+		redisClients = append(redisClients, networkingv1.NetworkPolicyIngressRule{
+			From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: q.KEDANamespaceSelector.DeepCopy()}}, Ports: tcp(PortRedis)})
+	}
 	// The database is reached by backend, worker, the migration Job and,
 	// when there are any, the backup and restore Jobs.
 	dbClients := []string{ComponentBackend, ComponentWorker, ComponentMigrate}
@@ -83,8 +90,7 @@ func BuildNetworkPolicies(cl *clv1.ContractLucidity, cn ClusterNetwork) []*netwo
 			dataEgress),
 		np(ComponentWorker, ComponentWorker, sel(ComponentWorker), both, nil, dataEgress),
 		np(ComponentMigrate, ComponentMigrate, sel(ComponentMigrate), both, nil, append(databaseEgress(cl), extra...)),
-		np(ComponentRedis, ComponentRedis, sel(ComponentRedis), both,
-			[]networkingv1.NetworkPolicyIngressRule{{From: pods(ComponentBackend, ComponentWorker), Ports: tcp(PortRedis)}}, nil),
+		np(ComponentRedis, ComponentRedis, sel(ComponentRedis), both, redisClients, nil),
 		np(ComponentPostgres, ComponentPostgres, sel(ComponentPostgres), both,
 			[]networkingv1.NetworkPolicyIngressRule{{From: pods(dbClients...), Ports: tcp(PortPostgres)}}, nil),
 	}

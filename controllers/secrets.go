@@ -163,7 +163,7 @@ func UserSecretKeys(cl *clv1.ContractLucidity) []SecretKey {
 	if e := cl.Spec.Redis.External; e != nil {
 		out = append(out, SecretKey{e.SecretRef.Name, ExternalRedisURL})
 	}
-	return out
+	return append(out, storageSecretKeys(cl)...)
 }
 
 func keyOr(k, def string) string {
