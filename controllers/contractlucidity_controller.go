@@ -121,6 +121,8 @@ type state struct {
 	// lostSecrets are the messages of generated Secrets lost after the
 	// data was initialised (secret_lifecycle.go).
 	lostSecrets []string
+	// volumeKept: the storage volume exists while documents are in S3.
+	volumeKept bool
 	// requeueAfter asks for another reconcile (0: none) for what is not
 	// watched: a rotation waiting for a helper container or for time.
 	requeueAfter time.Duration
@@ -190,6 +192,7 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		{"redis", r.reconcileRedis},
 		{"restore", r.reconcileRestore},
 		{"migrations", r.reconcileMigrations},
+		{"storageMigration", r.reconcileStorageMigration},
 		{"frontend", r.reconcileApp(ComponentFrontend)},
 		{"backend", r.reconcileApp(ComponentBackend)},
 		{"worker", r.reconcileApp(ComponentWorker)},

@@ -103,6 +103,9 @@ func allObjects(t testing.TB, in *clv1.ContractLucidity) []client.Object {
 		objs = append(objs, BuildRestoreJob(cl, cl.Spec.Version))
 	}
 	objs = append(objs, BuildMigrationJob(cl, cl.Spec.Version))
+	if ObjectStorage(cl) {
+		objs = append(objs, BuildStorageMigrateJob(cl, cl.Spec.Version, "golden"))
+	}
 	for _, c := range AppComponents {
 		objs = append(objs, BuildServiceAccount(cl, c), BuildAppDeployment(cl, c, cl.Spec.Version, c+"-hash"), BuildPDB(cl, c))
 		if queue, _, _ := workerScaling(cl, true); queue && c == ComponentWorker {

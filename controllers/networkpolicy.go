@@ -75,6 +75,9 @@ func BuildNetworkPolicies(cl *clv1.ContractLucidity, cn ClusterNetwork) []*netwo
 	if restoreFrom(cl) != nil {
 		dbClients = append(dbClients, ComponentRestore)
 	}
+	if ObjectStorage(cl) {
+		dbClients = append(dbClients, ComponentStorageMigrate)
+	}
 
 	out := []*networkingv1.NetworkPolicy{
 		np("default-deny", ComponentNetwork, instanceSelector(cl), both, nil, nil),
@@ -95,6 +98,11 @@ func BuildNetworkPolicies(cl *clv1.ContractLucidity, cn ClusterNetwork) []*netwo
 			[]networkingv1.NetworkPolicyIngressRule{{From: pods(dbClients...), Ports: tcp(PortPostgres)}}, nil),
 	}
 	out = append(out, backupNetworkPolicies(cl, cn)...)
+	if ObjectStorage(cl) {
+		// The storage migration Job: the database (which files it expects) and the store.
+		out = append(out, np(ComponentStorageMigrate, ComponentStorageMigrate, sel(ComponentStorageMigrate), both, nil,
+			append(append(databaseEgress(cl), extra...), storageEgressRules(cl, cn)...)))
+	}
 	if rules := aiEgressRules(cl, cn); len(rules) > 0 {
 		backendAndWorker := metav1.LabelSelector{
 			MatchLabels: map[string]string{LabelName: AppName, LabelInstance: cl.Name},

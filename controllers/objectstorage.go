@@ -257,6 +257,7 @@ func (r *ContractLucidityReconciler) reconcileObjectStorage(ctx context.Context,
 	case !isNotFound(err):
 		return fmt.Errorf("get PersistentVolumeClaim %s: %w", name, err)
 	}
+	s.volumeKept = err == nil
 	s.condition(clv1.ConditionStorageReady, true, clv1.ReasonObjectStorage, msg)
 	return nil
 }

@@ -184,6 +184,39 @@ func TestSwitchingToS3KeepsTheVolume(t *testing.T) {
 		t.Fatalf("the storage volume was deleted after the switch to S3: %v, deletionTimestamp %v", err, pvc.DeletionTimestamp)
 	}
 
+	// The copy: one Job per token, with the volume, the bucket and a way
+	// through the NetworkPolicies to PostgreSQL and the store.
+	updateCL(t, ns, cl.Name, func(cl *clv1.ContractLucidity) {
+		cl.Annotations = map[string]string{AnnotationStorageMigrate: "move-1"}
+	})
+	job := &batchv1.Job{}
+	waitFor(t, job, key(ns, StorageMigrateJobName(cl, "move-1")), nil)
+	ps := job.Spec.Template.Spec
+	if !podUsesClaim(ps, cl.Name+"-storage") || strings.Join(ps.Containers[0].Args, " ") != "storage migrate --to s3" ||
+		!slices.Contains(envNames(ps.Containers[0]), "STORAGE_S3_SECRET_ACCESS_KEY") {
+		t.Errorf("storage migration Job: volumes %+v args %v env %v", ps.Volumes, ps.Containers[0].Args, envNames(ps.Containers[0]))
+	}
+	np := &networkingv1.NetworkPolicy{}
+	waitFor(t, np, key(ns, cl.Name+"-"+ComponentStorageMigrate), nil)
+	if len(np.Spec.Egress) != 2 || len(np.Spec.Ingress) != 0 {
+		t.Errorf("storage migration NetworkPolicy egress %+v ingress %+v", np.Spec.Egress, np.Spec.Ingress)
+	}
+	pg := &networkingv1.NetworkPolicy{}
+	waitFor(t, pg, key(ns, cl.Name+"-postgres"), nil)
+	if !slices.ContainsFunc(pg.Spec.Ingress[0].From, func(p networkingv1.NetworkPolicyPeer) bool {
+		return p.PodSelector != nil && p.PodSelector.MatchLabels[LabelComponent] == ComponentStorageMigrate
+	}) {
+		t.Errorf("PostgreSQL does not admit the storage migration: %+v", pg.Spec.Ingress)
+	}
+	markJobSucceeded(t, ns, job.Name)
+	eventually(t, wait, "StorageReady says the copy succeeded", func() error {
+		c := meta.FindStatusCondition(getCL(t, ns, cl.Name).Status.Conditions, clv1.ConditionStorageReady)
+		if c == nil || !strings.Contains(c.Message, "storage migration Job "+job.Name+" succeeded") {
+			return fmt.Errorf("StorageReady %+v", c)
+		}
+		return nil
+	})
+
 	updateCL(t, ns, cl.Name, func(cl *clv1.ContractLucidity) { cl.Spec.Storage.S3 = nil })
 	d := &appsv1.Deployment{}
 	waitFor(t, d, key(ns, cl.Name+"-worker"), func() error {
