@@ -165,6 +165,15 @@ func TestQueueDepthScaledObjectAcceptedByKEDA(t *testing.T) {
 		}
 	}
 
+	// KEDA's schema defaults fields of the ScaledObject: re-applying it
+	// must still write nothing.
+	settle(t, ns)
+	before, logBefore := requests.Writes(ns), len(requests.WriteLog(ns))
+	poke(t, ns, cl.Name, 3)
+	if d := requests.Writes(ns) - before; d != 0 {
+		t.Errorf("3 steady-state reconciles with a ScaledObject sent %d writes: %v", d, requests.WriteLog(ns)[logBefore:])
+	}
+
 	updateCL(t, ns, cl.Name, func(cl *clv1.ContractLucidity) { cl.Spec.Worker.Autoscaling.QueueDepth = nil })
 	waitFor(t, &autoscalingv2.HorizontalPodAutoscaler{}, key(ns, name), nil)
 	gone(t, "ScaledObject", func() error { _, err := scaledObject(t, ns, name); return err })

@@ -121,6 +121,11 @@ func TestS3InstanceSharesNoVolumeAndFollowsItsCredentials(t *testing.T) {
 		t.Error("a storage volume was created for an S3 instance")
 	}
 	settle(t, ns)
+	before := requests.Writes(ns)
+	poke(t, ns, cl.Name, 3)
+	if d := requests.Writes(ns) - before; d != 0 {
+		t.Errorf("3 steady-state reconciles of an S3 instance sent %d writes", d)
+	}
 
 	creds.Data[S3SecretAccessKeyKey] = []byte("second-secret-key-value")
 	if err := k8sClient.Update(ctx, creds); err != nil {
