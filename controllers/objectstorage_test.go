@@ -394,3 +394,27 @@ func TestCELRulesRejectBadScaleOutSpecs(t *testing.T) {
 		}
 	})
 }
+
+// With S3 the worker copies the documents it processes into /tmp: its
+// scratch space grows by concurrency x the upload limit, so a large upload
+// does not get the pod evicted (the scheduler also finds room for it).
+func TestWorkerScratchHoldsTheDocumentsItProcessesFromS3(t *testing.T) {
+	cl := Defaulted(&clv1.ContractLucidity{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "apps"}})
+	cl.Spec.Worker.Concurrency, cl.Spec.Uploads.MaxSizeMB = 3, 2048
+	tmp := func() (corev1.Volume, corev1.ResourceList) {
+		d := BuildAppDeployment(cl, ComponentWorker, "1", "h")
+		return d.Spec.Template.Spec.Volumes[0], d.Spec.Template.Spec.Containers[0].Resources.Requests
+	}
+	v, req := tmp()
+	if got := v.EmptyDir.SizeLimit.Value() >> 20; got != 512+3*256 {
+		t.Errorf("volume storage: worker /tmp limit %d MiB", got)
+	}
+	cl.Spec.Storage.S3 = s3Spec()
+	v, req = tmp()
+	if got, want := v.EmptyDir.SizeLimit.Value()>>20, int64(512+3*256+3*2048); got != want {
+		t.Errorf("S3 storage: worker /tmp limit %d MiB, want %d", got, want)
+	}
+	if got, want := req.StorageEphemeral().Value()>>20, int64(512+3*2048); got != want {
+		t.Errorf("S3 storage: worker ephemeral-storage request %d MiB, want %d", got, want)
+	}
+}
