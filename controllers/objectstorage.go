@@ -84,6 +84,12 @@ func storageSecretEnv(cl *clv1.ContractLucidity) []corev1.EnvVar {
 	}
 }
 
+// isS3SecretKey reports whether k is the bucket's secret access key.
+func isS3SecretKey(cl *clv1.ContractLucidity, k SecretKey) bool {
+	o := cl.Spec.Storage.S3
+	return o != nil && k == SecretKey{o.Credentials.SecretName, keyOr(o.Credentials.SecretAccessKeyKey, S3SecretAccessKeyKey)}
+}
+
 // storageCASecret is the Secret key of the CA bundle, if it is a Secret.
 func storageCASecret(cl *clv1.ContractLucidity) *SecretKey {
 	o := cl.Spec.Storage.S3

@@ -418,3 +418,58 @@ func TestWorkerScratchHoldsTheDocumentsItProcessesFromS3(t *testing.T) {
 		t.Errorf("S3 storage: worker ephemeral-storage request %d MiB, want %d", got, want)
 	}
 }
+
+// A secret access key production's services would refuse is reported by
+// the operator (SecretInvalid) instead of pods that crash-loop.
+func TestProductionRefusesADefaultS3SecretKey(t *testing.T) {
+	cl := Defaulted(&clv1.ContractLucidity{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "apps"}})
+	cl.Spec.Storage.S3 = s3Spec()
+	secret, id := SecretKey{"docs-s3", S3SecretAccessKeyKey}, SecretKey{"docs-s3", S3AccessKeyIDKey}
+	for _, tc := range []struct {
+		env    clv1.Environment
+		k      SecretKey
+		v      string
+		refuse bool
+	}{
+		{clv1.EnvironmentProduction, secret, "minioadmin", true},
+		{clv1.EnvironmentProduction, secret, "MinioAdmin", true},
+		{clv1.EnvironmentProduction, secret, "short", true},
+		{clv1.EnvironmentProduction, secret, "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", false},
+		{clv1.EnvironmentProduction, id, "minioadmin", false},
+		{clv1.EnvironmentDevelopment, secret, "minioadmin", false},
+	} {
+		cl.Spec.Environment = tc.env
+		if msg := checkUserSecret(cl, tc.k, []byte(tc.v)); (msg != "") != tc.refuse {
+			t.Errorf("%s %s=%q: %q, want refused=%v", tc.env, tc.k.Key, tc.v, msg, tc.refuse)
+		}
+	}
+}
+
+// A restore into an S3 instance writes the documents into the bucket: its
+// pod mounts no storage volume and reads the bucket's credentials, and its
+// NetworkPolicy opens the store.
+func TestRestoreIntoS3(t *testing.T) {
+	cl := Defaulted(&clv1.ContractLucidity{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "apps"}})
+	cl.Spec.Storage.S3 = s3Spec()
+	cl.Spec.Database.Managed.RestoreFrom = &clv1.RestoreFrom{BackupID: "20261129T101500Z-3f2a1b",
+		Source: clv1.BackupDestination{PVC: &clv1.BackupPVC{ClaimName: "old-backups"}}}
+	ps := BuildRestoreJob(cl, "1").Spec.Template.Spec
+	if podUsesClaim(ps, "x-storage") || !podUsesClaim(ps, "old-backups") {
+		t.Errorf("restore volumes %+v", ps.Volumes)
+	}
+	if env := envNames(ps.Containers[0]); !slices.Contains(env, "STORAGE_S3_ACCESS_KEY_ID") || !slices.Contains(env, "STORAGE_S3_SECRET_ACCESS_KEY") {
+		t.Errorf("restore env %v", env)
+	}
+	for _, np := range BuildNetworkPolicies(cl, ClusterNetwork{}) {
+		if np.Name != "x-restore" {
+			continue
+		}
+		if !slices.ContainsFunc(np.Spec.Egress, func(r networkingv1.NetworkPolicyEgressRule) bool {
+			return len(r.To) == 1 && r.To[0].NamespaceSelector != nil && r.Ports[0].Port.IntValue() == 9000
+		}) {
+			t.Errorf("restore egress %+v does not open the store", np.Spec.Egress)
+		}
+		return
+	}
+	t.Error("no restore NetworkPolicy")
+}
