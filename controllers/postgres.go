@@ -7,6 +7,8 @@ Licensed under the Apache License, Version 2.0.
 package controllers
 
 import (
+	"fmt"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -74,7 +76,9 @@ func BuildPostgresStatefulSet(cl *clv1.ContractLucidity, configHash string) *app
 		Name:            "postgres",
 		Image:           m.Image,
 		ImagePullPolicy: corev1.PullIfNotPresent,
-		Ports:           []corev1.ContainerPort{{Name: "postgres", ContainerPort: PortPostgres, Protocol: corev1.ProtocolTCP}},
+		// The image's entrypoint runs postgres with arguments that start with "-".
+		Args:  []string{"-c", fmt.Sprintf("max_connections=%d", PostgresMaxConnections(cl))},
+		Ports: []corev1.ContainerPort{{Name: "postgres", ContainerPort: PortPostgres, Protocol: corev1.ProtocolTCP}},
 		Env: []corev1.EnvVar{
 			{Name: "POSTGRES_USER", Value: "postgres"},
 			secretEnv("POSTGRES_PASSWORD", SecretKey{pgSecret, SecretKeyPGSuperuser}, false),
@@ -168,4 +172,17 @@ func BuildPostgresServices(cl *clv1.ContractLucidity) []*corev1.Service {
 			Selector: SelectorLabels(cl, ComponentPostgres), Ports: port, PublishNotReadyAddresses: true},
 	}
 	return []*corev1.Service{svc, headless}
+}
+
+// PostgresMaxConnections sizes the managed server's max_connections for the
+// most pods the spec allows at once: each backend pool holds up to 10
+// connections, each worker 10 plus one lock connection per concurrent job,
+// and migration, backup and re-encryption Jobs a few more. It is rounded up
+// to a multiple of 100 and never below 200, so ordinary scaling does not
+// change it (a change restarts PostgreSQL).
+func PostgresMaxConnections(cl *clv1.ContractLucidity) int {
+	s := cl.Spec
+	need := 10*int(maxReplicas(&s.Backend)) + (10+int(s.Worker.Concurrency))*int(maxReplicas(&s.Worker.ComponentSpec)) + 40
+	n := (need + 99) / 100 * 100
+	return max(n, 200)
 }

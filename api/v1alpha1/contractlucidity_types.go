@@ -695,6 +695,11 @@ const (
 	// ConditionNetworkPoliciesReady: the NetworkPolicies are applied; the
 	// message says what the AI egress allows and what could not be detected.
 	ConditionNetworkPoliciesReady = "NetworkPoliciesReady"
+	// ConditionSecurityValidated: the security checks that apply to the spec
+	// passed (TLS, https CORS origins, NetworkPolicies, strong user-provided
+	// secrets; images pinned by digest as advice). Informational: it never
+	// holds Ready back.
+	ConditionSecurityValidated = "SecurityValidated"
 )
 
 // Condition reasons the operator sets (besides those of the concern steps).
