@@ -473,3 +473,29 @@ func TestRestoreIntoS3(t *testing.T) {
 	}
 	t.Error("no restore NetworkPolicy")
 }
+
+// SecurityValidated judges the object store too: its secret key, and a
+// plain-http endpoint outside the cluster.
+func TestSecurityChecksJudgeTheObjectStore(t *testing.T) {
+	prod := Defaulted(loadSample(t, samples["s3"]))
+	key := SecretKey{prod.Spec.Storage.S3.Credentials.SecretName, S3SecretAccessKeyKey}
+	strong := []byte("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+	got := findings(SecurityChecks(prod, SecurityInputs{TLSSecretFound: true, Secrets: map[SecretKey][]byte{key: strong}}))
+	if _, ok := got["secrets"]; ok {
+		t.Errorf("a strong secret key: %+v", got["secrets"])
+	}
+	if _, ok := got["objectStorage"]; ok {
+		t.Errorf("an in-cluster https store: %+v", got["objectStorage"])
+	}
+	got = findings(SecurityChecks(prod, SecurityInputs{TLSSecretFound: true, Secrets: map[SecretKey][]byte{key: []byte("minioadmin")}}))
+	if f, ok := got["secrets"]; !ok || f.Warning || !strings.Contains(f.Message, "default") {
+		t.Errorf("minioadmin in production: %+v, want a failure", f)
+	}
+	dev := prod.DeepCopy()
+	dev.Spec.Environment = clv1.EnvironmentDevelopment
+	dev.Spec.Storage.S3.Endpoint, dev.Spec.Storage.S3.TLS = "http://minio.example.com:9000", nil
+	got = findings(SecurityChecks(dev, SecurityInputs{TLSSecretFound: true, Secrets: map[SecretKey][]byte{key: strong}}))
+	if f, ok := got["objectStorage"]; !ok || !f.Warning || !strings.Contains(f.Message, "without TLS") {
+		t.Errorf("plain http to an outside store: %+v, want a warning", f)
+	}
+}
