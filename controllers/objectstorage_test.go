@@ -221,6 +221,13 @@ func TestSwitchingToS3KeepsTheVolume(t *testing.T) {
 		}
 		return nil
 	})
+	// A new token runs again; a failed copy degrades the instance and says what to do.
+	updateCL(t, ns, cl.Name, func(cl *clv1.ContractLucidity) { cl.Annotations[AnnotationStorageMigrate] = "move-2" })
+	markJobFailed(t, ns, StorageMigrateJobName(cl, "move-2"))
+	got = waitCondition(t, ns, cl.Name, clv1.ConditionDegraded, metav1.ConditionTrue, "StorageMigrationFailed")
+	if c := meta.FindStatusCondition(got.Status.Conditions, clv1.ConditionDegraded); !strings.Contains(c.Message, "kubectl logs job/"+StorageMigrateJobName(cl, "move-2")) {
+		t.Errorf("Degraded message %q", c.Message)
+	}
 
 	updateCL(t, ns, cl.Name, func(cl *clv1.ContractLucidity) { cl.Spec.Storage.S3 = nil })
 	d := &appsv1.Deployment{}
