@@ -221,6 +221,14 @@ func TestSwitchingToS3KeepsTheVolume(t *testing.T) {
 		}
 		return nil
 	})
+	// The way back copies the bucket into the volume.
+	back := &batchv1.Job{}
+	updateCL(t, ns, cl.Name, func(cl *clv1.ContractLucidity) { cl.Annotations[AnnotationStorageMigrate] = "filesystem:back-1" })
+	waitFor(t, back, key(ns, StorageMigrateJobName(cl, "filesystem:back-1")), nil)
+	if args := strings.Join(back.Spec.Template.Spec.Containers[0].Args, " "); args != "storage migrate --to filesystem" {
+		t.Errorf("the way back runs %q", args)
+	}
+	markJobSucceeded(t, ns, back.Name)
 	// A new token runs again; a failed copy degrades the instance and says what to do.
 	updateCL(t, ns, cl.Name, func(cl *clv1.ContractLucidity) { cl.Annotations[AnnotationStorageMigrate] = "move-2" })
 	markJobFailed(t, ns, StorageMigrateJobName(cl, "move-2"))

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -27,9 +28,11 @@ import (
 // contractlucidity.io/storage-migrate: "<token>" runs
 // `contract-lucidity storage migrate --to s3` once per token in a Job that
 // mounts the volume and reads the bucket's settings, under a
-// NetworkPolicy that opens PostgreSQL and the store. The command is
-// idempotent (copied files are verified and skipped), so a Job deleted
-// while the annotation stays simply runs again.
+// NetworkPolicy that opens PostgreSQL and the store; a token
+// "filesystem:<token>" copies the other way, back to the volume, before
+// spec.storage.s3 is removed. The command is idempotent (copied files are
+// verified and skipped), so a Job deleted while the annotation stays
+// simply runs again.
 
 // ComponentStorageMigrate is the storage migration Job's component.
 const ComponentStorageMigrate = "storage-migrate"
@@ -43,13 +46,23 @@ func StorageMigrateJobName(cl *clv1.ContractLucidity, token string) string {
 	return Name(cl, "storage-migrate-"+hex.EncodeToString(sum[:])[:10])
 }
 
+// StorageMigrateTarget is where a token copies to: "s3", or "filesystem"
+// for a token "filesystem:...".
+func StorageMigrateTarget(token string) string {
+	if strings.HasPrefix(token, "filesystem:") {
+		return "filesystem"
+	}
+	return "s3"
+}
+
 // BuildStorageMigrateJob copies the volume's documents and reports into
-// the bucket with the application at version. The volume is mounted
-// writable: the filesystem store creates its directories when it opens.
+// the bucket (or back) with the application at version. The volume is
+// mounted writable: the filesystem store creates its directories when it
+// opens.
 func BuildStorageMigrateJob(cl *clv1.ContractLucidity, version, token string) *batchv1.Job {
 	c := appContainer(cl, ComponentMigrate, version, componentResources(ComponentMigrate))
 	c.Name = ComponentStorageMigrate
-	c.Args = []string{"storage", "migrate", "--to", "s3"}
+	c.Args = []string{"storage", "migrate", "--to", StorageMigrateTarget(token)}
 	c.Env = append(append(c.Env, corev1.EnvVar{Name: "STORAGE_PATH", Value: StoragePath}), storageSecretEnv(cl)...)
 	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "storage", MountPath: StoragePath})
 	ps := appPodSpec(cl, ComponentMigrate, c)
@@ -112,8 +125,12 @@ func (r *ContractLucidityReconciler) storageMigration(ctx context.Context, s *st
 		if err := r.apply(ctx, job); err != nil {
 			return "", err
 		}
+		what := fmt.Sprintf("the volume %s into the bucket", Name(s.cl, "storage"))
+		if StorageMigrateTarget(token) == "filesystem" {
+			what = fmt.Sprintf("the bucket back into the volume %s", Name(s.cl, "storage"))
+		}
 		r.Recorder.Eventf(s.cl, job, corev1.EventTypeNormal, "StorageMigrationStarted", "MigrateStorage",
-			"copying the volume %s into the bucket (Job %s)", Name(s.cl, "storage"), job.Name)
+			"copying %s (Job %s)", what, job.Name)
 		return "; storage migration Job " + job.Name + " is running", nil
 	}
 	if err != nil {
