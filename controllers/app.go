@@ -109,8 +109,8 @@ func appContainer(cl *clv1.ContractLucidity, component, version string, res core
 	c.StartupProbe = probe("/healthz", 2, 60)
 	c.LivenessProbe = probe("/healthz", 10, 3)
 	c.ReadinessProbe = probe("/readyz", 5, 3)
-	if usesStorage(component) {
-		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "storage", MountPath: StoragePath})
+	if _, m := storageVolume(cl, false); m != nil && usesStorage(component) {
+		c.VolumeMounts = append(c.VolumeMounts, *m)
 	}
 	return c
 }
@@ -130,17 +130,16 @@ func appPodSpec(cl *clv1.ContractLucidity, component string, c corev1.Container)
 		Containers:                   []corev1.Container{c},
 		Volumes:                      []corev1.Volume{emptyDir("tmp", ptr.To(scratchFor(cl, component).limit))},
 	}
-	if usesStorage(component) {
-		ps.Volumes = append(ps.Volumes, corev1.Volume{Name: "storage", VolumeSource: corev1.VolumeSource{
-			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: Name(cl, "storage")}}})
+	if v, _ := storageVolume(cl, false); v != nil && usesStorage(component) {
+		ps.Volumes = append(ps.Volumes, *v)
 	}
 	return ps
 }
 
 // StorageCoLocated reports whether backend and worker must share a node
-// (ReadWriteOnce storage).
+// (ReadWriteOnce storage; with S3 they share no volume).
 func StorageCoLocated(cl *clv1.ContractLucidity) bool {
-	return cl.Spec.Storage.AccessMode == corev1.ReadWriteOnce
+	return cl.Spec.Storage.AccessMode == corev1.ReadWriteOnce && !ObjectStorage(cl)
 }
 
 // coLocation is the required pod affinity that puts every backend and

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -160,10 +162,13 @@ func jobContainer(cl *clv1.ContractLucidity, component, version string, res core
 	c := appContainer(cl, ComponentMigrate, version, res)
 	c.Name = component
 	c.Args = args
+	c.Env = append(c.Env, storageSecretEnv(cl)...)
 	c.Env = append(c.Env, destinationEnv(d)...)
 	c.TerminationMessagePath = terminationLog
 	c.TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
-	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "storage", MountPath: StoragePath, ReadOnly: !restoring})
+	if _, m := storageVolume(cl, !restoring); m != nil {
+		c.VolumeMounts = append(c.VolumeMounts, *m)
+	}
 	if destinationClaim(cl, d) != "" {
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "backups", MountPath: BackupMountPath, ReadOnly: restoring})
 	}
@@ -181,8 +186,9 @@ func jobPodTemplate(cl *clv1.ContractLucidity, component string, c corev1.Contai
 	ps.RestartPolicy = corev1.RestartPolicyNever
 	ps.NodeSelector = cl.Spec.Backend.NodeSelector
 	ps.Tolerations = cl.Spec.Backend.Tolerations
-	ps.Volumes = append(ps.Volumes, corev1.Volume{Name: "storage", VolumeSource: corev1.VolumeSource{
-		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: Name(cl, "storage"), ReadOnly: !restoring}}})
+	if v, _ := storageVolume(cl, !restoring); v != nil {
+		ps.Volumes = append(ps.Volumes, *v)
+	}
 	if claim := destinationClaim(cl, d); claim != "" {
 		ps.Volumes = append(ps.Volumes, corev1.Volume{Name: "backups", VolumeSource: corev1.VolumeSource{
 			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: claim, ReadOnly: restoring}}})
@@ -295,8 +301,14 @@ func backupNetworkPolicies(cl *clv1.ContractLucidity, cn ClusterNetwork) []*netw
 	var out []*networkingv1.NetworkPolicy
 	policy := func(component string, d clv1.BackupDestination) *networkingv1.NetworkPolicy {
 		egress := append(databaseEgress(cl), extraEgress(cl)...)
+		egress = append(egress, storageEgressRules(cl, cn)...)
 		if d.S3 != nil {
-			egress = append(egress, s3EgressRules(cl, d.S3, cn)...)
+			// The backups may be in the documents' store: one rule each.
+			for _, r := range s3EgressRules(cl, d.S3, cn) {
+				if !slices.ContainsFunc(egress, func(e networkingv1.NetworkPolicyEgressRule) bool { return equality.Semantic.DeepEqual(e, r) }) {
+					egress = append(egress, r)
+				}
+			}
 		}
 		return &networkingv1.NetworkPolicy{
 			TypeMeta:   typeMeta("networking.k8s.io/v1", "NetworkPolicy"),
@@ -333,21 +345,7 @@ func s3EgressRules(cl *clv1.ContractLucidity, s *clv1.BackupS3, cn ClusterNetwor
 			Ports: tcp(port),
 		})
 	}
-	for _, e := range s.Egress.Endpoints {
-		peer := networkingv1.NetworkPolicyPeer{NamespaceSelector: e.NamespaceSelector.DeepCopy(), PodSelector: e.PodSelector.DeepCopy()}
-		if e.CIDR != "" {
-			peer = networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: e.CIDR}}
-		}
-		var ports []networkingv1.NetworkPolicyPort
-		for _, p := range e.Ports {
-			ports = append(ports, tcp(int(p))...)
-		}
-		if len(ports) == 0 {
-			ports = tcp(port)
-		}
-		rules = append(rules, networkingv1.NetworkPolicyEgressRule{To: []networkingv1.NetworkPolicyPeer{peer}, Ports: ports})
-	}
-	return rules
+	return append(rules, endpointRules(s.Egress.Endpoints, port)...)
 }
 
 // backupSecretNames are the user Secrets backups and restores read (watched

@@ -65,7 +65,6 @@ func ConfigData(cl *clv1.ContractLucidity) map[string]string {
 		"CORS_ORIGINS":                    corsOrigins(cl),
 		"MAX_UPLOAD_SIZE_MB":              strconv.Itoa(int(s.Uploads.MaxSizeMB)),
 		"SUPPORTED_FILE_TYPES":            strings.Join(s.Uploads.FileTypes, ","),
-		"STORAGE_PATH":                    StoragePath,
 		"RATE_LIMIT_LOGIN_PER_MINUTE":     strconv.Itoa(int(s.RateLimits.LoginPerMinutePerIP)),
 		"RATE_LIMIT_UPLOAD_PER_MINUTE":    strconv.Itoa(int(s.RateLimits.UploadsPerMinutePerUser)),
 		"RATE_LIMIT_API_PER_MINUTE":       strconv.Itoa(int(s.RateLimits.APIPerMinutePerUser)),
@@ -80,6 +79,9 @@ func ConfigData(cl *clv1.ContractLucidity) map[string]string {
 	}
 	if u := BaseURL(cl); u != "" {
 		d["API_BASE_URL"] = u
+	}
+	for k, v := range storageConfig(cl) {
+		d[k] = v
 	}
 	for k, v := range aiEndpointPolicy(cl) {
 		d[k] = v
@@ -170,11 +172,13 @@ func secretEnvFor(cl *clv1.ContractLucidity, component string) []corev1.EnvVar {
 		env = append(env, secretEnv("ENCRYPTION_KEY", encryptionKey(cl), false))
 		previousKeys("ENCRYPTION_PREVIOUS_KEYS", SecretKey{Name(cl, "encryption"), SecretKeyEncryptionPrevious}, cl.Spec.Auth.EncryptionKeySecretRef == nil)
 		env = append(env, secretEnv("INITIAL_ADMIN_PASSWORD", adminPasswordKey(cl), false))
+		env = append(env, storageSecretEnv(cl)...)
 	case ComponentWorker:
 		db()
 		redis()
 		env = append(env, secretEnv("ENCRYPTION_KEY", encryptionKey(cl), false))
 		previousKeys("ENCRYPTION_PREVIOUS_KEYS", SecretKey{Name(cl, "encryption"), SecretKeyEncryptionPrevious}, cl.Spec.Auth.EncryptionKeySecretRef == nil)
+		env = append(env, storageSecretEnv(cl)...)
 	case ComponentMigrate:
 		db()
 	}
@@ -217,6 +221,10 @@ func ConsumedSecretKeys(cl *clv1.ContractLucidity, component string) []SecretKey
 	for _, e := range secretEnvFor(cl, component) {
 		r := e.ValueFrom.SecretKeyRef
 		out = append(out, SecretKey{r.Name, r.Key})
+	}
+	// The CA bundle is a mounted file the services read at start.
+	if k := storageCASecret(cl); k != nil && usesStorage(component) {
+		out = append(out, *k)
 	}
 	return out
 }

@@ -88,6 +88,7 @@ type ContractLucidityReconciler struct {
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=keda.sh,resources=scaledobjects;triggerauthentications,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // The helper containers' readiness during a rotation (rotation.go):
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
@@ -120,6 +121,8 @@ type state struct {
 	// lostSecrets are the messages of generated Secrets lost after the
 	// data was initialised (secret_lifecycle.go).
 	lostSecrets []string
+	// volumeKept: the storage volume exists while documents are in S3.
+	volumeKept bool
 	// requeueAfter asks for another reconcile (0: none) for what is not
 	// watched: a rotation waiting for a helper container or for time.
 	requeueAfter time.Duration
@@ -189,6 +192,7 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		{"redis", r.reconcileRedis},
 		{"restore", r.reconcileRestore},
 		{"migrations", r.reconcileMigrations},
+		{"storageMigration", r.reconcileStorageMigration},
 		{"frontend", r.reconcileApp(ComponentFrontend)},
 		{"backend", r.reconcileApp(ComponentBackend)},
 		{"worker", r.reconcileApp(ComponentWorker)},
@@ -342,6 +346,13 @@ func (r *ContractLucidityReconciler) SetupWithManager(mgr ctrl.Manager, serviceM
 		})
 	if serviceMonitors {
 		b = b.Owns(BuildServiceMonitor(&clv1.ContractLucidity{}))
+	}
+	if KEDAServed(mgr.GetRESTMapper()) {
+		// A deleted ScaledObject comes back; KEDA's status changes are
+		// not ours to react to, so metadata is enough.
+		so := &metav1.PartialObjectMetadata{}
+		so.SetGroupVersionKind(ScaledObjectGVK)
+		b = b.WatchesMetadata(so, byInstance)
 	}
 	if r.cloudNativePGWatched = CloudNativePGServed(mgr.GetRESTMapper()); r.cloudNativePGWatched {
 		// Metadata only (status changes bump the resourceVersion), by label:

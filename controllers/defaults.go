@@ -78,6 +78,13 @@ func Defaulted(in *clv1.ContractLucidity) *clv1.ContractLucidity {
 	if s.Storage.AccessMode == "" {
 		s.Storage.AccessMode = corev1.ReadWriteMany
 	}
+	if o := s.Storage.S3; o != nil {
+		o.Credentials.AccessKeyIDKey = keyOr(o.Credentials.AccessKeyIDKey, S3AccessKeyIDKey)
+		o.Credentials.SecretAccessKeyKey = keyOr(o.Credentials.SecretAccessKeyKey, S3SecretAccessKeyKey)
+		if o.ServerSideEncryption == "" {
+			o.ServerSideEncryption = clv1.S3EncryptionAuto
+		}
+	}
 	if s.Database == nil {
 		s.Database = &clv1.DatabaseSpec{}
 	}
@@ -113,6 +120,9 @@ func Defaulted(in *clv1.ContractLucidity) *clv1.ContractLucidity {
 		if isEmptyResources(m.Resources) {
 			m.Resources = resources("50m", "64Mi", "512Mi")
 		}
+		if p := m.Persistence; p != nil && p.Size == nil {
+			p.Size = ptr.To(resource.MustParse("1Gi"))
+		}
 	}
 	for _, c := range []*clv1.ComponentSpec{&s.Frontend, &s.Backend, &s.Worker.ComponentSpec} {
 		if c.Replicas == nil {
@@ -124,6 +134,17 @@ func Defaulted(in *clv1.ContractLucidity) *clv1.ContractLucidity {
 			}
 			if a.TargetCPUUtilizationPercentage == 0 {
 				a.TargetCPUUtilizationPercentage = 80
+			}
+			if q := a.QueueDepth; q != nil {
+				if q.PollingIntervalSeconds == 0 {
+					q.PollingIntervalSeconds = 15
+				}
+				if q.CooldownPeriodSeconds == 0 {
+					q.CooldownPeriodSeconds = 300
+				}
+				if q.KEDANamespaceSelector == nil {
+					q.KEDANamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "keda"}}
+				}
 			}
 		}
 	}

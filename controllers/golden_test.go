@@ -33,6 +33,10 @@ var samples = map[string]string{
 	"backup": "../config/samples/contractlucidity_v1alpha1_contractlucidity_backup.yaml",
 	// CloudNativePG and backups to an operator-created volume (cnpg.go).
 	"cloudnativepg": "../config/samples/contractlucidity_v1alpha1_contractlucidity_cloudnativepg.yaml",
+	// Documents in S3 (objectstorage.go).
+	"s3": "../config/samples/contractlucidity_v1alpha1_contractlucidity_s3.yaml",
+	// Workers scaled on the queue by KEDA, Redis on a volume (keda.go, redis.go).
+	"queuedepth": "../config/samples/contractlucidity_v1alpha1_contractlucidity_queuedepth.yaml",
 }
 
 func loadSample(t testing.TB, path string) *clv1.ContractLucidity {
@@ -64,7 +68,10 @@ func allObjects(t testing.TB, in *clv1.ContractLucidity) []client.Object {
 		}
 		objs = append(objs, s)
 	}
-	objs = append(objs, BuildConfigMap(cl), BuildStoragePVC(cl))
+	objs = append(objs, BuildConfigMap(cl))
+	if p := BuildStoragePVC(cl); p != nil {
+		objs = append(objs, p)
+	}
 	if cl.Spec.Database.Managed != nil {
 		objs = append(objs, BuildServiceAccount(cl, ComponentPostgres), BuildPostgresInitConfigMap(cl),
 			BuildPostgresStatefulSet(cl, "pg-hash"))
@@ -81,6 +88,9 @@ func allObjects(t testing.TB, in *clv1.ContractLucidity) []client.Object {
 		}
 		objs = append(objs, BuildServiceAccount(cl, ComponentRedis), BuildRedisConfigMap(cl, password),
 			BuildRedisDeployment(cl, "redis-hash"), BuildRedisService(cl))
+		if p := BuildRedisDataPVC(cl); p != nil {
+			objs = append(objs, p)
+		}
 	}
 	if cl.Spec.Database.CloudNativePG != nil {
 		c, err := BuildCloudNativePGCluster(cl)
@@ -93,9 +103,14 @@ func allObjects(t testing.TB, in *clv1.ContractLucidity) []client.Object {
 		objs = append(objs, BuildRestoreJob(cl, cl.Spec.Version))
 	}
 	objs = append(objs, BuildMigrationJob(cl, cl.Spec.Version))
+	if ObjectStorage(cl) {
+		objs = append(objs, BuildStorageMigrateJob(cl, cl.Spec.Version, "golden"))
+	}
 	for _, c := range AppComponents {
 		objs = append(objs, BuildServiceAccount(cl, c), BuildAppDeployment(cl, c, cl.Spec.Version, c+"-hash"), BuildPDB(cl, c))
-		if h := BuildHPA(cl, c); h != nil {
+		if queue, _, _ := workerScaling(cl, true); queue && c == ComponentWorker {
+			objs = append(objs, BuildWorkerTriggerAuthentication(cl), BuildWorkerScaledObject(cl))
+		} else if h := BuildHPA(cl, c); h != nil {
 			objs = append(objs, h)
 		}
 	}

@@ -59,6 +59,13 @@ func BuildNetworkPolicies(cl *clv1.ContractLucidity, cn ClusterNetwork) []*netwo
 	extra := extraEgress(cl)
 	dataEgress := append(append([]networkingv1.NetworkPolicyEgressRule{
 		{To: pods(ComponentRedis), Ports: tcp(PortRedis)}}, databaseEgress(cl)...), extra...)
+	dataEgress = append(dataEgress, storageEgressRules(cl, cn)...)
+	redisClients := []networkingv1.NetworkPolicyIngressRule{{From: pods(ComponentBackend, ComponentWorker), Ports: tcp(PortRedis)}}
+	if q := queueDepth(cl); q != nil {
+		// KEDA's operator reads the queue's length.
+		redisClients = append(redisClients, networkingv1.NetworkPolicyIngressRule{
+			From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: q.KEDANamespaceSelector.DeepCopy()}}, Ports: tcp(PortRedis)})
+	}
 	// The database is reached by backend, worker, the migration Job and,
 	// when there are any, the backup and restore Jobs.
 	dbClients := []string{ComponentBackend, ComponentWorker, ComponentMigrate}
@@ -67,6 +74,9 @@ func BuildNetworkPolicies(cl *clv1.ContractLucidity, cn ClusterNetwork) []*netwo
 	}
 	if restoreFrom(cl) != nil {
 		dbClients = append(dbClients, ComponentRestore)
+	}
+	if ObjectStorage(cl) {
+		dbClients = append(dbClients, ComponentStorageMigrate)
 	}
 
 	out := []*networkingv1.NetworkPolicy{
@@ -83,12 +93,16 @@ func BuildNetworkPolicies(cl *clv1.ContractLucidity, cn ClusterNetwork) []*netwo
 			dataEgress),
 		np(ComponentWorker, ComponentWorker, sel(ComponentWorker), both, nil, dataEgress),
 		np(ComponentMigrate, ComponentMigrate, sel(ComponentMigrate), both, nil, append(databaseEgress(cl), extra...)),
-		np(ComponentRedis, ComponentRedis, sel(ComponentRedis), both,
-			[]networkingv1.NetworkPolicyIngressRule{{From: pods(ComponentBackend, ComponentWorker), Ports: tcp(PortRedis)}}, nil),
+		np(ComponentRedis, ComponentRedis, sel(ComponentRedis), both, redisClients, nil),
 		np(ComponentPostgres, ComponentPostgres, sel(ComponentPostgres), both,
 			[]networkingv1.NetworkPolicyIngressRule{{From: pods(dbClients...), Ports: tcp(PortPostgres)}}, nil),
 	}
 	out = append(out, backupNetworkPolicies(cl, cn)...)
+	if ObjectStorage(cl) {
+		// The storage migration Job: the database (which files it expects) and the store.
+		out = append(out, np(ComponentStorageMigrate, ComponentStorageMigrate, sel(ComponentStorageMigrate), both, nil,
+			append(append(databaseEgress(cl), extra...), storageEgressRules(cl, cn)...)))
+	}
 	if rules := aiEgressRules(cl, cn); len(rules) > 0 {
 		backendAndWorker := metav1.LabelSelector{
 			MatchLabels: map[string]string{LabelName: AppName, LabelInstance: cl.Name},

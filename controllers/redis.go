@@ -52,8 +52,8 @@ func RedisACL(passwords ...string) string {
 
 // BuildRedisConfigMap is the managed Redis' configuration: redis.conf,
 // users.acl with the hashes of passwords (see RedisACL) and the ACL
-// container's script. The job stream is kept in an append-only file on an
-// emptyDir.
+// container's script. The job stream is kept in an append-only file, on
+// an emptyDir or the PVC of spec.redis.managed.persistence.
 func BuildRedisConfigMap(cl *clv1.ContractLucidity, passwords ...string) *corev1.ConfigMap {
 	conf := "# Written by the contract-lucidity operator.\n" +
 		"aclfile /etc/redis/" + RedisACLFile + "\n" +
@@ -121,7 +121,7 @@ func BuildRedisDeployment(cl *clv1.ContractLucidity, configHash string) *appsv1.
 					EnableServiceLinks:           ptr.To(false),
 					SecurityContext:              podSecurity(RedisUID),
 					Containers:                   []corev1.Container{c, redisACLContainer(cl)},
-					Volumes: append([]corev1.Volume{emptyDir("data", nil), emptyDir("tmp", ptr.To(scratchFor(cl, ComponentRedis).limit)),
+					Volumes: append([]corev1.Volume{redisDataVolume(cl), emptyDir("tmp", ptr.To(scratchFor(cl, ComponentRedis).limit)),
 						{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 							LocalObjectReference: corev1.LocalObjectReference{Name: Name(cl, "redis-config")},
 							Items:                []corev1.KeyToPath{{Key: RedisConfigFile, Path: RedisConfigFile}, {Key: RedisACLFile, Path: RedisACLFile}}}}},
@@ -129,6 +129,41 @@ func BuildRedisDeployment(cl *clv1.ContractLucidity, configHash string) *appsv1.
 					}, helperVolumes(Name(cl, "redis-config"), redisACLScriptKey)...),
 				},
 			},
+		},
+	}
+}
+
+// RedisDataPVCName is the volume of spec.redis.managed.persistence.
+func RedisDataPVCName(cl *clv1.ContractLucidity) string { return Name(cl, "redis-data") }
+
+// redisDataVolume holds the append-only file: the PVC with persistence,
+// else an emptyDir (the queue is rebuilt from the database by the worker's
+// sweep). One replica and the Recreate strategy let a ReadWriteOnce claim
+// move between pods.
+func redisDataVolume(cl *clv1.ContractLucidity) corev1.Volume {
+	if cl.Spec.Redis.Managed.Persistence == nil {
+		return emptyDir("data", nil)
+	}
+	return corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{
+		ClaimName: RedisDataPVCName(cl)}}}
+}
+
+// BuildRedisDataPVC is <name>-redis-data (nil without persistence). Like
+// the storage volume it survives deletion of the instance unless
+// spec.deletionPolicy.deleteData is set, and switching persistence off
+// leaves it in place.
+func BuildRedisDataPVC(cl *clv1.ContractLucidity) *corev1.PersistentVolumeClaim {
+	m := cl.Spec.Redis.Managed
+	if m == nil || m.Persistence == nil {
+		return nil
+	}
+	return &corev1.PersistentVolumeClaim{
+		TypeMeta:   typeMeta("v1", "PersistentVolumeClaim"),
+		ObjectMeta: objectMeta(cl, RedisDataPVCName(cl), ComponentRedis, cl.Spec.DeletionPolicy.DeleteData),
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			StorageClassName: m.Persistence.StorageClassName,
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: *m.Persistence.Size}},
 		},
 	}
 }

@@ -27,11 +27,20 @@ func mib(n int64) resource.Quantity { return *resource.NewQuantity(n<<20, resour
 // scratchFor sizes /tmp per component. The worker's OCR writes one page
 // image at a time per document (pdftoppm at 300 dpi: tens of MiB) plus
 // tesseract's caches, so it grows with spec.worker.concurrency; uploads
-// are streamed to the storage volume, not /tmp.
+// are streamed to the storage volume or the bucket, not /tmp. With S3 the
+// worker copies each document it processes into /tmp (pdftotext and
+// tesseract read files): concurrency documents of up to
+// spec.uploads.maxSizeMB more, limit and request.
 func scratchFor(cl *clv1.ContractLucidity, component string) scratch {
 	switch component {
 	case ComponentWorker:
-		return scratch{limit: mib(512 + 256*int64(cl.Spec.Worker.Concurrency)), request: mib(512)}
+		s := scratch{limit: mib(512 + 256*int64(cl.Spec.Worker.Concurrency)), request: mib(512)}
+		if ObjectStorage(cl) {
+			docs := mib(int64(cl.Spec.Worker.Concurrency) * int64(cl.Spec.Uploads.MaxSizeMB))
+			s.limit.Add(docs)
+			s.request.Add(docs)
+		}
+		return s
 	case ComponentBackend:
 		return scratch{limit: mib(256), request: mib(128)}
 	case ComponentPostgres:
@@ -39,7 +48,10 @@ func scratchFor(cl *clv1.ContractLucidity, component string) scratch {
 		return scratch{limit: mib(64), request: mib(128)}
 	case ComponentRedis:
 		// /tmp only; the append-only file's emptyDir grows with the queue
-		// and is requested here too.
+		// and is requested here too, unless it is on a volume.
+		if m := cl.Spec.Redis.Managed; m != nil && m.Persistence != nil {
+			return scratch{limit: mib(16), request: mib(16)}
+		}
 		return scratch{limit: mib(16), request: mib(256)}
 	default: // frontend, migrate
 		return scratch{limit: mib(64), request: mib(64)}

@@ -163,7 +163,7 @@ func UserSecretKeys(cl *clv1.ContractLucidity) []SecretKey {
 	if e := cl.Spec.Redis.External; e != nil {
 		out = append(out, SecretKey{e.SecretRef.Name, ExternalRedisURL})
 	}
-	return out
+	return append(out, storageSecretKeys(cl)...)
 }
 
 func keyOr(k, def string) string {
@@ -230,6 +230,10 @@ func checkUserSecret(cl *clv1.ContractLucidity, k SecretKey, v []byte) string {
 		return fmt.Sprintf("Secret %q key %q must hold at least 32 characters for JWT_SECRET_KEY (e.g. openssl rand -hex 64)", k.Name, k.Key)
 	case cl.Spec.Auth.EncryptionKeySecretRef != nil && k == encryptionKey(cl) && !validEncryptionKey(string(v)):
 		return fmt.Sprintf("Secret %q key %q must be 32 bytes as 64 hex characters or base64 for ENCRYPTION_KEY (e.g. openssl rand -hex 32)", k.Name, k.Key)
+	case cl.Spec.Environment == clv1.EnvironmentProduction && isS3SecretKey(cl, k) &&
+		(len(v) < 8 || strings.EqualFold(string(v), "minioadmin")):
+		// The services refuse it in production: say so before pods crash-loop.
+		return fmt.Sprintf("Secret %q key %q is too short or a known default (minioadmin) for STORAGE_S3_SECRET_ACCESS_KEY, which production refuses: create a dedicated access key for the bucket", k.Name, k.Key)
 	}
 	return ""
 }

@@ -56,6 +56,9 @@ func UserSecretNames(cl *clv1.ContractLucidity) []string {
 	for _, n := range backupSecretNames(cl) {
 		add(n)
 	}
+	for _, k := range storageSecretKeys(cl) {
+		add(k.Name)
+	}
 	return out
 }
 

@@ -25,8 +25,10 @@ const conditionTLSReady = "TLSReady"
 
 // Minimum strength of user-provided secrets.
 const (
-	minJWTSecretLen   = 32
-	minPasswordLen    = 16
+	minJWTSecretLen = 32
+	minPasswordLen  = 16
+	// minS3SecretLen: AWS secret keys have 40 characters, MinIO's at least 8.
+	minS3SecretLen    = 16
 	minDistinctSymbol = 8
 )
 
@@ -75,6 +77,12 @@ func SecurityChecks(cl *clv1.ContractLucidity, in SecurityInputs) []SecurityFind
 		if !strings.HasPrefix(o, "https://") && !(isLocalOrigin(o) && !prod) {
 			add("cors", !prod, "CORS origin %q is not https://", o)
 		}
+	}
+
+	if o := cl.Spec.Storage.S3; o != nil && strings.HasPrefix(o.Endpoint, "http://") &&
+		ParseS3Endpoint(o.Endpoint, cl.Namespace).Kind != S3Service {
+		// Production refuses it (CRD); an in-cluster Service stays on the cluster network.
+		add("objectStorage", true, "documents go to %s without TLS: use an https:// endpoint", o.Endpoint)
 	}
 
 	if e := cl.Spec.NetworkPolicy.Enabled; e != nil && !*e {
@@ -132,6 +140,14 @@ func userSecretRefs(cl *clv1.ContractLucidity) []userSecretRef {
 	}
 	if e := cl.Spec.Database.External; e != nil {
 		out = append(out, userSecretRef{SecretKey{e.SecretRef.Name, ExternalDBPassword}, func(v []byte) string { return weakSecret(v, minPasswordLen) }})
+	}
+	if o := cl.Spec.Storage.S3; o != nil {
+		out = append(out, userSecretRef{SecretKey{o.Credentials.SecretName, keyOr(o.Credentials.SecretAccessKeyKey, S3SecretAccessKeyKey)}, func(v []byte) string {
+			if strings.EqualFold(strings.TrimSpace(string(v)), "minioadmin") {
+				return "the object store's well-known default secret key"
+			}
+			return weakSecret(v, minS3SecretLen)
+		}})
 	}
 	if e := cl.Spec.Redis.External; e != nil {
 		out = append(out, userSecretRef{SecretKey{e.SecretRef.Name, ExternalRedisPass}, func(v []byte) string {

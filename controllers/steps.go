@@ -191,6 +191,9 @@ func (r *ContractLucidityReconciler) reconcileServiceAccounts(ctx context.Contex
 // backend and worker are co-located (see BuildAppDeployment) and the
 // CoLocated condition says why.
 func (r *ContractLucidityReconciler) reconcileStorage(ctx context.Context, s *state) error {
+	if ObjectStorage(s.d) {
+		return r.reconcileObjectStorage(ctx, s)
+	}
 	pvc := BuildStoragePVC(s.d)
 	if err := r.apply(ctx, pvc); err != nil {
 		return degraded("StorageApplyFailed", err)
@@ -317,7 +320,11 @@ func (r *ContractLucidityReconciler) reconcileRedis(ctx context.Context, s *stat
 	}
 	conf := BuildRedisConfigMap(s.d, redisPasswords(s)...)
 	dep := BuildRedisDeployment(s.d, RedisConfigHash(conf, s.acceptedAt(clv1.SecretKindRedis)))
-	for _, o := range []client.Object{conf, BuildRedisService(s.d), dep} {
+	objs := []client.Object{conf, BuildRedisService(s.d), dep}
+	if pvc := BuildRedisDataPVC(s.d); pvc != nil {
+		objs = append([]client.Object{pvc}, objs...)
+	}
+	for _, o := range objs {
 		if err := r.apply(ctx, o); err != nil {
 			return err
 		}
@@ -418,7 +425,14 @@ func (r *ContractLucidityReconciler) reconcileApp(component string) func(context
 			}
 		}
 		var keep []string
-		if h := BuildHPA(s.d, component); h != nil {
+		hpa := true
+		if component == ComponentWorker {
+			var err error
+			if hpa, err = r.reconcileWorkerScaling(ctx, s); err != nil {
+				return err
+			}
+		}
+		if h := BuildHPA(s.d, component); h != nil && hpa {
 			if err := r.apply(ctx, h); err != nil {
 				return err
 			}

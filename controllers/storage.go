@@ -14,9 +14,13 @@ import (
 
 // BuildStoragePVC is <name>-storage, the shared document storage. It carries
 // an owner reference (and so is garbage-collected with the instance) only
-// when spec.deletionPolicy.deleteData is set; by default it survives.
+// when spec.deletionPolicy.deleteData is set; by default it survives. With
+// spec.storage.s3 there is none to build (nil); one that exists is kept.
 func BuildStoragePVC(cl *clv1.ContractLucidity) *corev1.PersistentVolumeClaim {
 	s := cl.Spec.Storage
+	if s.S3 != nil {
+		return nil
+	}
 	return &corev1.PersistentVolumeClaim{
 		TypeMeta:   typeMeta("v1", "PersistentVolumeClaim"),
 		ObjectMeta: objectMeta(cl, Name(cl, "storage"), ComponentStorage, cl.Spec.DeletionPolicy.DeleteData),

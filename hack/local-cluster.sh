@@ -5,9 +5,10 @@
 # run to Available/Complete on a laptop or in CI. Binaries come from
 # hack/k8s-binaries.sh (built from the Go module proxy, cached).
 #
-# usage: hack/local-cluster.sh up|down|env|status|cnpg [--cnpg] [WORKDIR]
+# usage: hack/local-cluster.sh up|down|env|status|cnpg|keda [--cnpg] [--keda] [WORKDIR]
 #   up      start everything (idempotent), wait until the node is Ready,
-#           print `export KUBECONFIG=...`; with --cnpg also `cnpg`
+#           print `export KUBECONFIG=...`; with --cnpg also `cnpg`, with
+#           --keda also `keda`
 #   down    stop everything and remove the work dir (idempotent)
 #   env     print `export KUBECONFIG=...` for a running cluster
 #   status  exit 0 if every component runs and the API server is ready
@@ -16,6 +17,10 @@
 #           spec.database.cloudNativePG can be tried: Clusters are accepted
 #           and validated, but without CloudNativePG's operator nothing
 #           runs them (set their status by hand to play it)
+#   keda    install KEDA's ScaledObject and TriggerAuthentication CRDs
+#           (test/crds/keda-2.21.0, see hack/keda-crd.sh), so
+#           spec.worker.autoscaling.queueDepth makes a ScaledObject
+#           (validated by KEDA's schema; no KEDA operator acts on it)
 #
 # WORKDIR defaults to $LOCAL_CLUSTER_DIR or
 # ${XDG_CACHE_HOME:-~/.cache}/contract-lucidity/local-cluster.
@@ -31,15 +36,18 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 with_cnpg=0
+with_keda=0
 dir=
 for arg in "$@"; do
   case "$arg" in
     --cnpg) with_cnpg=1 ;;
+    --keda) with_keda=1 ;;
     *) dir=$arg ;;
   esac
 done
 dir=${dir:-${LOCAL_CLUSTER_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/contract-lucidity/local-cluster}}
 cnpg_crd=$root/test/crds/cnpg-1.27.1/postgresql.cnpg.io_clusters.yaml
+keda_crds=$root/test/crds/keda-2.21.0
 components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok pv-provisioner)
 node_name=kwok-node-0
 token_file=$dir/tokens.csv
@@ -258,6 +266,7 @@ EOF
     echo $! >"$dir/pids/watchdog.pid"
   fi
   [ "$with_cnpg" = 1 ] && install_cnpg
+  [ "$with_keda" = 1 ] && install_keda
   log "ready"
   print_env
 }
@@ -269,6 +278,16 @@ install_cnpg() {
   wait_for "the CloudNativePG Cluster CRD" 60 kubectl wait --for=condition=Established \
     crd/clusters.postgresql.cnpg.io --timeout=1s
   log "CloudNativePG Cluster CRD installed ($(basename "$(dirname "$cnpg_crd")"))"
+}
+
+# install_keda applies KEDA's ScaledObject and TriggerAuthentication CRDs
+# and waits until they are served.
+install_keda() {
+  [ -n "${bin:-}" ] || bin=$("$root/hack/k8s-binaries.sh" all)
+  kubectl apply --server-side -f "$keda_crds/keda.sh_scaledobjects.yaml" -f "$keda_crds/keda.sh_triggerauthentications.yaml" >/dev/null
+  wait_for "the KEDA CRDs" 60 kubectl wait --for=condition=Established \
+    crd/scaledobjects.keda.sh crd/triggerauthentications.keda.sh --timeout=1s
+  log "KEDA CRDs installed ($(basename "$keda_crds"))"
 }
 
 # provision_loop runs until killed: every second it creates a PV pre-bound to
@@ -314,6 +333,7 @@ case "$cmd" in
   env) [ -f "$kubeconfig" ] || die "no cluster in $dir (run: $0 up)"; print_env ;;
   status) all_running ;;
   cnpg) all_running || die "no cluster running in $dir (run: $0 up)"; install_cnpg ;;
+  keda) all_running || die "no cluster running in $dir (run: $0 up)"; install_keda ;;
   _provision) provision_loop ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

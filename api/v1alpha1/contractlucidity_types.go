@@ -58,6 +58,10 @@ type ContractLucidityList struct {
 // +kubebuilder:validation:XValidation:rule="self.environment != 'production' || !has(self.cors.origins) || self.cors.origins.all(o, o.startsWith('https://'))",message="spec.cors.origins must be https:// origins when spec.environment is production (the instance is served over TLS; an http:// origin lets a page served without TLS call the API): use e.g. https://contracts.example.com"
 // +kubebuilder:validation:XValidation:rule="!self.ingress.enabled || size(self.host) > 0",message="spec.host is required when spec.ingress.enabled is true: set spec.host to the public DNS name, e.g. contracts.example.com"
 // +kubebuilder:validation:XValidation:rule="self.environment != 'production' || size(self.host) > 0",message="spec.host is required when spec.environment is production: set spec.host to the public DNS name, e.g. contracts.example.com"
+// +kubebuilder:validation:XValidation:rule="self.environment != 'production' || !has(self.storage.s3) || !has(self.storage.s3.endpoint) || !self.storage.s3.endpoint.startsWith('http://') || self.storage.s3.endpoint.matches('^http://[A-Za-z0-9-]+[.][A-Za-z0-9-]+[.]svc([.][A-Za-z0-9.-]*)?(:[0-9]+)?/?$')",message="spec.storage.s3.endpoint must not be plain http:// when spec.environment is production (documents would cross the network unencrypted): use https:// (add spec.storage.s3.tls.caBundle for a private CA), or an in-cluster Service name.namespace.svc"
+// +kubebuilder:validation:XValidation:rule="!has(self.frontend.autoscaling) || !has(self.frontend.autoscaling.queueDepth)",message="spec.frontend.autoscaling.queueDepth is for the worker only: the frontend scales on CPU"
+// +kubebuilder:validation:XValidation:rule="!has(self.backend.autoscaling) || !has(self.backend.autoscaling.queueDepth)",message="spec.backend.autoscaling.queueDepth is for the worker only: the backend scales on CPU"
+// +kubebuilder:validation:XValidation:rule="!has(self.worker.autoscaling) || !has(self.worker.autoscaling.queueDepth) || (has(self.redis) && has(self.redis.managed))",message="spec.worker.autoscaling.queueDepth needs spec.redis.managed: KEDA reads the queue from the operator's Redis; with an external Redis remove queueDepth (the worker scales on CPU)"
 type ContractLuciditySpec struct {
 	// Environment: production enables the services' strict checks.
 	// +kubebuilder:default=development
@@ -106,8 +110,9 @@ type ContractLuciditySpec struct {
 	// +optional
 	RateLimits RateLimitsSpec `json:"rateLimits,omitempty"`
 
-	// Storage is the shared document storage (PVC <name>-storage, mounted at
-	// /data/storage in backend and worker).
+	// Storage is the document storage: the volume <name>-storage, mounted
+	// at /data/storage in backend and worker, or S3-compatible object
+	// storage (storage.s3).
 	// +kubebuilder:default={}
 	// +optional
 	Storage StorageSpec `json:"storage,omitempty"`
@@ -360,6 +365,13 @@ type StorageSpec struct {
 	// +kubebuilder:default=ReadWriteMany
 	// +optional
 	AccessMode corev1.PersistentVolumeAccessMode `json:"accessMode,omitempty"`
+	// S3 keeps documents and reports in S3-compatible object storage
+	// instead of the volume: backend and worker then share no volume and
+	// are scheduled independently. An existing volume <name>-storage is
+	// kept (never deleted by the operator) for the move and for rollback;
+	// size, storageClassName and accessMode then describe that volume only.
+	// +optional
+	S3 *S3Storage `json:"s3,omitempty"`
 }
 
 // DatabaseSpec: exactly one of managed, external or cloudNativePG.
@@ -433,6 +445,10 @@ type ManagedRedis struct {
 	// +kubebuilder:default={requests:{cpu:"50m",memory:"64Mi"},limits:{memory:"512Mi"}}
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	// Persistence keeps the append-only file on a PersistentVolumeClaim
+	// (scaleout_types.go); unset, Redis keeps it on an emptyDir.
+	// +optional
+	Persistence *RedisPersistence `json:"persistence,omitempty"`
 }
 
 // ExternalRedis reads the connection from a Secret with the keys url
@@ -486,6 +502,10 @@ type AutoscalingSpec struct {
 	// +kubebuilder:validation:Maximum=100
 	// +optional
 	TargetCPUUtilizationPercentage int32 `json:"targetCPUUtilizationPercentage,omitempty"`
+	// QueueDepth (worker only) scales on the job queue through KEDA instead
+	// of CPU, between minReplicas and maxReplicas (scaleout_types.go).
+	// +optional
+	QueueDepth *QueueDepthSpec `json:"queueDepth,omitempty"`
 }
 
 // WorkerSpec is a ComponentSpec plus the pipeline concurrency.

@@ -84,6 +84,8 @@ func TestOneVersionEverywhere(t *testing.T) {
 		"config/samples (production) spec.version":                   yamlField(t, "config/samples/contractlucidity_v1alpha1_contractlucidity_production.yaml", "spec", "version"),
 		"config/samples (backup) spec.version":                       yamlField(t, "config/samples/contractlucidity_v1alpha1_contractlucidity_backup.yaml", "spec", "version"),
 		"config/samples (cloudnativepg) spec.version":                yamlField(t, "config/samples/contractlucidity_v1alpha1_contractlucidity_cloudnativepg.yaml", "spec", "version"),
+		"config/samples (s3) spec.version":                           yamlField(t, "config/samples/contractlucidity_v1alpha1_contractlucidity_s3.yaml", "spec", "version"),
+		"config/samples (queuedepth) spec.version":                   yamlField(t, "config/samples/contractlucidity_v1alpha1_contractlucidity_queuedepth.yaml", "spec", "version"),
 		"CRD default of spec.version":                                crdVersionDefault(t),
 		"Makefile IMG tag":                                           tagOf(makeVar(t, "IMG")),
 		"Makefile APP_IMG tag":                                       tagOf(makeVar(t, "APP_IMG")),
