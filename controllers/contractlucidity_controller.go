@@ -178,6 +178,7 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		{"networkPolicies", r.reconcileNetworkPolicies},
 		{"monitoring", r.reconcileMonitoring},
 	}
+	ctx, overrides := withOverrides(ctx, s.d)
 	var failed *stepError
 	for _, step := range steps {
 		if err := step.fn(ctx, s); err != nil {
@@ -188,6 +189,7 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 			break
 		}
 	}
+	s.overridesCondition(overrides, failed == nil)
 	if failed == nil && s.warning != nil {
 		r.summarize(s, s.warning)
 		return ctrl.Result{RequeueAfter: s.requeueAfter}, r.updateStatus(ctx, s)
