@@ -63,7 +63,7 @@ metadata:
 `},
 	{ // 3: the worker stays out of the service mesh
 		Target: clv1.OverrideTarget{Kind: "Deployment", LabelSelector: "app.kubernetes.io/component=worker"},
-		Patch: `[{"op": "add", "path": "/spec/template/metadata/annotations/sidecar.istio.io~1inject", "value": "false"}]`,
+		Patch:  `[{"op": "add", "path": "/spec/template/metadata/annotations/sidecar.istio.io~1inject", "value": "false"}]`,
 	},
 	{ // 4: an extra volume with a CA bundle for the worker's AI provider
 		Target: clv1.OverrideTarget{Kind: "Deployment", Name: ".*-worker"},
