@@ -175,6 +175,7 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		{"worker", r.reconcileApp(ComponentWorker)},
 		{"backup", r.reconcileBackup},
 		{"ingress", r.reconcileIngress},
+		{"tls", r.reconcileTLS},
 		{"networkPolicies", r.reconcileNetworkPolicies},
 		{"monitoring", r.reconcileMonitoring},
 	}
@@ -222,7 +223,10 @@ func (r *ContractLucidityReconciler) summarize(s *state, failed *stepError) {
 	var notReady []string
 	for _, t := range []string{clv1.ConditionSecretsReady, clv1.ConditionStorageReady, clv1.ConditionDatabaseReady,
 		clv1.ConditionRedisReady, clv1.ConditionMigrationsReady, clv1.ConditionFrontendReady,
-		clv1.ConditionBackendReady, clv1.ConditionWorkerReady} {
+		clv1.ConditionBackendReady, clv1.ConditionWorkerReady, clv1.ConditionTLSReady} {
+		if t == clv1.ConditionTLSReady && meta.FindStatusCondition(s.status.Conditions, t) == nil {
+			continue // no TLS at the Ingress
+		}
 		if !meta.IsStatusConditionTrue(s.status.Conditions, t) {
 			notReady = append(notReady, t)
 		}

@@ -56,6 +56,10 @@ func UserSecretNames(cl *clv1.ContractLucidity) []string {
 	for _, n := range backupSecretNames(cl) {
 		add(n)
 	}
+	// The Ingress' TLS Secret: its appearance makes the instance Ready (tls.go).
+	if tls := cl.Spec.Ingress.TLS; cl.Spec.Ingress.Enabled && tls != nil {
+		add(tls.SecretName)
+	}
 	return out
 }
 
