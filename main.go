@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"log/slog"
 
@@ -51,17 +52,24 @@ func run(metricsAddr, probeAddr string, leaderElect bool, concurrency int) error
 	if err != nil {
 		return err
 	}
+	namespaces, err := controllers.WatchNamespaces(os.Getenv(controllers.EnvWatchNamespace))
+	if err != nil {
+		return err
+	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
-		Cache:                  controllers.CacheOptions(),
+		Cache:                  controllers.CacheOptions(namespaces...),
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
-		LeaderElectionID:       "operator.contractlucidity.io",
+		// The Lease is in the operator's own namespace (in a cluster, the
+		// pod's), or LEADER_ELECTION_NAMESPACE when run elsewhere.
+		LeaderElectionNamespace: os.Getenv("LEADER_ELECTION_NAMESPACE"),
+		LeaderElectionID:        controllers.LeaderElectionID(namespaces),
 		// The manager exits right after cancellation, so hand over at once.
 		LeaderElectionReleaseOnCancel: true,
 	})
@@ -76,6 +84,7 @@ func run(metricsAddr, probeAddr string, leaderElect bool, concurrency int) error
 		Rand:       rand.Reader,
 
 		MaxConcurrentReconciles: concurrency,
+		WatchNamespaces:         namespaces,
 	}
 	if err := r.SetupWithManager(mgr, controllers.ServiceMonitorServed(mgr.GetRESTMapper())); err != nil {
 		return fmt.Errorf("set up controller: %w", err)
@@ -86,6 +95,10 @@ func run(metricsAddr, probeAddr string, leaderElect bool, concurrency int) error
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	ctrl.Log.Info("starting the operator", "leaderElection", leaderElect, "metrics", metricsAddr)
+	scope := "cluster"
+	if len(namespaces) > 0 {
+		scope = strings.Join(namespaces, ",")
+	}
+	ctrl.Log.Info("starting the operator", "leaderElection", leaderElect, "metrics", metricsAddr, "watchNamespaces", scope)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }

@@ -56,6 +56,9 @@ type ContractLucidityReconciler struct {
 	Rand io.Reader
 	// MaxConcurrentReconciles is how many instances reconcile at once (default 4).
 	MaxConcurrentReconciles int
+	// WatchNamespaces, when set, are the only namespaces the operator
+	// watches and reads (namespaces.go); the manager's cache must match.
+	WatchNamespaces []string
 
 	// cloudNativePGWatched: Clusters are watched (their CRD was served when
 	// the manager started).

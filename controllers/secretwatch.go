@@ -69,11 +69,12 @@ func UserSecretNames(cl *clv1.ContractLucidity) []string {
 // no data) and keeps only name, namespace and resourceVersion of each, so
 // a cluster with many large Secrets costs little memory. A change of a
 // Secret an instance references then reconciles that instance.
-func newSecretMetadataCache(mgr ctrl.Manager) (cache.Cache, error) {
+func newSecretMetadataCache(mgr ctrl.Manager, namespaces []string) (cache.Cache, error) {
 	return cache.New(mgr.GetConfig(), cache.Options{
-		HTTPClient: mgr.GetHTTPClient(),
-		Scheme:     mgr.GetScheme(),
-		Mapper:     mgr.GetRESTMapper(),
+		DefaultNamespaces: defaultNamespaces(namespaces),
+		HTTPClient:        mgr.GetHTTPClient(),
+		Scheme:            mgr.GetScheme(),
+		Mapper:            mgr.GetRESTMapper(),
 		DefaultTransform: func(in any) (any, error) {
 			m, ok := in.(*metav1.PartialObjectMetadata)
 			if !ok {
@@ -93,7 +94,7 @@ func (r *ContractLucidityReconciler) watchUserSecrets(mgr ctrl.Manager) (source.
 	if err != nil {
 		return nil, fmt.Errorf("index instances by Secret: %w", err)
 	}
-	secrets, err := newSecretMetadataCache(mgr)
+	secrets, err := newSecretMetadataCache(mgr, r.WatchNamespaces)
 	if err != nil {
 		return nil, fmt.Errorf("Secret metadata cache: %w", err)
 	}
