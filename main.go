@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -34,6 +35,13 @@ func main() {
 	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so only one replica reconciles")
 	var debug bool
 	flag.BoolVar(&debug, "debug", false, "log at debug level")
+	var instanceFrom string
+	flag.StringVar(&instanceFrom, "create-instance-from", "",
+		"NAMESPACE/NAME of a ConfigMap whose key instance.yaml holds a ContractLucidity to create unless it exists (the Helm chart's instance on a first install)")
+	if len(os.Args) > 1 && os.Args[1] == "probe" {
+		// The chart's `helm test` pod (the image has no shell or curl).
+		os.Exit(probe(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	flag.Parse()
 	level := slog.LevelInfo
 	if debug {
@@ -41,13 +49,13 @@ func main() {
 	}
 	ctrl.SetLogger(logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 
-	if err := run(metricsAddr, probeAddr, leaderElect, concurrency); err != nil {
+	if err := run(metricsAddr, probeAddr, leaderElect, concurrency, instanceFrom); err != nil {
 		ctrl.Log.Error(err, "operator stopped")
 		os.Exit(1)
 	}
 }
 
-func run(metricsAddr, probeAddr string, leaderElect bool, concurrency int) error {
+func run(metricsAddr, probeAddr string, leaderElect bool, concurrency int, instanceFrom string) error {
 	scheme, err := controllers.NewScheme()
 	if err != nil {
 		return err
@@ -88,6 +96,16 @@ func run(metricsAddr, probeAddr string, leaderElect bool, concurrency int) error
 	}
 	if err := r.SetupWithManager(mgr, controllers.ServiceMonitorServed(mgr.GetRESTMapper())); err != nil {
 		return fmt.Errorf("set up controller: %w", err)
+	}
+	if instanceFrom != "" {
+		ns, name, ok := strings.Cut(instanceFrom, "/")
+		if !ok || ns == "" || name == "" {
+			return fmt.Errorf("--create-instance-from %q: want NAMESPACE/NAME", instanceFrom)
+		}
+		if err := mgr.Add(&controllers.InstanceBootstrap{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(),
+			ConfigMap: client.ObjectKey{Namespace: ns, Name: name}}); err != nil {
+			return err
+		}
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
