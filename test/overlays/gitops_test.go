@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -357,5 +358,48 @@ func TestFluxHealthCheckExprs(t *testing.T) {
 		if state != tc.fluxState {
 			t.Errorf("%s: Flux state %s, want %s", tc.name, state, tc.fluxState)
 		}
+	}
+}
+
+// Every path the README's GitOps section names exists; every directory it
+// names is one of the kustomizations TestOverlaysApplyToAPIServer checks,
+// and every file one the tests above read.
+func TestREADMEGitOpsPaths(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## GitOps (Argo CD and Flux)\n")
+	if !ok {
+		t.Fatal("README has no GitOps section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	built := map[string]bool{}
+	for _, k := range kustomizations {
+		built[k] = true
+	}
+	files := map[string]bool{}
+	for _, f := range []string{"argocd/operator.yaml", "argocd/instance.yaml", "argocd/argocd-cm-health.yaml",
+		"flux/source.yaml", "flux/operator.yaml", "flux/instance.yaml"} {
+		files["config/gitops/"+f] = true
+	}
+	seen := 0
+	for _, m := range regexp.MustCompile("(config/[a-z0-9/._-]*[a-z0-9/])").FindAllString(section, -1) {
+		p := strings.TrimSuffix(m, "/")
+		fi, err := os.Stat(filepath.Join(root(t), p))
+		if err != nil {
+			t.Errorf("README names %s: %v", m, err)
+			continue
+		}
+		seen++
+		switch {
+		case p == "config/gitops" || files[p] || built[p]:
+		case fi.IsDir() && p == "config/gitops/flux":
+		default:
+			t.Errorf("README names %s, which no test here builds or reads", p)
+		}
+	}
+	if seen < 5 {
+		t.Errorf("README's GitOps section names only %d paths", seen)
 	}
 }
