@@ -3,6 +3,9 @@ package chart
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/yaml"
 
 	clv1 "github.com/contract-lucidity/contract-lucidity/api/v1alpha1"
 	"github.com/contract-lucidity/contract-lucidity/controllers"
@@ -97,8 +101,9 @@ func (k *cluster) instance(t *testing.T, ns, name string) *clv1.ContractLucidity
 
 // runOperator runs the operator in-process as the chart's ServiceAccount
 // (its RBAC is what the chart rendered) with the Deployment's
-// --create-instance-from, as the Deployment's pod would.
-func (k *cluster) runOperator(t *testing.T, ns, deployment string) {
+// --create-instance-from and WATCH_NAMESPACE, as the Deployment's pod
+// would. It returns the address of its metrics endpoint.
+func (k *cluster) runOperator(t *testing.T, ns, deployment string) string {
 	t.Helper()
 	ctx := context.Background()
 	dep := &appsv1.Deployment{}
@@ -111,6 +116,17 @@ func (k *cluster) runOperator(t *testing.T, ns, deployment string) {
 			from = v
 		}
 	}
+	var watch string
+	for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+		if e.Name == controllers.EnvWatchNamespace {
+			watch = e.Value
+		}
+	}
+	namespaces, err := controllers.WatchNamespaces(watch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := freeAddr(t)
 	cfg := rest.CopyConfig(k.cfg)
 	sa := dep.Spec.Template.Spec.ServiceAccountName
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":" + sa,
@@ -120,15 +136,16 @@ func (k *cluster) runOperator(t *testing.T, ns, deployment string) {
 		t.Fatal(err)
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: scheme, Cache: controllers.CacheOptions(),
-		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Scheme: scheme, Cache: controllers.CacheOptions(namespaces...),
+		Metrics: metricsserver.Options{BindAddress: metricsAddr}, HealthProbeBindAddress: "0",
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &controllers.ContractLucidityReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
-		Recorder: mgr.GetEventRecorder(controllers.FieldManager), RESTMapper: mgr.GetRESTMapper(), Rand: rand.Reader}
+		Recorder: mgr.GetEventRecorder(controllers.FieldManager), RESTMapper: mgr.GetRESTMapper(), Rand: rand.Reader,
+		WatchNamespaces: namespaces}
 	if err := r.SetupWithManager(mgr, false); err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +165,17 @@ func (k *cluster) runOperator(t *testing.T, ns, deployment string) {
 			t.Errorf("operator: %v", err)
 		}
 	})
+	return metricsAddr
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 // crdServed waits until the CRD is established and discovery serves it:
@@ -196,7 +224,7 @@ func TestOneCommandInstallGivesARunningInstance(t *testing.T) {
 		t.Errorf("NOTES do not say who creates the instance:\n%s", out)
 	}
 	k.crdServed(t)
-	k.runOperator(t, releaseNamespace, "cl-contract-lucidity")
+	metrics := k.runOperator(t, releaseNamespace, "cl-contract-lucidity")
 	waitFor(t, "the instance is created and reconciled", func(ctx context.Context) (bool, error) {
 		cl := &clv1.ContractLucidity{}
 		if err := k.c.Get(ctx, client.ObjectKey{Namespace: releaseNamespace, Name: "contract-lucidity"}, cl); err != nil {
@@ -205,6 +233,7 @@ func TestOneCommandInstallGivesARunningInstance(t *testing.T) {
 		return meta.IsStatusConditionTrue(cl.Status.Conditions, clv1.ConditionConfigReady), nil
 	})
 	before := k.instance(t, releaseNamespace, "contract-lucidity")
+	k.helmTestPod(t, metrics)
 
 	k.mustHelm(t, "upgrade", "cl", chartDir(t), "-n", releaseNamespace, "--reset-then-reuse-values")
 	after := k.instance(t, releaseNamespace, "contract-lucidity")
@@ -311,4 +340,71 @@ func TestCRDFromMakeInstallIsAdopted(t *testing.T) {
 	k.instance(t, releaseNamespace, "contract-lucidity")
 	// A later upgrade needs no flag.
 	k.mustHelm(t, "upgrade", "cl", chartDir(t), "-n", releaseNamespace, "--reset-then-reuse-values")
+}
+
+// helmTestPod runs what the release's `helm test` pod runs (envtest has no
+// kubelet): the operator binary with the pod's command and arguments,
+// against the in-process operator's metrics instead of the Service.
+func (k *cluster) helmTestPod(t *testing.T, metricsAddr string) {
+	t.Helper()
+	var pod *corev1.Pod
+	for _, doc := range strings.Split(k.mustHelm(t, "get", "hooks", "cl", "-n", releaseNamespace), "\n---\n") {
+		p := &corev1.Pod{}
+		if err := yaml.Unmarshal([]byte(doc), p); err == nil && p.Kind == "Pod" && p.Annotations["helm.sh/hook"] == "test" {
+			pod = p
+		}
+	}
+	if pod == nil || len(pod.Spec.Containers) != 1 {
+		t.Fatalf("the release has no helm test pod with one container: %+v", pod)
+	}
+	c := pod.Spec.Containers[0]
+	if len(c.Command) != 2 || c.Command[0] != "/manager" || c.Command[1] != "probe" || len(c.Args) != 2 {
+		t.Fatalf("helm test pod: command %v args %v, want /manager probe URL TEXT", c.Command, c.Args)
+	}
+	u, err := url.Parse(c.Args[0])
+	if err != nil || !strings.HasSuffix(u.Hostname(), ".svc") {
+		t.Fatalf("helm test pod: %q is not a Service URL: %v", c.Args[0], err)
+	}
+	u.Host = metricsAddr
+	bin := filepath.Join(t.TempDir(), "manager")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = root(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build the operator: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "probe", u.String(), c.Args[1]).CombinedOutput(); err != nil {
+		t.Errorf("helm test's probe %s %q fails against the operator: %v\n%s", u, c.Args[1], err, out)
+	}
+}
+
+// A namespace-scoped release: the operator runs under the chart's Roles
+// only (no ClusterRole), reconciles its namespace and ignores the others.
+func TestNamespacedReleaseRunsUnderItsRoles(t *testing.T) {
+	k := startCluster(t)
+	ctx := context.Background()
+	for _, ns := range []string{"team-a", "team-b"} {
+		if err := k.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	k.mustHelm(t, "install", "cl", chartDir(t), "-n", releaseNamespace, "--create-namespace", "--set", "watchNamespaces={team-a}")
+	k.crdServed(t)
+	k.runOperator(t, releaseNamespace, "cl-contract-lucidity")
+	for _, ns := range []string{"team-a", "team-b"} {
+		cl := &clv1.ContractLucidity{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "contracts"},
+			Spec: clv1.ContractLuciditySpec{Environment: "development"}}
+		if err := k.c.Create(ctx, cl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the watched namespace's instance is reconciled", func(ctx context.Context) (bool, error) {
+		cl := k.instance(t, "team-a", "contracts")
+		if c := meta.FindStatusCondition(cl.Status.Conditions, clv1.ConditionDegraded); c != nil && c.Status == metav1.ConditionTrue {
+			return false, fmt.Errorf("Degraded: %s", c.Message)
+		}
+		return meta.IsStatusConditionTrue(cl.Status.Conditions, clv1.ConditionConfigReady), nil
+	})
+	if got := k.instance(t, "team-b", "contracts"); len(got.Status.Conditions) != 0 {
+		t.Errorf("the unwatched namespace's instance was reconciled: %+v", got.Status.Conditions)
+	}
 }
