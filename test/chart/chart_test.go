@@ -239,3 +239,15 @@ func TestInstanceWithoutServedCRD(t *testing.T) {
 		t.Fatalf("instance.enabled without the CRD served or installed: err = %v, want the explanatory failure", err)
 	}
 }
+
+// A namespace-scoped operator never sees an instance outside its namespaces.
+func TestInstanceOutsideWatchNamespacesIsRefused(t *testing.T) {
+	_, err := helm(t, "template", "cl", chartDir(t), "-n", releaseNamespace, "--set", "instance.enabled=true", "--set", "watchNamespaces={team-a}")
+	if err == nil || !strings.Contains(err.Error(), "watchNamespaces (team-a) leaves out") {
+		t.Fatalf("instance.enabled outside watchNamespaces: err = %v, want the explanatory failure", err)
+	}
+	if _, err := helm(t, "template", "cl", chartDir(t), "-n", releaseNamespace, "--set", "instance.enabled=true",
+		"--set", "watchNamespaces={team-a,"+releaseNamespace+"}"); err != nil {
+		t.Errorf("instance.enabled with the release namespace watched: %v", err)
+	}
+}
