@@ -330,9 +330,6 @@ func TestFluxHealthCheckExprs(t *testing.T) {
 				vars[k] = map[string]any{}
 			}
 		}
-		if s, _ := vars["status"].(map[string]any); s["conditions"] == nil {
-			s["conditions"] = []any{}
-		}
 		out, _, err := p.Eval(vars)
 		if err != nil {
 			t.Fatalf("eval: %v", err)
