@@ -115,9 +115,6 @@ type state struct {
 	// requeueAfter asks for another reconcile without an event (a child
 	// kind that is not watched).
 	requeueAfter time.Duration
-	// weakSecrets say which referenced Secrets are too weak for
-	// production (never their values), for SecurityValidated.
-	weakSecrets []string
 }
 
 func (s *state) condition(t string, ok bool, reason, msg string) {
@@ -197,7 +194,6 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		}
 	}
 	s.overridesCondition(overrides, failed == nil)
-	s.securityCondition(failed == nil)
 	if failed == nil && s.warning != nil {
 		r.summarize(s, s.warning)
 		return ctrl.Result{RequeueAfter: s.requeueAfter}, r.updateStatus(ctx, s)

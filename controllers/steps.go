@@ -52,7 +52,6 @@ func (r *ContractLucidityReconciler) reconcileSecrets(ctx context.Context, s *st
 			s.condition(clv1.ConditionSecretsReady, false, "SecretInvalid", msg)
 			return &stepError{reason: "SecretInvalid", message: msg}
 		}
-		s.weakSecrets = append(s.weakSecrets, weakUserSecrets(s.d, k, sec)...)
 		s.secretVersions[k.Name] = sec.ResourceVersion
 	}
 	for _, g := range GeneratedSecrets(s.d) {
