@@ -354,3 +354,38 @@ func TestAIEndpointsReachTheServicesSSRFGuard(t *testing.T) {
 		})
 	}
 }
+
+// The managed PostgreSQL accepts the connections of every pod the spec
+// allows at once (backend pools, worker pools and job locks), in steps of
+// 100 so that ordinary scaling does not restart it.
+func TestPostgresMaxConnectionsFitTheSpec(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*clv1.ContractLucidity)
+		want int
+	}{
+		{"defaults", nil, 200},
+		{"64 jobs on 4 workers", func(cl *clv1.ContractLucidity) {
+			cl.Spec.Worker.Concurrency = 64
+			cl.Spec.Worker.Replicas = ptr.To[int32](4)
+		}, 400}, // 10*1 + 74*4 + 40 = 346
+		{"autoscaled to 10 workers", func(cl *clv1.ContractLucidity) {
+			cl.Spec.Worker.Autoscaling = &clv1.AutoscalingSpec{MinReplicas: 1, MaxReplicas: 10}
+			cl.Spec.Backend.Autoscaling = &clv1.AutoscalingSpec{MinReplicas: 2, MaxReplicas: 6}
+		}, 300}, // 60 + 12*10 + 40 = 220
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := Defaulted(&clv1.ContractLucidity{ObjectMeta: metav1.ObjectMeta{Name: "x"}})
+			if tc.edit != nil {
+				tc.edit(cl)
+			}
+			if got := PostgresMaxConnections(cl); got != tc.want {
+				t.Fatalf("max_connections %d, want %d", got, tc.want)
+			}
+			sts := BuildPostgresStatefulSet(cl, "hash")
+			if args := strings.Join(sts.Spec.Template.Spec.Containers[0].Args, " "); args != fmt.Sprintf("-c max_connections=%d", tc.want) {
+				t.Fatalf("postgres args %q", args)
+			}
+		})
+	}
+}

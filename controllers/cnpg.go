@@ -196,9 +196,12 @@ func (r *ContractLucidityReconciler) reconcileCloudNativePG(ctx context.Context,
 		}
 		return err
 	}
-	if !r.cloudNativePGWatched {
-		// Installed after the operator started: no watch; look again.
-		s.requeueAfter = 30 * time.Second
+	// Installed after the operator started: no watch; look again while the
+	// Cluster is not ready.
+	lookAgain := func() {
+		if !r.cloudNativePGWatched {
+			s.requeue(30 * time.Second)
+		}
 	}
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(CloudNativePGClusterGVK)
@@ -216,6 +219,7 @@ func (r *ContractLucidityReconciler) reconcileCloudNativePG(ctx context.Context,
 	switch {
 	case isNotFound(err):
 		s.migrationsWait = "waits for CloudNativePG to create Secret " + name
+		lookAgain()
 		s.condition(clv1.ConditionDatabaseReady, false, "Starting", msg+"; its Secret "+name+" does not exist yet")
 		return nil
 	case err != nil:
@@ -224,10 +228,10 @@ func (r *ContractLucidityReconciler) reconcileCloudNativePG(ctx context.Context,
 	s.secretVersions[name] = secret.ResourceVersion
 	if !ready {
 		s.migrationsWait = "waits for the CloudNativePG Cluster " + live.GetName() + " to be ready"
+		lookAgain()
 		s.condition(clv1.ConditionDatabaseReady, false, "NotReady", msg)
 		return nil
 	}
-	s.requeueAfter = 0
 	s.condition(clv1.ConditionDatabaseReady, true, "Ready", msg)
 	return nil
 }

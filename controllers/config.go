@@ -142,7 +142,15 @@ func secretEnvFor(cl *clv1.ContractLucidity, component string) []corev1.EnvVar {
 				secretEnv("POSTGRES_DB", SecretKey{n, "dbname"}, false))
 			return
 		}
-		env = append(env, secretEnv("POSTGRES_PASSWORD", SecretKey{Name(cl, "postgres"), SecretKeyPGPassword}, false))
+		env = append(env, secretEnv("POSTGRES_PASSWORD", SecretKey{Name(cl, "postgres"), SecretKeyPGPassword}, false),
+			secretEnv("POSTGRES_PASSWORD_FALLBACK", SecretKey{Name(cl, "postgres"), SecretKeyFallbackPassword}, true))
+	}
+	// The keys a rotation adds to the generated JWT and encryption
+	// Secrets (optional: absent outside a rotation).
+	previousKeys := func(name string, k SecretKey, generated bool) {
+		if generated {
+			env = append(env, secretEnv(name, k, true))
+		}
 	}
 	redis := func() {
 		if e := cl.Spec.Redis.External; e != nil {
@@ -157,14 +165,16 @@ func secretEnvFor(cl *clv1.ContractLucidity, component string) []corev1.EnvVar {
 	case ComponentBackend:
 		db()
 		redis()
-		env = append(env,
-			secretEnv("JWT_SECRET_KEY", jwtKey(cl), false),
-			secretEnv("ENCRYPTION_KEY", encryptionKey(cl), false),
-			secretEnv("INITIAL_ADMIN_PASSWORD", adminPasswordKey(cl), false))
+		env = append(env, secretEnv("JWT_SECRET_KEY", jwtKey(cl), false))
+		previousKeys("JWT_PREVIOUS_SECRET_KEYS", SecretKey{Name(cl, "jwt"), SecretKeyJWTPrevious}, cl.Spec.Auth.JWTSecretRef == nil)
+		env = append(env, secretEnv("ENCRYPTION_KEY", encryptionKey(cl), false))
+		previousKeys("ENCRYPTION_PREVIOUS_KEYS", SecretKey{Name(cl, "encryption"), SecretKeyEncryptionPrevious}, cl.Spec.Auth.EncryptionKeySecretRef == nil)
+		env = append(env, secretEnv("INITIAL_ADMIN_PASSWORD", adminPasswordKey(cl), false))
 	case ComponentWorker:
 		db()
 		redis()
 		env = append(env, secretEnv("ENCRYPTION_KEY", encryptionKey(cl), false))
+		previousKeys("ENCRYPTION_PREVIOUS_KEYS", SecretKey{Name(cl, "encryption"), SecretKeyEncryptionPrevious}, cl.Spec.Auth.EncryptionKeySecretRef == nil)
 	case ComponentMigrate:
 		db()
 	}

@@ -59,6 +59,10 @@ type ContractLucidityReconciler struct {
 	// WatchNamespaces, when set, are the only namespaces the operator
 	// watches and reads (namespaces.go); the manager's cache must match.
 	WatchNamespaces []string
+	// SecretPropagation is how long a rotation waits after changing a
+	// Secret before it believes a helper container's readiness (default
+	// DefaultSecretPropagation).
+	SecretPropagation time.Duration
 
 	// cloudNativePGWatched: Clusters are watched (their CRD was served when
 	// the manager started).
@@ -88,6 +92,8 @@ type ContractLucidityReconciler struct {
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// The helper containers' readiness during a rotation (rotation.go):
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
 // The cluster's own addresses, which the AI egress excludes (steps_networkpolicy.go):
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=servicecidrs,verbs=list
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,resourceNames=kubernetes,verbs=get
@@ -102,6 +108,8 @@ type state struct {
 	secretVersions map[string]string
 	// secretValues maps "secret/key" of the generated Secrets to the value.
 	secretValues map[string]string
+	// generated are the generated Secrets as read, by kind.
+	generated map[clv1.SecretKind]*corev1.Secret
 	// appVersion is the version backend and worker run ("" before the
 	// first migration succeeded).
 	appVersion string
@@ -112,9 +120,19 @@ type state struct {
 	// migrationsWait, when set, holds the migration Job back and says why
 	// (a restore runs first; CloudNativePG is not ready).
 	migrationsWait string
-	// requeueAfter asks for another reconcile without an event (a child
-	// kind that is not watched).
+	// lostSecrets are the messages of generated Secrets lost after the
+	// data was initialised (secret_lifecycle.go).
+	lostSecrets []string
+	// requeueAfter asks for another reconcile (0: none) for what is not
+	// watched: a rotation waiting for a helper container or for time.
 	requeueAfter time.Duration
+}
+
+// requeue asks for a reconcile within d.
+func (s *state) requeue(d time.Duration) {
+	if s.requeueAfter == 0 || d < s.requeueAfter {
+		s.requeueAfter = d
+	}
 }
 
 func (s *state) condition(t string, ok bool, reason, msg string) {
@@ -165,6 +183,7 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		name string
 		fn   func(context.Context, *state) error
 	}{
+		{"version", r.reconcileVersion},
 		{"secrets", r.reconcileSecrets},
 		{"config", r.reconcileConfig},
 		{"serviceAccounts", r.reconcileServiceAccounts},
@@ -181,6 +200,8 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		{"tls", r.reconcileTLS},
 		{"networkPolicies", r.reconcileNetworkPolicies},
 		{"monitoring", r.reconcileMonitoring},
+		{"rotation", r.reconcileRotation},
+		{"security", r.reconcileSecurity},
 	}
 	ctx, overrides := withOverrides(ctx, s.d)
 	var failed *stepError

@@ -618,8 +618,9 @@ func TestDeletedChildrenComeBack(t *testing.T) {
 		cl.Spec.Backend.Autoscaling = &clv1.AutoscalingSpec{MinReplicas: 1, MaxReplicas: 3}
 	})
 	n := cl.Name
+	// A generated Secret deleted after the data was initialised is not
+	// re-created (secret_lifecycle_test.go).
 	children := []client.Object{
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: n + "-admin"}},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: n + "-config"}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: n + "-backend"}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: n + "-worker"}},

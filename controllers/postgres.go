@@ -7,6 +7,8 @@ Licensed under the Apache License, Version 2.0.
 package controllers
 
 import (
+	"fmt"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,13 +35,27 @@ ALTER SCHEMA public OWNER TO :"app_user";
 SQL
 `
 
-// BuildPostgresInitConfigMap is <name>-postgres-init, mounted at /docker-entrypoint-initdb.d.
+// postgresInitScriptKey is the init script's key in <name>-postgres-init.
+const postgresInitScriptKey = "10-contract-lucidity.sh"
+
+// BuildPostgresInitConfigMap is <name>-postgres-init: the init script,
+// mounted at /docker-entrypoint-initdb.d, and the credentials container's
+// script (mounted elsewhere: the entrypoint runs every *.sh it finds there).
 func BuildPostgresInitConfigMap(cl *clv1.ContractLucidity) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
 		TypeMeta:   typeMeta("v1", "ConfigMap"),
 		ObjectMeta: objectMeta(cl, Name(cl, "postgres-init"), ComponentPostgres, true),
-		Data:       map[string]string{"10-contract-lucidity.sh": postgresInitScript},
+		Data:       map[string]string{postgresInitScriptKey: postgresInitScript, credentialsScriptKey: postgresCredentialsScript},
 	}
+}
+
+// PostgresConfigHash is the hash on the PostgreSQL pod template: its
+// scripts. The Secret is not part of it: PostgreSQL reads the passwords
+// from its environment only when it initialises the data directory, and
+// afterwards the credentials container applies a changed Secret without
+// restarting the server.
+func PostgresConfigHash() string {
+	return ConfigHash(map[string]string{"init": postgresInitScript, "credentials": postgresCredentialsScript}, nil)
 }
 
 // BuildPostgresStatefulSet is the managed single-instance PostgreSQL.
@@ -60,7 +76,9 @@ func BuildPostgresStatefulSet(cl *clv1.ContractLucidity, configHash string) *app
 		Name:            "postgres",
 		Image:           m.Image,
 		ImagePullPolicy: corev1.PullIfNotPresent,
-		Ports:           []corev1.ContainerPort{{Name: "postgres", ContainerPort: PortPostgres, Protocol: corev1.ProtocolTCP}},
+		// The image's entrypoint runs postgres with arguments that start with "-".
+		Args:  []string{"-c", fmt.Sprintf("max_connections=%d", PostgresMaxConnections(cl))},
+		Ports: []corev1.ContainerPort{{Name: "postgres", ContainerPort: PortPostgres, Protocol: corev1.ProtocolTCP}},
 		Env: []corev1.EnvVar{
 			{Name: "POSTGRES_USER", Value: "postgres"},
 			secretEnv("POSTGRES_PASSWORD", SecretKey{pgSecret, SecretKeyPGSuperuser}, false),
@@ -106,15 +124,17 @@ func BuildPostgresStatefulSet(cl *clv1.ContractLucidity, configHash string) *app
 					EnableServiceLinks:            ptr.To(false),
 					SecurityContext:               podSecurity(PostgresUID),
 					TerminationGracePeriodSeconds: ptr.To[int64](60),
-					Containers:                    []corev1.Container{c},
-					Volumes: []corev1.Volume{
+					Containers:                    []corev1.Container{c, postgresCredentialsContainer(cl)},
+					Volumes: append([]corev1.Volume{
 						{Name: "init", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 							LocalObjectReference: corev1.LocalObjectReference{Name: Name(cl, "postgres-init")},
+							Items:                []corev1.KeyToPath{{Key: postgresInitScriptKey, Path: postgresInitScriptKey}},
 							DefaultMode:          ptr.To[int32](0o555),
 						}}},
 						emptyDir("run", ptr.To(mib(16))),
 						emptyDir("tmp", ptr.To(scratchFor(cl, ComponentPostgres).limit)),
-					},
+						secretVolume("credentials", pgSecret),
+					}, helperVolumes(Name(cl, "postgres-init"), credentialsScriptKey)...),
 				},
 			},
 			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
@@ -135,10 +155,15 @@ func BuildPostgresStatefulSet(cl *clv1.ContractLucidity, configHash string) *app
 // the headless Service that governs the StatefulSet.
 func BuildPostgresServices(cl *clv1.ContractLucidity) []*corev1.Service {
 	port := []corev1.ServicePort{{Name: "postgres", Port: PortPostgres, TargetPort: intstr.FromString("postgres"), Protocol: corev1.ProtocolTCP}}
+	// The one pod stays behind the Service while it is not ready: the
+	// credentials container's readiness (a password change pending) must
+	// not cut the database off, and while PostgreSQL itself starts a
+	// client is refused either way.
 	svc := &corev1.Service{
 		TypeMeta:   typeMeta("v1", "Service"),
 		ObjectMeta: objectMeta(cl, Name(cl, ComponentPostgres), ComponentPostgres, true),
-		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: SelectorLabels(cl, ComponentPostgres), Ports: port},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: SelectorLabels(cl, ComponentPostgres), Ports: port,
+			PublishNotReadyAddresses: true},
 	}
 	headless := &corev1.Service{
 		TypeMeta:   typeMeta("v1", "Service"),
@@ -147,4 +172,17 @@ func BuildPostgresServices(cl *clv1.ContractLucidity) []*corev1.Service {
 			Selector: SelectorLabels(cl, ComponentPostgres), Ports: port, PublishNotReadyAddresses: true},
 	}
 	return []*corev1.Service{svc, headless}
+}
+
+// PostgresMaxConnections sizes the managed server's max_connections for the
+// most pods the spec allows at once: each backend pool holds up to 10
+// connections, each worker 10 plus one lock connection per concurrent job,
+// and migration, backup and re-encryption Jobs a few more. It is rounded up
+// to a multiple of 100 and never below 200, so ordinary scaling does not
+// change it (a change restarts PostgreSQL).
+func PostgresMaxConnections(cl *clv1.ContractLucidity) int {
+	s := cl.Spec
+	need := 10*int(maxReplicas(&s.Backend)) + (10+int(s.Worker.Concurrency))*int(maxReplicas(&s.Worker.ComponentSpec)) + 40
+	n := (need + 99) / 100 * 100
+	return max(n, 200)
 }

@@ -244,6 +244,8 @@ func startManager() error {
 		Recorder:   mgr.GetEventRecorder(FieldManager),
 		RESTMapper: mgr.GetRESTMapper(),
 		Rand:       rand.Reader,
+		// Rotation tests play the kubelet: the files change at once.
+		SecretPropagation: time.Second,
 	}
 	if err := r.SetupWithManager(mgr, ServiceMonitorServed(mgr.GetRESTMapper())); err != nil {
 		return err

@@ -681,6 +681,11 @@ const (
 	// ConditionNetworkPoliciesReady: the NetworkPolicies are applied; the
 	// message says what the AI egress allows and what could not be detected.
 	ConditionNetworkPoliciesReady = "NetworkPoliciesReady"
+	// ConditionSecurityValidated: the security checks that apply to the spec
+	// passed (TLS, https CORS origins, NetworkPolicies, strong user-provided
+	// secrets; images pinned by digest as advice). Informational: it never
+	// holds Ready back.
+	ConditionSecurityValidated = "SecurityValidated"
 )
 
 // Condition reasons the operator sets (besides those of the concern steps).
@@ -724,6 +729,17 @@ type ContractLucidityStatus struct {
 	// Restore records whether and how restoreFrom filled the instance.
 	// +optional
 	Restore *RestoreStatus `json:"restore,omitempty"`
+	// DataInitialized is true once the instance holds data that depends on
+	// its generated Secrets (a migration succeeded, or the managed
+	// database's volume exists); from then on a lost generated Secret is
+	// reported, never silently replaced.
+	// +optional
+	DataInitialized bool `json:"dataInitialized,omitempty"`
+	// Secrets is the lifecycle of each generated Secret (creation, loss, rotation).
+	// +listType=map
+	// +listMapKey=kind
+	// +optional
+	Secrets []SecretStatus `json:"secrets,omitempty"`
 }
 
 // ComponentsStatus lists replicas per component.

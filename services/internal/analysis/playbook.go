@@ -77,19 +77,62 @@ func (p *Playbook) Rules() []Rule {
 // Assess rates a clause of the given category: the first matching rule's risk
 // and explanation, else low with a neutral explanation.
 func (p *Playbook) Assess(category, text string) (risk, explanation string) {
-	for _, r := range p.rules {
+	if i, ok := p.Match(category, text); ok {
+		return p.rules[i].Risk, p.rules[i].Explanation
+	}
+	if category == Other || category == "" {
+		return RiskLow, "No playbook position applies to this clause."
+	}
+	return RiskLow, fmt.Sprintf("Standard %s clause; no playbook position flags it.", category)
+}
+
+// Match returns the index in Rules() of the rule that rates a clause of
+// the given category and text, or false when none applies.
+func (p *Playbook) Match(category, text string) (int, bool) {
+	for i, r := range p.rules {
 		if r.Category != category && r.Category != AnyCategory {
 			continue
 		}
 		if r.re != nil && !r.re.MatchString(text) {
 			continue
 		}
-		return r.Risk, r.Explanation
+		return i, true
 	}
-	if category == Other || category == "" {
-		return RiskLow, "No playbook position applies to this clause."
+	// Value categories (dates, renewal, notice, governing law) are facts, never
+	// a clause's category, so their rules would never fire on the category
+	// alone: they rate a clause whose text is about that topic, after the
+	// rules of the clause's own category.
+	for i, r := range p.rules {
+		cue, ok := valueCues[r.Category]
+		if !ok || r.Category == category || !cue(text) {
+			continue
+		}
+		if r.re != nil && !r.re.MatchString(text) {
+			continue
+		}
+		return i, true
 	}
-	return RiskLow, fmt.Sprintf("Standard %s clause; no playbook position flags it.", category)
+	return 0, false
+}
+
+// valueCues say whether a clause's text is about a value category's topic.
+var valueCues = map[string]func(string) bool{
+	"Renewal Term":                       reCue(`\brenew`),
+	"Notice Period to Terminate Renewal": func(s string) bool { return reNotice.MatchString(s) && reRenewOrExpire.MatchString(s) },
+	"Governing Law":                      reCue(`\bgoverned by\b|\bgoverning law\b|\bconstrued (and enforced )?in accordance with\b`),
+	"Expiration Date":                    reCue(`\bexpir|\bterm of this agreement\b`),
+	"Effective Date":                     reCue(`\beffective (as of|date|on)\b`),
+	"Agreement Date":                     reCue(`\bdated as of\b|\bmade and entered into\b`),
+}
+
+var (
+	reNotice        = regexp.MustCompile(`(?i)\bnotice\b`)
+	reRenewOrExpire = regexp.MustCompile(`(?i)\brenew|\bexpir|\bextend|\bextension\b`)
+)
+
+func reCue(expr string) func(string) bool {
+	re := regexp.MustCompile(`(?i)` + expr)
+	return re.MatchString
 }
 
 // Assess is p.Assess(category, text) for a classified clause.
@@ -143,7 +186,7 @@ func DefaultRules() []Rule {
 		{"Exclusivity", ``, RiskHigh,
 			"An exclusivity commitment stops a party dealing with others.", 50},
 		{"Most Favored Nation", ``, RiskMedium,
-			"A most-favoured-nation clause ties pricing or terms to what others are offered.", 50},
+			"A most-favored-nation clause ties pricing or terms to what others are offered.", 50},
 		{"IP Ownership Assignment", ``, RiskHigh,
 			"Intellectual property created under the contract is assigned to the other party.", 50},
 		{"Joint IP Ownership", ``, RiskMedium,

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/contract-lucidity/contract-lucidity/services/internal/analysis"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv"
 )
@@ -365,5 +366,41 @@ func TestConcurrentSeedCreatesOneAdmin(t *testing.T) {
 	}
 	if admins != 1 || projects != 1 {
 		t.Fatalf("%d users and %d projects after concurrent seeds, want 1 and 1", admins, projects)
+	}
+}
+
+// A new installation's playbook is the analyser's default rules, word for
+// word (0002 inserts them; later migrations correct their wording).
+func TestMigratedPlaybookIsTheDefaultRules(t *testing.T) {
+	pool, _ := setupDatabase(t)
+	rows, err := pool.Query(context.Background(),
+		`SELECT category, pattern, explanation, fallback_wording FROM playbook_rules WHERE project_id IS NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for rows.Next() {
+		var category, pattern, explanation, fallback string
+		if err := rows.Scan(&category, &pattern, &explanation, &fallback); err != nil {
+			t.Fatal(err)
+		}
+		got[category+"\x00"+pattern] = explanation
+		for _, british := range []string{"favour", "wilful", "licence", "analys", "organis"} {
+			if strings.Contains(explanation+fallback, british) {
+				t.Errorf("%s rule: British spelling %q in %q / %q", category, british, explanation, fallback)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rules := analysis.DefaultRules()
+	if len(got) != len(rules) {
+		t.Fatalf("%d installation rules, want the %d defaults", len(got), len(rules))
+	}
+	for _, r := range rules {
+		if e, ok := got[r.Category+"\x00"+r.Pattern]; !ok || e != r.Explanation {
+			t.Errorf("%s rule %q: explanation %q, want %q", r.Category, r.Pattern, e, r.Explanation)
+		}
 	}
 }
