@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
 
 	"github.com/contract-lucidity/contract-lucidity/controllers"
 )
@@ -192,6 +193,43 @@ func TestOverlaysApplyToAPIServer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The Argo CD health check applied on its own (server-side) to an
+// existing argocd-cm adds its key and keeps the others.
+func TestArgoCDHealthCheckAppliesToAnExistingArgocdCM(t *testing.T) {
+	s := startAPIServer(t)
+	ctx := context.Background()
+	cm := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "argocd-cm", "namespace": "argocd"},
+		"data":     map[string]any{"url": "https://argocd.example.com"}}}
+	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "argocd"}}}
+	for _, u := range []*unstructured.Unstructured{ns, cm} {
+		if err := s.c.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(root(t), "config/gitops/argocd/argocd-cm-health.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(b, &patch.Object); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.c.Apply(ctx, client.ApplyConfigurationFromUnstructured(patch), client.FieldOwner("kubectl")); err != nil {
+		t.Fatalf("server-side apply of argocd-cm-health.yaml: %v", err)
+	}
+	got := &unstructured.Unstructured{}
+	got.SetAPIVersion("v1")
+	got.SetKind("ConfigMap")
+	if err := s.c.Get(ctx, client.ObjectKey{Namespace: "argocd", Name: "argocd-cm"}, got); err != nil {
+		t.Fatal(err)
+	}
+	data, _, _ := unstructured.NestedStringMap(got.Object, "data")
+	if data["url"] != "https://argocd.example.com" || !strings.Contains(data["resource.customizations.health.contractlucidity.io_ContractLucidity"], "hs.status") {
+		t.Errorf("argocd-cm after the apply: %v", data)
 	}
 }
 
