@@ -12,11 +12,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"log/slog"
 
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -33,6 +35,13 @@ func main() {
 	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader so only one replica reconciles")
 	var debug bool
 	flag.BoolVar(&debug, "debug", false, "log at debug level")
+	var instanceFrom string
+	flag.StringVar(&instanceFrom, "create-instance-from", "",
+		"NAMESPACE/NAME of a ConfigMap whose key instance.yaml holds a ContractLucidity to create unless it exists (the Helm chart's instance on a first install)")
+	if len(os.Args) > 1 && os.Args[1] == "probe" {
+		// The chart's `helm test` pod (the image has no shell or curl).
+		os.Exit(probe(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	flag.Parse()
 	level := slog.LevelInfo
 	if debug {
@@ -40,14 +49,18 @@ func main() {
 	}
 	ctrl.SetLogger(logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 
-	if err := run(metricsAddr, probeAddr, leaderElect, concurrency); err != nil {
+	if err := run(metricsAddr, probeAddr, leaderElect, concurrency, instanceFrom); err != nil {
 		ctrl.Log.Error(err, "operator stopped")
 		os.Exit(1)
 	}
 }
 
-func run(metricsAddr, probeAddr string, leaderElect bool, concurrency int) error {
+func run(metricsAddr, probeAddr string, leaderElect bool, concurrency int, instanceFrom string) error {
 	scheme, err := controllers.NewScheme()
+	if err != nil {
+		return err
+	}
+	namespaces, err := controllers.WatchNamespaces(os.Getenv(controllers.EnvWatchNamespace))
 	if err != nil {
 		return err
 	}
@@ -57,11 +70,14 @@ func run(metricsAddr, probeAddr string, leaderElect bool, concurrency int) error
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
-		Cache:                  controllers.CacheOptions(),
+		Cache:                  controllers.CacheOptions(namespaces...),
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
-		LeaderElectionID:       "operator.contractlucidity.io",
+		// The Lease is in the operator's own namespace (in a cluster, the
+		// pod's), or LEADER_ELECTION_NAMESPACE when run elsewhere.
+		LeaderElectionNamespace: os.Getenv("LEADER_ELECTION_NAMESPACE"),
+		LeaderElectionID:        controllers.LeaderElectionID(namespaces),
 		// The manager exits right after cancellation, so hand over at once.
 		LeaderElectionReleaseOnCancel: true,
 	})
@@ -76,9 +92,20 @@ func run(metricsAddr, probeAddr string, leaderElect bool, concurrency int) error
 		Rand:       rand.Reader,
 
 		MaxConcurrentReconciles: concurrency,
+		WatchNamespaces:         namespaces,
 	}
 	if err := r.SetupWithManager(mgr, controllers.ServiceMonitorServed(mgr.GetRESTMapper())); err != nil {
 		return fmt.Errorf("set up controller: %w", err)
+	}
+	if instanceFrom != "" {
+		ns, name, ok := strings.Cut(instanceFrom, "/")
+		if !ok || ns == "" || name == "" {
+			return fmt.Errorf("--create-instance-from %q: want NAMESPACE/NAME", instanceFrom)
+		}
+		if err := mgr.Add(&controllers.InstanceBootstrap{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(),
+			ConfigMap: client.ObjectKey{Namespace: ns, Name: name}}); err != nil {
+			return err
+		}
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
@@ -86,6 +113,10 @@ func run(metricsAddr, probeAddr string, leaderElect bool, concurrency int) error
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return err
 	}
-	ctrl.Log.Info("starting the operator", "leaderElection", leaderElect, "metrics", metricsAddr)
+	scope := "cluster"
+	if len(namespaces) > 0 {
+		scope = strings.Join(namespaces, ",")
+	}
+	ctrl.Log.Info("starting the operator", "leaderElection", leaderElect, "metrics", metricsAddr, "watchNamespaces", scope)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }

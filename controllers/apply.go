@@ -37,6 +37,12 @@ func (r *ContractLucidityReconciler) apply(ctx context.Context, obj client.Objec
 	if err != nil {
 		return err
 	}
+	// The instance's spec.overrides patch the request before it is hashed,
+	// so the patched object is the one kept in place (overrides.go).
+	u, ok := overridesFrom(ctx).patch(u)
+	if !ok {
+		return r.keepLastApplied(ctx, obj)
+	}
 	hash := hashObject(u)
 	ann := u.GetAnnotations()
 	if ann == nil {
@@ -83,6 +89,26 @@ func (r *ContractLucidityReconciler) apply(ctx context.Context, obj client.Objec
 		log.FromContext(ctx).V(1).Info("field normalised by the API server; not re-applying it",
 			"kind", u.GetKind(), "name", u.GetName(), "field", drift)
 		r.normalised.Store(key, hash+"@"+live.GetResourceVersion())
+	}
+	return nil
+}
+
+// keepLastApplied leaves obj as it was last applied (an override failed on
+// it): nothing is sent, and obj carries the live object's hash so that
+// status checks (deploymentStatus) judge the object that runs.
+func (r *ContractLucidityReconciler) keepLastApplied(ctx context.Context, obj client.Object) error {
+	live := &unstructured.Unstructured{}
+	live.SetGroupVersionKind(obj.GetObjectKind().GroupVersionKind())
+	if err := r.getLive(ctx, client.ObjectKeyFromObject(obj), obj, live); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if h, ok := live.GetAnnotations()[AnnotationSpecHash]; ok {
+		ann := obj.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[AnnotationSpecHash] = h
+		obj.SetAnnotations(ann)
 	}
 	return nil
 }

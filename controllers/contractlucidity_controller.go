@@ -56,6 +56,9 @@ type ContractLucidityReconciler struct {
 	Rand io.Reader
 	// MaxConcurrentReconciles is how many instances reconcile at once (default 4).
 	MaxConcurrentReconciles int
+	// WatchNamespaces, when set, are the only namespaces the operator
+	// watches and reads (namespaces.go); the manager's cache must match.
+	WatchNamespaces []string
 	// SecretPropagation is how long a rotation waits after changing a
 	// Secret before it believes a helper container's readiness (default
 	// DefaultSecretPropagation).
@@ -198,10 +201,12 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		{"worker", r.reconcileApp(ComponentWorker)},
 		{"backup", r.reconcileBackup},
 		{"ingress", r.reconcileIngress},
+		{"tls", r.reconcileTLS},
 		{"networkPolicies", r.reconcileNetworkPolicies},
 		{"monitoring", r.reconcileMonitoring},
 		{"rotation", r.reconcileRotation},
 	}
+	ctx, overrides := withOverrides(ctx, s.d)
 	var failed *stepError
 	for _, step := range steps {
 		if err := step.fn(ctx, s); err != nil {
@@ -212,6 +217,7 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 			break
 		}
 	}
+	s.overridesCondition(overrides, failed == nil)
 	// The security checks are about the spec and the cluster, not about the
 	// steps: they run whatever failed.
 	if err := r.reconcileSecurity(ctx, s); err != nil {
@@ -249,7 +255,10 @@ func (r *ContractLucidityReconciler) summarize(s *state, failed *stepError) {
 	var notReady []string
 	for _, t := range []string{clv1.ConditionSecretsReady, clv1.ConditionStorageReady, clv1.ConditionDatabaseReady,
 		clv1.ConditionRedisReady, clv1.ConditionMigrationsReady, clv1.ConditionFrontendReady,
-		clv1.ConditionBackendReady, clv1.ConditionWorkerReady} {
+		clv1.ConditionBackendReady, clv1.ConditionWorkerReady, clv1.ConditionTLSReady} {
+		if t == clv1.ConditionTLSReady && meta.FindStatusCondition(s.status.Conditions, t) == nil {
+			continue // no TLS at the Ingress
+		}
 		if !meta.IsStatusConditionTrue(s.status.Conditions, t) {
 			notReady = append(notReady, t)
 		}

@@ -274,6 +274,7 @@ func TestInstanceCreatesEveryChildAndBecomesReady(t *testing.T) {
 	pvc := &corev1.PersistentVolumeClaim{}
 	waitFor(t, pvc, key(ns, name+"-storage"), nil)
 	setStatus(t, pvc, func() { pvc.Status.Phase = corev1.ClaimBound })
+	provideTLS(t, ns, live) // production: Ready needs the certificate (tls.go)
 	live = waitCondition(t, ns, name, clv1.ConditionReady, metav1.ConditionTrue, "Available")
 	waitCondition(t, ns, name, clv1.ConditionProgressing, metav1.ConditionFalse, "Stable")
 	waitCondition(t, ns, name, clv1.ConditionDegraded, metav1.ConditionFalse, "")

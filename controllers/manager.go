@@ -37,11 +37,15 @@ func NewScheme() (*runtime.Scheme, error) {
 
 // CacheOptions restricts the informers of every child kind to objects
 // labelled app.kubernetes.io/managed-by=contract-lucidity-operator, so the
-// operator's memory does not grow with the cluster's unrelated objects.
-func CacheOptions() cache.Options {
+// operator's memory does not grow with the cluster's unrelated objects,
+// and, with namespaces (WATCH_NAMESPACE), every informer to those
+// namespaces: a namespace-scoped operator lists and watches nothing
+// cluster-wide and needs only Roles there.
+func CacheOptions(namespaces ...string) cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedBy})
 	by := cache.ByObject{Label: managed}
 	return cache.Options{
+		DefaultNamespaces: defaultNamespaces(namespaces),
 		ByObject: map[client.Object]cache.ByObject{
 			// Secrets: clusters hold many (service account tokens, Helm
 			// releases, TLS certificates) and they are large; we cache only

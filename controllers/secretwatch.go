@@ -59,6 +59,10 @@ func UserSecretNames(cl *clv1.ContractLucidity) []string {
 	for _, k := range storageSecretKeys(cl) {
 		add(k.Name)
 	}
+	// The Ingress' TLS Secret: its appearance makes the instance Ready (tls.go).
+	if tls := cl.Spec.Ingress.TLS; cl.Spec.Ingress.Enabled && tls != nil {
+		add(tls.SecretName)
+	}
 	return out
 }
 
@@ -68,11 +72,12 @@ func UserSecretNames(cl *clv1.ContractLucidity) []string {
 // no data) and keeps only name, namespace and resourceVersion of each, so
 // a cluster with many large Secrets costs little memory. A change of a
 // Secret an instance references then reconciles that instance.
-func newSecretMetadataCache(mgr ctrl.Manager) (cache.Cache, error) {
+func newSecretMetadataCache(mgr ctrl.Manager, namespaces []string) (cache.Cache, error) {
 	return cache.New(mgr.GetConfig(), cache.Options{
-		HTTPClient: mgr.GetHTTPClient(),
-		Scheme:     mgr.GetScheme(),
-		Mapper:     mgr.GetRESTMapper(),
+		DefaultNamespaces: defaultNamespaces(namespaces),
+		HTTPClient:        mgr.GetHTTPClient(),
+		Scheme:            mgr.GetScheme(),
+		Mapper:            mgr.GetRESTMapper(),
 		DefaultTransform: func(in any) (any, error) {
 			m, ok := in.(*metav1.PartialObjectMetadata)
 			if !ok {
@@ -92,7 +97,7 @@ func (r *ContractLucidityReconciler) watchUserSecrets(mgr ctrl.Manager) (source.
 	if err != nil {
 		return nil, fmt.Errorf("index instances by Secret: %w", err)
 	}
-	secrets, err := newSecretMetadataCache(mgr)
+	secrets, err := newSecretMetadataCache(mgr, r.WatchNamespaces)
 	if err != nil {
 		return nil, fmt.Errorf("Secret metadata cache: %w", err)
 	}

@@ -20,9 +20,6 @@ import (
 	clv1 "github.com/contract-lucidity/contract-lucidity/api/v1alpha1"
 )
 
-// conditionTLSReady is the TLS step's condition, when it ran.
-const conditionTLSReady = "TLSReady"
-
 // Minimum strength of user-provided secrets.
 const (
 	minJWTSecretLen = 32
@@ -196,7 +193,7 @@ func dedupe(in []string) []string {
 // reconcileSecurity sets SecurityValidated from SecurityChecks, with a
 // Warning event when the findings change.
 func (r *ContractLucidityReconciler) reconcileSecurity(ctx context.Context, s *state) error {
-	in := SecurityInputs{TLS: meta.FindStatusCondition(s.status.Conditions, conditionTLSReady), Secrets: map[SecretKey][]byte{}}
+	in := SecurityInputs{TLS: meta.FindStatusCondition(s.status.Conditions, clv1.ConditionTLSReady), Secrets: map[SecretKey][]byte{}}
 	if tls := s.d.Spec.Ingress.TLS; in.TLS == nil && s.d.Spec.Ingress.Enabled && tls != nil {
 		sec := &metav1.PartialObjectMetadata{}
 		sec.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))

@@ -72,7 +72,7 @@ func TestSecurityChecksApplyToTheSpec(t *testing.T) {
 	}
 
 	// A TLS step's verdict wins over the Secret's mere existence.
-	notReady := &metav1.Condition{Type: conditionTLSReady, Status: metav1.ConditionFalse, Message: "the certificate expired"}
+	notReady := &metav1.Condition{Type: clv1.ConditionTLSReady, Status: metav1.ConditionFalse, Message: "the certificate expired"}
 	got = findings(SecurityChecks(prod, SecurityInputs{TLS: notReady, TLSSecretFound: true, Secrets: map[SecretKey][]byte{jwt: strong}}))
 	if !strings.Contains(got["tls"].Message, "expired") {
 		t.Errorf("tls finding %+v, want the TLS condition's message", got["tls"])

@@ -74,6 +74,12 @@ func networkPoliciesCondition(cl *clv1.ContractLucidity, cn ClusterNetwork, n in
 // failure never narrows the exclusions.
 func (r *ContractLucidityReconciler) detectClusterNetwork(ctx context.Context) (ClusterNetwork, error) {
 	var cn ClusterNetwork
+	if len(r.WatchNamespaces) > 0 {
+		// Namespace-scoped: no permission outside the watched namespaces.
+		cn.Undetected = append(cn.Undetected, "service ranges and API server addresses (the operator is namespace-scoped by "+
+			EnvWatchNamespace+" and reads nothing cluster-wide)")
+		return cn, nil
+	}
 	undetectable := func(err error) bool {
 		return meta.IsNoMatchError(err) || apierrors.IsNotFound(err) || apierrors.IsForbidden(err) || apierrors.IsMethodNotSupported(err)
 	}

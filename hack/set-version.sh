@@ -2,8 +2,9 @@
 # Sets the project's version everywhere it is written down, from one value:
 # VERSION (read by the Makefile for the image tags), the chart's version and
 # appVersion, the operator's default spec.version (Go constant and CRD
-# default), the chart's instance example, the samples and the operator
-# image tag in config/manager. test/release fails when they disagree.
+# default), the chart's instance example, the samples, the operator image
+# tag in config/manager and the release tag of config/gitops. test/release
+# and test/overlays fail when they disagree.
 #
 # usage: hack/set-version.sh 0.2.0
 set -euo pipefail
@@ -19,4 +20,7 @@ perl -0pi -e 's{(// \+kubebuilder:default=)"[^"]*"(\n(?:\s*//.*\n)*\s*Version\s+
 sed -i -E "s/^(    version: )\"[^\"]*\"/\1\"$v\"/" charts/contract-lucidity/values.yaml
 sed -i -E "s/^(  version: )\"[^\"]*\"/\1\"$v\"/" config/samples/*.yaml
 sed -i -E "s/^(  newTag: ).*/\1$v/" config/manager/kustomization.yaml
+# the release the GitOps examples follow
+sed -i -E "s/^(    targetRevision: )v.*/\1v$v/" config/gitops/argocd/*.yaml
+sed -i -E "s/^(    tag: )v.*/\1v$v/" config/gitops/flux/source.yaml
 echo "version $old -> $v; run 'make manifests' to regenerate the CRD and the chart's copy of it" >&2

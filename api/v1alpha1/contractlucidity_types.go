@@ -163,6 +163,12 @@ type ContractLuciditySpec struct {
 	// (backup_types.go). Unset: no backups.
 	// +optional
 	Backup *BackupSpec `json:"backup,omitempty"`
+
+	// Overrides are kustomize patches applied to the generated objects
+	// (overrides_types.go).
+	// +kubebuilder:validation:MaxItems=32
+	// +optional
+	Overrides []Override `json:"overrides,omitempty"`
 }
 
 // ImagesSpec overrides images. Empty means the default.

@@ -142,6 +142,26 @@ func TestRenderedObjectsApplyToAPIServer(t *testing.T) {
 	if err := c.Create(ctx, pod, client.DryRunAll); err != nil {
 		t.Errorf("the operator's pod template violates the restricted Pod Security Standard: %v", err)
 	}
+	// The `helm test` pod too.
+	tests := 0
+	for _, d := range find(docs, "Pod") {
+		ann, _ := d.obj["metadata"].(map[string]any)["annotations"].(map[string]any)
+		if ann["helm.sh/hook"] != "test" {
+			continue
+		}
+		tests++
+		pod := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Pod",
+			"metadata": map[string]any{"name": d.name(), "namespace": "pss-restricted"},
+			"spec":     d.obj["spec"],
+		}}
+		if err := c.Create(ctx, pod, client.DryRunAll); err != nil {
+			t.Errorf("the helm test pod %s violates the restricted Pod Security Standard: %v", d.name(), err)
+		}
+	}
+	if tests == 0 {
+		t.Error("no helm test pod rendered")
+	}
 	// Control: the namespace really enforces it.
 	plain := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "plain", Namespace: "pss-restricted"},

@@ -2,6 +2,7 @@ package chart
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -36,6 +37,9 @@ var goldenCases = []struct {
 	{"instance", []string{"-f", "testdata/values-instance.yaml", "--api-versions", crdAPIVersion}},
 	{"minimal", []string{"-f", "testdata/values-minimal.yaml"}},
 	{"instance-only", []string{"-f", "testdata/values-instance-only.yaml", "--api-versions", crdAPIVersion}},
+	// A first install: the CRD is not served, the operator creates the instance.
+	{"first-install", []string{"-f", "testdata/values-instance.yaml"}},
+	{"namespaced", []string{"--set", "watchNamespaces={team-a,team-b}"}},
 }
 
 // withoutGenerated replaces each CRD document by a one-line placeholder and
@@ -60,6 +64,11 @@ func withoutGenerated(t *testing.T, rendered string) string {
 		case strings.Contains(p, "\nkind: ClusterRole\n"):
 			if head, _, ok := strings.Cut(p, "\nrules:\n"); ok {
 				parts[i] = head + "\nrules: # from config/rbac/role.yaml; see TestClusterRoleMatchesConfigRBAC"
+			}
+		case strings.Contains(p, "\nkind: Role\n") && strings.Contains(p, "\n  name: cl-contract-lucidity-manager\n"):
+			// watchNamespaces: the ClusterRole's rules in a Role.
+			if head, _, ok := strings.Cut(p, "\nrules:\n"); ok {
+				parts[i] = head + "\nrules: # from config/rbac/role.yaml; see TestNamespacedRBAC"
 			}
 		}
 	}
@@ -204,9 +213,46 @@ func TestValuesSchemaRejectsBadValues(t *testing.T) {
 	}
 }
 
-func TestInstanceNeedsServedCRD(t *testing.T) {
-	_, err := helm(t, "template", "cl", chartDir(t), "--set", "instance.enabled=true")
+// Without the CRD served, instance.enabled hands the instance to the
+// release's operator when the release installs both; otherwise it says
+// what to do.
+func TestInstanceWithoutServedCRD(t *testing.T) {
+	docs := split(t, render(t, "--set", "instance.enabled=true"))
+	if n := len(find(docs, "ContractLucidity")); n != 0 {
+		t.Errorf("rendered %d ContractLucidity with the CRD not served", n)
+	}
+	var cm *document
+	for _, d := range find(docs, "ConfigMap") {
+		if d.name() == "cl-contract-lucidity-instance" {
+			cm = &d
+		}
+	}
+	if cm == nil {
+		t.Fatal("no bootstrap ConfigMap cl-contract-lucidity-instance")
+	}
+	data, _ := cm.obj["data"].(map[string]any)
+	if s, _ := data["instance.yaml"].(string); !strings.Contains(s, "kind: ContractLucidity") || !strings.Contains(s, "meta.helm.sh/release-name: cl") {
+		t.Errorf("the ConfigMap's instance.yaml is not the instance with Helm's ownership:\n%s", s)
+	}
+	args := fmt.Sprint(find(docs, "Deployment")[0].obj["spec"])
+	if !strings.Contains(args, "--create-instance-from="+releaseNamespace+"/cl-contract-lucidity-instance") {
+		t.Errorf("the operator is not told to create the instance: %s", args)
+	}
+
+	_, err := helm(t, "template", "cl", chartDir(t), "-n", releaseNamespace, "--set", "instance.enabled=true", "--set", "crds.enabled=false")
 	if err == nil || !strings.Contains(err.Error(), "instance.enabled needs the ContractLucidity CRD") {
-		t.Fatalf("instance.enabled without the CRD served: err = %v, want the explanatory failure", err)
+		t.Fatalf("instance.enabled without the CRD served or installed: err = %v, want the explanatory failure", err)
+	}
+}
+
+// A namespace-scoped operator never sees an instance outside its namespaces.
+func TestInstanceOutsideWatchNamespacesIsRefused(t *testing.T) {
+	_, err := helm(t, "template", "cl", chartDir(t), "-n", releaseNamespace, "--set", "instance.enabled=true", "--set", "watchNamespaces={team-a}")
+	if err == nil || !strings.Contains(err.Error(), "watchNamespaces (team-a) leaves out") {
+		t.Fatalf("instance.enabled outside watchNamespaces: err = %v, want the explanatory failure", err)
+	}
+	if _, err := helm(t, "template", "cl", chartDir(t), "-n", releaseNamespace, "--set", "instance.enabled=true",
+		"--set", "watchNamespaces={team-a,"+releaseNamespace+"}"); err != nil {
+		t.Errorf("instance.enabled with the release namespace watched: %v", err)
 	}
 }

@@ -53,3 +53,40 @@ app.kubernetes.io/component: operator
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 {{- end }}
+
+{{/* crdServed: the ContractLucidity CRD is served (an upgrade, or a CRD installed before). */}}
+{{- define "contract-lucidity.crdServed" -}}
+{{- if .Capabilities.APIVersions.Has "contractlucidity.io/v1alpha1/ContractLucidity" }}true{{ end }}
+{{- end }}
+
+{{/*
+instanceBootstrap: the instance is handed to this release's operator (a
+ConfigMap and --create-instance-from) because Helm cannot create it on a
+first install, its CRD being created by the same release.
+*/}}
+{{- define "contract-lucidity.instanceBootstrap" -}}
+{{- if and .Values.instance.enabled .Values.operator.enabled .Values.crds.enabled (not (include "contract-lucidity.crdServed" .)) }}true{{ end }}
+{{- end }}
+
+{{/*
+The instance. Helm's ownership metadata is part of it also when the
+operator creates it, so the next `helm upgrade` adopts it; Helm never
+deletes it (keep): `helm uninstall` leaves the instance and its data.
+*/}}
+{{- define "contract-lucidity.instance" -}}
+apiVersion: contractlucidity.io/v1alpha1
+kind: ContractLucidity
+metadata:
+  name: {{ .Values.instance.name }}
+  namespace: {{ .Release.Namespace }}
+  labels:
+    helm.sh/chart: {{ include "contract-lucidity.chart" . }}
+    app.kubernetes.io/managed-by: {{ .Release.Service }}
+    app.kubernetes.io/part-of: contract-lucidity
+  annotations:
+    meta.helm.sh/release-name: {{ .Release.Name }}
+    meta.helm.sh/release-namespace: {{ .Release.Namespace }}
+    helm.sh/resource-policy: keep
+spec:
+  {{- toYaml .Values.instance.spec | nindent 2 }}
+{{- end }}
