@@ -410,7 +410,7 @@ func noticeFact(d *factDoc, doc *scoredDoc) *Fact {
 }
 
 var (
-	endDateRe     = regexp.MustCompile(`(?i)\b(?:until|through|thru|expir\w*|ending|end(?:s)?\s+on|terminat\w*|to\s+and\s+including|conclud\w*)\b`)
+	endDateRe     = regexp.MustCompile(`(?i)\b(?:until|through|thru|expir\w*|ending|end(?:s)?\s+(?:on|at)|extended\s+to|terminat\w*|to\s+and\s+including|conclud\w*)\b`)
 	startDateRe   = regexp.MustCompile(`(?i)\b(?:commenc\w*|begin\w*|start\w*|effective|from|as\s+of)\b`)
 	fromToRe      = regexp.MustCompile(`(?i)\bfrom\b[^.;]{0,40}?\b(?:to|-|–)\s*$`)
 	anniversaryRe = regexp.MustCompile(`(?i)\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|fifteenth|twentieth|one|two|three|four|five|six|seven|eight|nine|ten|\d{1,2})(?:st|nd|rd|th)?\s*(?:\(\d{1,2}(?:st|nd|rd|th)?\)\s*)?(?:-?\s*years?\s+)?anniversary`)

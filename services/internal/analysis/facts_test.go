@@ -231,6 +231,9 @@ func TestTermEnd(t *testing.T) {
 		{"Initial Term shall mean the Effective Date through the day prior to the second anniversary of the Effective Date.", "2021-01-31", KindDate},
 		{"This Agreement shall terminate one (1) year from the Rig Release Date, if not terminated sooner.", "1 year after the Rig Release Date", KindDuration},
 		{"The Agreement shall expire twenty (20) years from the effective date of this Agreement.", "2039-02-01", KindDate},
+		// the end date after "ends at" or "extended to", not a period stated later
+		{"The term of this Agreement shall commence on May 1, 2020 and ends at April 30, 2029, with automatic renewals each for a period of five (5) years.", "2029-04-30", KindDate},
+		{"The Term of the Agreement is hereby extended to January 20, 2012 unless sooner terminated as provided for in the Agreement.", "2012-01-20", KindDate},
 		// a notice period is not the term
 		{"Either party may terminate this Agreement upon thirty (30) days prior written notice.", "", ""},
 		{"Each party shall keep the other's Confidential Information secret.", "", ""},
