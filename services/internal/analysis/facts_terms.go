@@ -219,8 +219,13 @@ var (
 	}
 	// "shall renew automatically each year", "automatic annual renewals"
 	// "thereafter ... shall continue in effect until terminated by either party"
-	evergreenRe   = regexp.MustCompile(`(?i)\b(?:thereafter|after\s+the\s+(?:initial\s+)?term|following\s+the\s+(?:initial\s+)?term)\b[^.;]{0,80}?\bcontinue\w*\b[^.;]{0,60}?\buntil\s+(?:terminated|either\s+party|one\s+of\s+the\s+parties|a\s+party)|\b(?:renew\w*\s+automatically|automatically\s+(?:be\s+)?renew\w*)\b`)
-	renewalEachRe = regexp.MustCompile(`(?i)\b(?:renew\w*|extend\w*)\b[^.;]{0,40}?\b(annually|each\s+year|every\s+year|year\s+to\s+year|month\s+to\s+month|yearly|monthly)\b|\b(annual|yearly|monthly)\s+(?:automatic\s+)?(?:renewals?|extensions?)\b`)
+	// "shall continue in effect thereafter until terminated by either party",
+	// "and indefinitely after that until terminated"
+	evergreenRe = regexp.MustCompile(`(?i)\b(?:thereafter|after\s+the\s+(?:initial\s+)?term|following\s+the\s+(?:initial\s+)?term)\b[^.;]{0,80}?\bcontinue\w*\b[^.;]{0,60}?\buntil\s+(?:terminated|either\s+party|one\s+of\s+the\s+parties|a\s+party)|\bcontinue\w*\b[^.;]{0,60}?\b(?:thereafter|indefinitely\s+after\s+that|indefinitely\s+thereafter)\s+until\s+(?:terminated|either\s+party|one\s+of\s+the\s+parties|a\s+party)|\b(?:renew\w*\s+automatically|automatically\s+(?:be\s+)?renew\w*)\b`)
+	// "shall continue automatically for successive annual periods"
+	continueForRe = regexp.MustCompile(`(?i)\b(?:continue|remain)\w*\b[^.;]{0,60}?\bfor\s+((?:successive|additional|consecutive|subsequent|further)\s+(?:[\w\-()]+\s+){0,3}?(?:periods?|terms?|years?|months?))\b`)
+	// "extended automatically on a year to year basis", "and from year to year thereafter"
+	renewalEachRe = regexp.MustCompile(`(?i)\bcontinue\w*\b[^.;]{0,100}?\b(?:from\s+)?(year[\s-]+to[\s-]+year|month[\s-]+to[\s-]+month)\b|\b(?:renew\w*|extend\w*)\b[^.;]{0,40}?\b(annually|each\s+year|every\s+year|year\s+to\s+year|month\s+to\s+month|yearly|monthly)\b|\b(annual|yearly|monthly)\s+(?:automatic\s+)?(?:renewals?|extensions?)\b`)
 	periodRe      = regexp.MustCompile(`(?i)\b(?:(\d{1,3})|(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|eighteen|twenty|thirty|forty|forty-five|fifty|sixty|ninety|one hundred twenty|one hundred eighty|an?))\s*(?:\(\s*(\d{1,3})\s*\)\s*)?-?\s*(calendar\s+|business\s+|full\s+|consecutive\s+)?(years?|months?|days?|weeks?)\b`)
 	annualRe      = regexp.MustCompile(`(?i)\b(annual(?:ly)?|yearly|each\s+year|every\s+year|year[\s-]+to[\s-]+year)\b`)
 	monthlyRe     = regexp.MustCompile(`(?i)\b(month[\s-]+to[\s-]+month|monthly)\b`)
@@ -263,49 +268,98 @@ func formatPeriod(n int, unit string) string {
 }
 
 // renewalFact reads the renewal term from the clause the classifier finds
-// most likely to state it ("Renewal Term"), else from the whole text.
+// most likely to state it ("Renewal Term"), then from a clear renewal
+// statement in the runner-up or in the term clause (the one ranked for
+// "Expiration Date", where initial term and renewal usually sit together),
+// else, unsure, from the whole text.
 func renewalFact(d *factDoc, doc *scoredDoc) *Fact {
-	for _, c := range doc.ranked("Renewal Term", 1) {
-		for _, s := range d.clauseSentences(c) {
-			if f := renewalIn(d, s[0], s[1], true); f != nil {
-				return f
-			}
-		}
+	if f := bestRenewal(d, doc.ranked("Renewal Term", 1), renewalPhrase); f != nil {
+		return f
+	}
+	more := doc.ranked("Renewal Term", 2)
+	if len(more) > 0 {
+		more = more[1:]
+	}
+	more = append(more, doc.ranked("Expiration Date", 1)...)
+	if f := bestRenewal(d, more, renewalStated); f != nil {
+		return f
 	}
 	var ms [][]int
-	ms = append(ms, renewalRe.FindAllStringIndex(d.norm, 5)...)
-	ms = append(ms, renewalEachRe.FindAllStringIndex(d.norm, 3)...)
-	ms = append(ms, evergreenRe.FindAllStringIndex(d.norm, 3)...)
+	for _, re := range []*regexp.Regexp{renewalRe, renewalEachRe, evergreenRe, continueForRe} {
+		ms = append(ms, re.FindAllStringIndex(d.norm, 5)...)
+	}
 	slices.SortFunc(ms, func(x, y []int) int { return x[0] - y[0] })
+	var best *Fact
+	level := renewalNone
 	for _, m := range ms {
 		s, e := d.sentenceAround(m[0], m[1])
-		if f := renewalIn(d, s, e, false); f != nil {
-			f.Unsure = doc.model != nil // the classifier saw no renewal clause
-			return f
+		if f, l := renewalIn(d, s, e); f != nil && l > level {
+			best, level = f, l
 		}
 	}
-	return nil
+	if best != nil {
+		best.Unsure = doc.model != nil // the classifier saw no renewal clause
+	}
+	return best
 }
 
-func renewalIn(d *factDoc, a, b int, phrases bool) *Fact {
+// How clearly a sentence states a renewal term, weakest first.
+const (
+	renewalNone   = iota
+	renewalPhrase // "renewal term", "successive periods" without a verb
+	renewalExtend // "extend for a period of five years" (often the initial term)
+	renewalStated // "renew for successive one-year terms", "year to year", "thereafter until terminated"
+)
+
+// bestRenewal returns the clearest renewal statement (at least min) in the
+// sentences of the clauses, the earliest among equals.
+func bestRenewal(d *factDoc, cs []Clause, min int) *Fact {
+	var best *Fact
+	level := min - 1
+	for _, c := range cs {
+		for _, s := range d.clauseSentences(c) {
+			if f, l := renewalIn(d, s[0], s[1]); f != nil && l > level {
+				best, level = f, l
+			}
+		}
+		if best != nil && level == renewalStated {
+			break
+		}
+	}
+	return best
+}
+
+func renewalIn(d *factDoc, a, b int) (*Fact, int) {
 	s := d.norm[a:b]
-	v := ""
+	v, level := "", renewalNone
 	if m := renewalRe.FindStringSubmatch(s); m != nil {
-		v = normSpaceKeep(m[1] + m[2])
-	} else if m := renewalEachRe.FindString(s); m != "" {
-		v = normSpaceKeep(m)
-	} else if m := evergreenRe.FindString(s); m != "" {
-		v = normSpaceKeep(m)
-	} else if phrases {
+		v, level = normSpaceKeep(m[1]+m[2]), renewalExtend
+		if m[1] != "" || strings.HasPrefix(strings.ToLower(m[0]), "renew") {
+			level = renewalStated
+		}
+	}
+	if level < renewalStated {
+		if m := renewalEachRe.FindStringSubmatch(s); m != nil {
+			v, level = normSpaceKeep(m[0]), renewalStated
+			if m[1] != "" { // "continue ... from year to year": the period, not the sentence
+				v = normSpaceKeep(m[1])
+			}
+		} else if m := continueForRe.FindStringSubmatch(s); m != nil {
+			v, level = normSpaceKeep(m[1]), renewalStated
+		} else if m := evergreenRe.FindString(s); m != "" {
+			v, level = normSpaceKeep(m), renewalStated
+		}
+	}
+	if level == renewalNone {
 		for _, re := range renewalPhraseRes {
 			if m := re.FindString(s); m != "" {
-				v = normSpaceKeep(m)
+				v, level = normSpaceKeep(m), renewalPhrase
 				break
 			}
 		}
 	}
 	if v == "" {
-		return nil
+		return nil, renewalNone
 	}
 	f := &Fact{Value: v, Kind: KindDuration, Source: d.source(a, b)}
 	if n, unit, _, _ := period(v); n > 0 && !annualRe.MatchString(v) {
@@ -315,7 +369,7 @@ func renewalIn(d *factDoc, a, b int, phrases bool) *Fact {
 	} else if monthlyRe.MatchString(v) {
 		f.Duration = "1 month"
 	}
-	return f
+	return f, level
 }
 
 // noticeFact reads the notice period for stopping a renewal from the
@@ -356,7 +410,7 @@ func noticeFact(d *factDoc, doc *scoredDoc) *Fact {
 }
 
 var (
-	endDateRe     = regexp.MustCompile(`(?i)\b(?:until|through|thru|expir\w*|ending|end(?:s)?\s+on|terminat\w*|to\s+and\s+including|conclud\w*)\b`)
+	endDateRe     = regexp.MustCompile(`(?i)\b(?:until|through|thru|expir\w*|ending|end(?:s)?\s+(?:on|at)|extended\s+to|terminat\w*|to\s+and\s+including|conclud\w*)\b`)
 	startDateRe   = regexp.MustCompile(`(?i)\b(?:commenc\w*|begin\w*|start\w*|effective|from|as\s+of)\b`)
 	fromToRe      = regexp.MustCompile(`(?i)\bfrom\b[^.;]{0,40}?\b(?:to|-|–)\s*$`)
 	anniversaryRe = regexp.MustCompile(`(?i)\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|fifteenth|twentieth|one|two|three|four|five|six|seven|eight|nine|ten|\d{1,2})(?:st|nd|rd|th)?\s*(?:\(\d{1,2}(?:st|nd|rd|th)?\)\s*)?(?:-?\s*years?\s+)?anniversary`)

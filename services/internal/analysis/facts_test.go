@@ -231,6 +231,9 @@ func TestTermEnd(t *testing.T) {
 		{"Initial Term shall mean the Effective Date through the day prior to the second anniversary of the Effective Date.", "2021-01-31", KindDate},
 		{"This Agreement shall terminate one (1) year from the Rig Release Date, if not terminated sooner.", "1 year after the Rig Release Date", KindDuration},
 		{"The Agreement shall expire twenty (20) years from the effective date of this Agreement.", "2039-02-01", KindDate},
+		// the end date after "ends at" or "extended to", not a period stated later
+		{"The term of this Agreement shall commence on May 1, 2020 and ends at April 30, 2029, with automatic renewals each for a period of five (5) years.", "2029-04-30", KindDate},
+		{"The Term of the Agreement is hereby extended to January 20, 2012 unless sooner terminated as provided for in the Agreement.", "2012-01-20", KindDate},
 		// a notice period is not the term
 		{"Either party may terminate this Agreement upon thirty (30) days prior written notice.", "", ""},
 		{"Each party shall keep the other's Confidential Information secret.", "", ""},
@@ -263,5 +266,38 @@ func TestFactDocKeepsOffsets(t *testing.T) {
 	}
 	if j := strings.Index(d.norm, "ends here"); d.source(j, j+4).Page != 2 {
 		t.Fatalf("page %d after the form feed", d.source(j, j+4).Page)
+	}
+}
+
+// The renewal term is the sentence that states a renewal, not the first
+// period near the word "renewal" or "extend": the initial term ("shall
+// extend for a period of five years"), a heading ("Term and Renewal"), and
+// renewals stated without the word "renew" ("continue automatically for
+// successive annual periods", "from year to year thereafter", "continue
+// thereafter until terminated").
+func TestRenewalStatements(t *testing.T) {
+	preamble := "SERVICES AGREEMENT\n\nThis Services Agreement is dated as of March 3, 2015 by and between Acme Widgets, Inc. (\"Acme\") and Beta Foods LLC (\"Buyer\").\n\n"
+	tests := []struct {
+		clause, value, duration string
+	}{
+		{`7.1 Term. This Agreement shall commence on the Effective Date and shall extend for a period of five (5) years thereafter ("Initial Term"), unless terminated earlier as provided herein. This Agreement may be renewed for additional periods of one (1) year (each such additional period, a "Renewal Term") unless either Party provides notice of nonrenewal.`,
+			"additional periods of one (1) year", "1 year"},
+		{`3. Term and Renewal The term of this Agreement shall begin on the Effective Date and continue in effect for a period of five (5) years (the "Initial Term"). Upon expiration of the Initial Term, this Agreement shall automatically renew for consecutive one (1) year periods, unless terminated by Buyer within sixty (60) days prior to the expiration of the Initial Term.`,
+			"consecutive one (1) year periods", "1 year"},
+		{`10. Term. This Agreement shall continue in effect for two years from the date hereof, and thereafter shall continue automatically for successive annual periods, provided that such continuance is approved at least annually by the Board.`,
+			"successive annual periods", "1 year"},
+		{`10. Duration. This Agreement shall continue in effect for a period of one year from the date of its execution and from year to year thereafter provided such continuance is approved by a majority of the trustees.`,
+			"year to year", "1 year"},
+		{`4. Term. This Agreement shall commence on the Effective Date and continue in full force and effect until the end of the fifteenth (15th) Contract Year, and shall continue in full force and effect thereafter until terminated by either Party by providing thirty (30) days' prior written notice of termination to the other Party.`,
+			"continue in full force and effect thereafter until terminated", ""},
+	}
+	for _, tc := range tests {
+		text := preamble + tc.clause + "\n\n12. Governing Law. This Agreement shall be governed by the laws of the State of New York.\n"
+		f := ExtractFacts(text)
+		r := f.Details["renewal_term"]
+		if r == nil || r.Value != tc.value || r.Duration != tc.duration {
+			t.Errorf("%.60q...: renewal %+v, want %q (%q)", tc.clause, r, tc.value, tc.duration)
+		}
+		checkSources(t, text, f)
 	}
 }

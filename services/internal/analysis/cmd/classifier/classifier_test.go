@@ -87,8 +87,9 @@ func TestLabelSentences(t *testing.T) {
 
 // Document facts on the held-out test split (the classifier that guides the
 // term, renewal and notice facts never saw these contracts). The floors sit
-// a little under the measured values (2026-11-29, facts_version 2: all
-// facts 84.7%, expiration 74.7%, renewal 65.7%) so a regression in the
+// a little under the measured values (2026-11-29, facts_version 2 with the
+// renewal rules of issue 15: all facts 85.7%, expiration 74.7%, renewal
+// 82.9%) and at the goals (all >= 85%, every field >= 70%), so a regression in the
 // rules, the splitter or the model shows up here. Every fact cites the text
 // it was read from, and no unsure fact is shown as a plain value.
 func TestFactsOnHeldOutSplit(t *testing.T) {
@@ -99,8 +100,8 @@ func TestFactsOnHeldOutSplit(t *testing.T) {
 	}
 	var sum tally
 	for field, floor := range map[string]float64{
-		"Document Name": 0.9, "Parties": 0.9, "Agreement Date": 0.75, "Effective Date": 0.72, "Expiration Date": 0.7,
-		"Renewal Term": 0.6, "Notice Period to Terminate Renewal": 0.7, "Governing Law": 0.9,
+		"Document Name": 0.9, "Parties": 0.9, "Agreement Date": 0.75, "Effective Date": 0.72, "Expiration Date": 0.72,
+		"Renewal Term": 0.75, "Notice Period to Terminate Renewal": 0.7, "Governing Law": 0.9,
 	} {
 		if acc := tallies[field].accuracy(); acc < floor {
 			t.Errorf("%s: accuracy %.3f, floor %.2f", field, acc, floor)
@@ -108,8 +109,8 @@ func TestFactsOnHeldOutSplit(t *testing.T) {
 		sum.add(tallies[field])
 	}
 	t.Logf("all facts: %.1f%% of %d labelled values", 100*sum.accuracy(), sum.labelled)
-	if sum.accuracy() < 0.83 {
-		t.Errorf("all facts: accuracy %.3f, floor 0.83", sum.accuracy())
+	if sum.accuracy() < 0.85 {
+		t.Errorf("all facts: accuracy %.3f, floor 0.85", sum.accuracy())
 	}
 	if bad := tallies[badSources].labelled; bad != 0 {
 		t.Errorf("%d facts cite no passage of the text or are unsure yet shown", bad)
