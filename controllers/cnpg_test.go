@@ -19,14 +19,10 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	clv1 "github.com/contract-lucidity/contract-lucidity/api/v1alpha1"
 )
@@ -40,23 +36,7 @@ var cnpgCRDDir = filepath.Join("..", "test", "crds", "cnpg-1.27.1")
 // starts in a cluster that serves them). Cleanup removes both again.
 func installCloudNativePG(t *testing.T) {
 	t.Helper()
-	crds, err := envtest.InstallCRDs(testEnv.Config, envtest.CRDInstallOptions{Paths: []string{cnpgCRDDir}, ErrorIfPathMissing: true})
-	if err != nil {
-		t.Fatalf("install the CloudNativePG CRD: %v", err)
-	}
-	restartManager(t)
-	t.Cleanup(func() {
-		for _, crd := range crds {
-			_ = k8sClient.Delete(ctx, crd)
-			eventually(t, time.Minute, "CRD deleted", func() error {
-				if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(crd), &apiextensionsv1.CustomResourceDefinition{}); !apierrors.IsNotFound(err) {
-					return fmt.Errorf("still there (%v)", err)
-				}
-				return nil
-			})
-		}
-		restartManager(t)
-	})
+	installCRDs(t, cnpgCRDDir, "CloudNativePG CRD")
 }
 
 func restartManager(t *testing.T) {

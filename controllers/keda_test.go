@@ -11,19 +11,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	clv1 "github.com/contract-lucidity/contract-lucidity/api/v1alpha1"
 )
@@ -37,23 +33,7 @@ var kedaCRDDir = filepath.Join("..", "test", "crds", "keda-2.21.0")
 // cluster that serves them). Cleanup removes both again.
 func installKEDA(t *testing.T) {
 	t.Helper()
-	crds, err := envtest.InstallCRDs(testEnv.Config, envtest.CRDInstallOptions{Paths: []string{kedaCRDDir}, ErrorIfPathMissing: true})
-	if err != nil {
-		t.Fatalf("install the KEDA CRDs: %v", err)
-	}
-	restartManager(t)
-	t.Cleanup(func() {
-		for _, crd := range crds {
-			_ = k8sClient.Delete(ctx, crd)
-			eventually(t, time.Minute, "CRD deleted", func() error {
-				if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(crd), &apiextensionsv1.CustomResourceDefinition{}); !apierrors.IsNotFound(err) {
-					return fmt.Errorf("still there (%v)", err)
-				}
-				return nil
-			})
-		}
-		restartManager(t)
-	})
+	installCRDs(t, kedaCRDDir, "KEDA CRDs")
 }
 
 func scaledObject(t *testing.T, ns, name string) (*unstructured.Unstructured, error) {

@@ -22,6 +22,7 @@ import (
 	"github.com/go-logr/logr"
 	dto "github.com/prometheus/client_model/go"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -364,4 +365,28 @@ func waitCondition(t testing.TB, ns, name, condType string, status metav1.Condit
 		return nil
 	})
 	return cl
+}
+
+// installCRDs installs the third-party CRDs in dir and restarts the
+// manager, which then watches their kinds (as the operator does when it
+// starts in a cluster that serves them). Cleanup removes both again.
+func installCRDs(t *testing.T, dir, what string) {
+	t.Helper()
+	crds, err := envtest.InstallCRDs(testEnv.Config, envtest.CRDInstallOptions{Paths: []string{dir}, ErrorIfPathMissing: true})
+	if err != nil {
+		t.Fatalf("install the %s: %v", what, err)
+	}
+	restartManager(t)
+	t.Cleanup(func() {
+		for _, crd := range crds {
+			_ = k8sClient.Delete(ctx, crd)
+			eventually(t, time.Minute, "CRD deleted", func() error {
+				if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(crd), &apiextensionsv1.CustomResourceDefinition{}); !apierrors.IsNotFound(err) {
+					return fmt.Errorf("still there (%v)", err)
+				}
+				return nil
+			})
+		}
+		restartManager(t)
+	})
 }
