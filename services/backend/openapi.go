@@ -36,6 +36,7 @@ var tagDescriptions = map[string]string{
 	"clauses":   "Extracted clauses and review decisions",
 	"search":    "Full-text and similarity search over visible clauses",
 	"reports":   "Generated HTML and PDF reports",
+	"viewer":    "The original pages of a document, and where a clause or fact lies on them",
 	"settings":  "Upload settings",
 	"ai":        "AI providers and the capability mapping (administrators)",
 	"admin":     "Audit log (administrators)",
@@ -76,6 +77,9 @@ var extraErrors = map[string][]int{
 	"DELETE /api/projects/{id}/members/{user_id}": {http.StatusUnprocessableEntity}, // the last project admin
 	"GET /api/search":                             {http.StatusNotFound},
 	"GET /api/reports/{id}/download":              {http.StatusConflict},
+	"GET /api/projects/{id}/events":               {http.StatusServiceUnavailable},
+	"GET /api/documents/{id}/highlight":           {http.StatusConflict},
+	"GET /api/documents/{id}/text":                {http.StatusConflict},
 	"POST /api/admin/ai-providers":                {http.StatusConflict},
 	"PATCH /api/admin/ai-providers/{id}":          {http.StatusConflict},
 }
@@ -95,6 +99,13 @@ var queryParams = map[string]struct {
 	"risk":       {openapi3.NewStringSchema().WithEnum("low", "medium", "high"), false},
 	"event_type": {openapi3.NewStringSchema(), false},
 	"format":     {openapi3.NewStringSchema().WithEnum("html", "pdf").WithDefault("html"), false},
+	"start":      {openapi3.NewIntegerSchema().WithMin(0), true},
+	"end":        {openapi3.NewIntegerSchema().WithMin(1), true},
+}
+
+// pathParams are the path parameters that are not UUIDs.
+var pathParams = map[string]*openapi3.Schema{
+	"page": openapi3.NewIntegerSchema().WithMin(1),
 }
 
 var (
@@ -194,8 +205,11 @@ func (g *schemaGen) operation(rt route) (*openapi3.Operation, error) {
 		op.Security = &openapi3.SecurityRequirements{} // overrides the root's bearerAuth
 	}
 	for _, m := range pathParamRE.FindAllStringSubmatch(rt.Path, -1) {
-		op.Parameters = append(op.Parameters, &openapi3.ParameterRef{Value: openapi3.NewPathParameter(m[1]).
-			WithSchema(openapi3.NewUUIDSchema())})
+		schema, ok := pathParams[m[1]]
+		if !ok {
+			schema = openapi3.NewUUIDSchema()
+		}
+		op.Parameters = append(op.Parameters, &openapi3.ParameterRef{Value: openapi3.NewPathParameter(m[1]).WithSchema(schema)})
 	}
 	for _, name := range queryNames(rt) {
 		q, ok := queryParams[name]
