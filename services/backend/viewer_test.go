@@ -246,6 +246,15 @@ func TestProjectEventStream(t *testing.T) {
 		}
 	}
 
+	// An upload (on either replica) is announced as queued.
+	up := e.upload(e.admin, p, "new.pdf", pdfBytes).want(202).str("id")
+	for name, ch := range map[string]<-chan sseEvent{"replica A": a, "replica B": b} {
+		var d events.Document
+		if ev := next(t, ch); json.Unmarshal([]byte(ev.data), &d) != nil || d.DocumentID != up || d.Status != "queued" {
+			t.Fatalf("%s: after an upload %+v", name, ev)
+		}
+	}
+
 	// Signing out ends the replica's stream of that session within a heartbeat.
 	tok := e.login(adminEmail, newAdminPass)
 	_, _, c := openStream(t, ctx, replica.URL+"/api/projects/"+p+"/events", tok.Access)
