@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/contract-lucidity/contract-lucidity/services/frontend"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv/stacktest"
 	"github.com/contract-lucidity/contract-lucidity/services/worker/fixtures"
@@ -33,6 +35,7 @@ type stack struct {
 	url           string // the frontend, as the browser sees it
 	adminPassword string // after the first change
 	artifacts     string
+	pool          *pgxpool.Pool // the database, for tests that set up what the UI must show
 }
 
 var st stack
@@ -81,6 +84,7 @@ func runMain(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer stk.Close()
+	st.pool = stk.Pool
 	initialPassword := stk.AdminPassword
 
 	beURL, _ := url.Parse(stk.API)
