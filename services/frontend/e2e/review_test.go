@@ -368,7 +368,7 @@ func TestViewerShowsTheClauseHighlightedOnItsPage(t *testing.T) {
 	if !strings.Contains(status, fmt.Sprintf("Page %d of 13", *clause.PageStart)) {
 		b.fail("viewer status %q", status)
 	}
-	b.shot("viewer-clause")
+	b.viewportShot("09-viewer")
 	// Arrow keys turn the pages; Escape closes the viewer.
 	b.key("ArrowRight")
 	b.waitFor("the next page", fmt.Sprintf(`document.querySelector('dialog[open] figure.viewer-page[data-page="%d"][data-ready=true]')`, *clause.PageStart+1), 60*time.Second)
