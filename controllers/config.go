@@ -92,6 +92,16 @@ func ConfigData(cl *clv1.ContractLucidity) map[string]string {
 		// In-cluster traffic to the managed database, fenced by NetworkPolicy.
 		d["POSTGRES_SSLMODE"] = "disable"
 	}
+	if s.Database.CloudNativePG != nil {
+		// The primary, wherever it is after a failover; CloudNativePG
+		// serves TLS with its own CA.
+		d["POSTGRES_HOST"] = CloudNativePGClusterName(cl) + "-rw"
+		d["POSTGRES_PORT"] = strconv.Itoa(PortPostgres)
+		d["POSTGRES_SSLMODE"] = "require"
+	}
+	if s.Backup != nil {
+		d["STORAGE_TRASH_RETENTION"] = trashRetention(cl).String()
+	}
 	if s.Redis.Managed != nil {
 		d["REDIS_URL"] = fmt.Sprintf("redis://%s:%d/0", Name(cl, ComponentRedis), PortRedis)
 	}
@@ -124,7 +134,23 @@ func secretEnvFor(cl *clv1.ContractLucidity, component string) []corev1.EnvVar {
 			)
 			return
 		}
-		env = append(env, secretEnv("POSTGRES_PASSWORD", SecretKey{Name(cl, "postgres"), SecretKeyPGPassword}, false))
+		if cl.Spec.Database.CloudNativePG != nil {
+			n := CloudNativePGAppSecret(cl)
+			env = append(env,
+				secretEnv("POSTGRES_USER", SecretKey{n, "username"}, false),
+				secretEnv("POSTGRES_PASSWORD", SecretKey{n, "password"}, false),
+				secretEnv("POSTGRES_DB", SecretKey{n, "dbname"}, false))
+			return
+		}
+		env = append(env, secretEnv("POSTGRES_PASSWORD", SecretKey{Name(cl, "postgres"), SecretKeyPGPassword}, false),
+			secretEnv("POSTGRES_PASSWORD_FALLBACK", SecretKey{Name(cl, "postgres"), SecretKeyFallbackPassword}, true))
+	}
+	// The keys a rotation adds to the generated JWT and encryption
+	// Secrets (optional: absent outside a rotation).
+	previousKeys := func(name string, k SecretKey, generated bool) {
+		if generated {
+			env = append(env, secretEnv(name, k, true))
+		}
 	}
 	redis := func() {
 		if e := cl.Spec.Redis.External; e != nil {
@@ -139,14 +165,16 @@ func secretEnvFor(cl *clv1.ContractLucidity, component string) []corev1.EnvVar {
 	case ComponentBackend:
 		db()
 		redis()
-		env = append(env,
-			secretEnv("JWT_SECRET_KEY", jwtKey(cl), false),
-			secretEnv("ENCRYPTION_KEY", encryptionKey(cl), false),
-			secretEnv("INITIAL_ADMIN_PASSWORD", adminPasswordKey(cl), false))
+		env = append(env, secretEnv("JWT_SECRET_KEY", jwtKey(cl), false))
+		previousKeys("JWT_PREVIOUS_SECRET_KEYS", SecretKey{Name(cl, "jwt"), SecretKeyJWTPrevious}, cl.Spec.Auth.JWTSecretRef == nil)
+		env = append(env, secretEnv("ENCRYPTION_KEY", encryptionKey(cl), false))
+		previousKeys("ENCRYPTION_PREVIOUS_KEYS", SecretKey{Name(cl, "encryption"), SecretKeyEncryptionPrevious}, cl.Spec.Auth.EncryptionKeySecretRef == nil)
+		env = append(env, secretEnv("INITIAL_ADMIN_PASSWORD", adminPasswordKey(cl), false))
 	case ComponentWorker:
 		db()
 		redis()
 		env = append(env, secretEnv("ENCRYPTION_KEY", encryptionKey(cl), false))
+		previousKeys("ENCRYPTION_PREVIOUS_KEYS", SecretKey{Name(cl, "encryption"), SecretKeyEncryptionPrevious}, cl.Spec.Auth.EncryptionKeySecretRef == nil)
 	case ComponentMigrate:
 		db()
 	}
@@ -161,7 +189,7 @@ func configKeysFor(component string, all map[string]string) map[string]string {
 	backendOnly := []string{"JWT_ALGORITHM", "JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "JWT_REFRESH_TOKEN_EXPIRE_DAYS",
 		"CORS_ORIGINS", "RATE_LIMIT_LOGIN_PER_MINUTE", "RATE_LIMIT_UPLOAD_PER_MINUTE", "RATE_LIMIT_API_PER_MINUTE",
 		"BACKEND_ADDR", "BACKEND_METRICS_ADDR", "INITIAL_ADMIN_EMAIL", "TRUSTED_PROXIES"}
-	workerOnly := []string{"WORKER_CONCURRENCY", "WORKER_METRICS_ADDR"}
+	workerOnly := []string{"WORKER_CONCURRENCY", "WORKER_METRICS_ADDR", "STORAGE_TRASH_RETENTION"}
 	frontend := []string{"ENVIRONMENT", "LOG_LEVEL", "FRONTEND_ADDR", "BACKEND_INTERNAL_URL", "API_BASE_URL", "MAX_UPLOAD_SIZE_MB",
 		"TRUSTED_PROXIES"}
 	out := map[string]string{}

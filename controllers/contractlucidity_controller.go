@@ -56,6 +56,14 @@ type ContractLucidityReconciler struct {
 	Rand io.Reader
 	// MaxConcurrentReconciles is how many instances reconcile at once (default 4).
 	MaxConcurrentReconciles int
+	// SecretPropagation is how long a rotation waits after changing a
+	// Secret before it believes a helper container's readiness (default
+	// DefaultSecretPropagation).
+	SecretPropagation time.Duration
+
+	// cloudNativePGWatched: Clusters are watched (their CRD was served when
+	// the manager started).
+	cloudNativePGWatched bool
 
 	// normalised remembers objects whose re-apply after an apparent drift
 	// changed nothing (the API server stores one of our fields in another
@@ -81,6 +89,8 @@ type ContractLucidityReconciler struct {
 // +kubebuilder:rbac:groups=autoscaling,resources=horizontalpodautoscalers,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// The helper containers' readiness during a rotation (rotation.go):
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list
 // The cluster's own addresses, which the AI egress excludes (steps_networkpolicy.go):
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=servicecidrs,verbs=list
 // +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,resourceNames=kubernetes,verbs=get
@@ -95,6 +105,8 @@ type state struct {
 	secretVersions map[string]string
 	// secretValues maps "secret/key" of the generated Secrets to the value.
 	secretValues map[string]string
+	// generated are the generated Secrets as read, by kind.
+	generated map[clv1.SecretKind]*corev1.Secret
 	// appVersion is the version backend and worker run ("" before the
 	// first migration succeeded).
 	appVersion string
@@ -102,6 +114,22 @@ type state struct {
 	// warning is a failure that does not stop the other steps (a failed
 	// migration): it makes the instance Degraded all the same.
 	warning *stepError
+	// migrationsWait, when set, holds the migration Job back and says why
+	// (a restore runs first; CloudNativePG is not ready).
+	migrationsWait string
+	// lostSecrets are the messages of generated Secrets lost after the
+	// data was initialised (secret_lifecycle.go).
+	lostSecrets []string
+	// requeueAfter asks for another reconcile (0: none) for what is not
+	// watched: a rotation waiting for a helper container or for time.
+	requeueAfter time.Duration
+}
+
+// requeue asks for a reconcile within d.
+func (s *state) requeue(d time.Duration) {
+	if s.requeueAfter == 0 || d < s.requeueAfter {
+		s.requeueAfter = d
+	}
 }
 
 func (s *state) condition(t string, ok bool, reason, msg string) {
@@ -152,19 +180,23 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		name string
 		fn   func(context.Context, *state) error
 	}{
+		{"version", r.reconcileVersion},
 		{"secrets", r.reconcileSecrets},
 		{"config", r.reconcileConfig},
 		{"serviceAccounts", r.reconcileServiceAccounts},
 		{"storage", r.reconcileStorage},
 		{"database", r.reconcileDatabase},
 		{"redis", r.reconcileRedis},
+		{"restore", r.reconcileRestore},
 		{"migrations", r.reconcileMigrations},
 		{"frontend", r.reconcileApp(ComponentFrontend)},
 		{"backend", r.reconcileApp(ComponentBackend)},
 		{"worker", r.reconcileApp(ComponentWorker)},
+		{"backup", r.reconcileBackup},
 		{"ingress", r.reconcileIngress},
 		{"networkPolicies", r.reconcileNetworkPolicies},
 		{"monitoring", r.reconcileMonitoring},
+		{"rotation", r.reconcileRotation},
 	}
 	var failed *stepError
 	for _, step := range steps {
@@ -178,7 +210,7 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	}
 	if failed == nil && s.warning != nil {
 		r.summarize(s, s.warning)
-		return ctrl.Result{}, r.updateStatus(ctx, s)
+		return ctrl.Result{RequeueAfter: s.requeueAfter}, r.updateStatus(ctx, s)
 	}
 	r.summarize(s, failed)
 	if err := r.updateStatus(ctx, s); err != nil {
@@ -188,7 +220,7 @@ func (r *ContractLucidityReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		// The controller's rate limiter retries with exponential backoff.
 		return ctrl.Result{}, failed
 	}
-	return ctrl.Result{}, nil
+	return ctrl.Result{RequeueAfter: s.requeueAfter}, nil
 }
 
 // summarize sets Ready, Progressing and Degraded from the concern conditions.
@@ -290,6 +322,11 @@ func (r *ContractLucidityReconciler) SetupWithManager(mgr ctrl.Manager, serviceM
 		Owns(&networkingv1.NetworkPolicy{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
+		// Jobs of the backup CronJob are owned by it, not by the instance.
+		Watches(&batchv1.Job{}, byInstance, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+			return o.GetLabels()[LabelComponent] == ComponentBackup
+		}))).
+		Owns(&batchv1.CronJob{}).
 		Watches(&corev1.Secret{}, byInstance).
 		Watches(&corev1.PersistentVolumeClaim{}, byInstance).
 		WatchesRawSource(userSecrets).
@@ -300,6 +337,13 @@ func (r *ContractLucidityReconciler) SetupWithManager(mgr ctrl.Manager, serviceM
 		})
 	if serviceMonitors {
 		b = b.Owns(BuildServiceMonitor(&clv1.ContractLucidity{}))
+	}
+	if r.cloudNativePGWatched = CloudNativePGServed(mgr.GetRESTMapper()); r.cloudNativePGWatched {
+		// Metadata only (status changes bump the resourceVersion), by label:
+		// the Cluster has no owner reference unless deleteData is set.
+		cluster := &metav1.PartialObjectMetadata{}
+		cluster.SetGroupVersionKind(CloudNativePGClusterGVK)
+		b = b.WatchesMetadata(cluster, byInstance)
 	}
 	return b.Named("contractlucidity").Complete(r)
 }

@@ -342,8 +342,8 @@ ingress: {enabled: true, tls: {secretName: t}}
 		{"production with CORS wildcard", prod(`cors: {origins: ["*"]}`), "spec.cors.origins must not contain '*'"},
 		{"production with an http CORS origin", prod(`cors: {origins: ["https://a.example.com", "http://a.example.com"]}`), "spec.cors.origins must be https:// origins"},
 		{"production with a schemeless CORS origin", prod(`cors: {origins: ["a.example.com"]}`), "spec.cors.origins must be https:// origins"},
-		{"database managed and external", `database: {managed: {}, external: {secretRef: {name: db}}}`, "spec.database must set exactly one of managed or external"},
-		{"database neither", `database: {}`, "spec.database must set exactly one of managed or external"},
+		{"database managed and external", `database: {managed: {}, external: {secretRef: {name: db}}}`, "spec.database must set exactly one of managed, external or cloudNativePG"},
+		{"database neither", `database: {}`, "spec.database must set exactly one of managed, external or cloudNativePG"},
 		{"redis managed and external", `redis: {managed: {}, external: {secretRef: {name: r}}}`, "spec.redis must set exactly one of managed or external"},
 		{"ingress without host", `ingress: {enabled: true}`, "spec.host is required when spec.ingress.enabled is true"},
 		{"replicas too high", `backend: {replicas: 101}`, "spec.backend.replicas"},
@@ -617,8 +617,9 @@ func TestDeletedChildrenComeBack(t *testing.T) {
 		cl.Spec.Backend.Autoscaling = &clv1.AutoscalingSpec{MinReplicas: 1, MaxReplicas: 3}
 	})
 	n := cl.Name
+	// A generated Secret deleted after the data was initialised is not
+	// re-created (secret_lifecycle_test.go).
 	children := []client.Object{
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: n + "-admin"}},
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: n + "-config"}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: n + "-backend"}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: n + "-worker"}},

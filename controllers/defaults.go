@@ -84,7 +84,7 @@ func Defaulted(in *clv1.ContractLucidity) *clv1.ContractLucidity {
 	if s.Redis == nil {
 		s.Redis = &clv1.RedisSpec{}
 	}
-	if s.Database.Managed == nil && s.Database.External == nil {
+	if s.Database.Managed == nil && s.Database.External == nil && s.Database.CloudNativePG == nil {
 		s.Database.Managed = &clv1.ManagedDatabase{}
 	}
 	if m := s.Database.Managed; m != nil {
@@ -97,6 +97,11 @@ func Defaulted(in *clv1.ContractLucidity) *clv1.ContractLucidity {
 		if isEmptyResources(m.Resources) {
 			m.Resources = resources("100m", "256Mi", "1Gi")
 		}
+	}
+	defaultCloudNativePG(s.Database.CloudNativePG)
+	defaultBackup(s.Backup)
+	if rf := restoreFrom(cl); rf != nil && rf.Source.S3 != nil && rf.Source.S3.Egress.Internet == nil {
+		rf.Source.S3.Egress.Internet = ptr.To(true)
 	}
 	if s.Redis.Managed == nil && s.Redis.External == nil {
 		s.Redis.Managed = &clv1.ManagedRedis{}
@@ -185,4 +190,49 @@ func isEmptyResources(r corev1.ResourceRequirements) bool {
 // networkPolicyEnabled is spec.networkPolicy.enabled (default true).
 func networkPolicyEnabled(cl *clv1.ContractLucidity) bool {
 	return ptr.Deref(cl.Spec.NetworkPolicy.Enabled, true)
+}
+
+// DefaultCloudNativePGImage is a CloudNativePG "standard" image: it carries pgvector.
+const DefaultCloudNativePGImage = "ghcr.io/cloudnative-pg/postgresql:16-standard-bookworm"
+
+func defaultCloudNativePG(c *clv1.CloudNativePGDatabase) {
+	if c == nil {
+		return
+	}
+	if c.Instances == 0 {
+		c.Instances = 3
+	}
+	if c.Storage.Size == nil {
+		c.Storage.Size = ptr.To(resource.MustParse("20Gi"))
+	}
+	if isEmptyResources(c.Resources) {
+		c.Resources = resources("100m", "256Mi", "1Gi")
+	}
+	if c.ImageName == "" {
+		c.ImageName = DefaultCloudNativePGImage
+	}
+}
+
+func defaultBackup(b *clv1.BackupSpec) {
+	if b == nil {
+		return
+	}
+	if b.Schedule == "" {
+		b.Schedule = "0 3 * * *"
+	}
+	if b.Retention.KeepLast == 0 {
+		b.Retention.KeepLast = 7
+	}
+	if b.Retention.KeepDays == nil {
+		b.Retention.KeepDays = ptr.To[int32](30)
+	}
+	if b.TrashRetention == nil {
+		b.TrashRetention = &metav1.Duration{Duration: 24 * time.Hour}
+	}
+	if isEmptyResources(b.Resources) {
+		b.Resources = resources("100m", "128Mi", "512Mi")
+	}
+	if s3 := b.Destination.S3; s3 != nil && s3.Egress.Internet == nil {
+		s3.Egress.Internet = ptr.To(true)
+	}
 }

@@ -29,6 +29,10 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 var samples = map[string]string{
 	"development": "../config/samples/contractlucidity_v1alpha1_contractlucidity.yaml",
 	"production":  "../config/samples/contractlucidity_v1alpha1_contractlucidity_production.yaml",
+	// Backups to S3 (backup.go).
+	"backup": "../config/samples/contractlucidity_v1alpha1_contractlucidity_backup.yaml",
+	// CloudNativePG and backups to an operator-created volume (cnpg.go).
+	"cloudnativepg": "../config/samples/contractlucidity_v1alpha1_contractlucidity_cloudnativepg.yaml",
 }
 
 func loadSample(t testing.TB, path string) *clv1.ContractLucidity {
@@ -78,6 +82,16 @@ func allObjects(t testing.TB, in *clv1.ContractLucidity) []client.Object {
 		objs = append(objs, BuildServiceAccount(cl, ComponentRedis), BuildRedisConfigMap(cl, password),
 			BuildRedisDeployment(cl, "redis-hash"), BuildRedisService(cl))
 	}
+	if cl.Spec.Database.CloudNativePG != nil {
+		c, err := BuildCloudNativePGCluster(cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, c)
+	}
+	if restoreFrom(cl) != nil {
+		objs = append(objs, BuildRestoreJob(cl, cl.Spec.Version))
+	}
 	objs = append(objs, BuildMigrationJob(cl, cl.Spec.Version))
 	for _, c := range AppComponents {
 		objs = append(objs, BuildServiceAccount(cl, c), BuildAppDeployment(cl, c, cl.Spec.Version, c+"-hash"), BuildPDB(cl, c))
@@ -88,6 +102,12 @@ func allObjects(t testing.TB, in *clv1.ContractLucidity) []client.Object {
 	objs = append(objs, BuildAppService(cl, ComponentFrontend), BuildAppService(cl, ComponentBackend))
 	if cl.Spec.Monitoring.ServiceMonitor {
 		objs = append(objs, BuildAppService(cl, ComponentWorker), BuildServiceMonitor(cl))
+	}
+	if cl.Spec.Backup != nil {
+		if p := BuildBackupPVC(cl); p != nil {
+			objs = append(objs, p)
+		}
+		objs = append(objs, BuildBackupCronJob(cl, cl.Spec.Version), BuildOnDemandBackupJob(cl, cl.Spec.Version, "golden"))
 	}
 	if cl.Spec.Ingress.Enabled {
 		for _, i := range BuildIngresses(cl) {

@@ -62,6 +62,7 @@ func CacheOptions() cache.Options {
 			&appsv1.Deployment{}:  by,
 			&appsv1.StatefulSet{}: by,
 			&batchv1.Job{}:        by,
+			&batchv1.CronJob{}:    by,
 			// Networking and policy objects of other applications.
 			&networkingv1.Ingress{}:                  by,
 			&networkingv1.NetworkPolicy{}:            by,

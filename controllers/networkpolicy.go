@@ -56,18 +56,18 @@ func BuildNetworkPolicies(cl *clv1.ContractLucidity, cn ClusterNetwork) []*netwo
 	sel := func(component string) metav1.LabelSelector {
 		return metav1.LabelSelector{MatchLabels: SelectorLabels(cl, component)}
 	}
-	var extra []networkingv1.NetworkPolicyEgressRule
-	if cidrs := cl.Spec.NetworkPolicy.EgressCIDRs; len(cidrs) > 0 {
-		var peers []networkingv1.NetworkPolicyPeer
-		for _, c := range cidrs {
-			peers = append(peers, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
-		}
-		extra = []networkingv1.NetworkPolicyEgressRule{{To: peers}}
+	extra := extraEgress(cl)
+	dataEgress := append(append([]networkingv1.NetworkPolicyEgressRule{
+		{To: pods(ComponentRedis), Ports: tcp(PortRedis)}}, databaseEgress(cl)...), extra...)
+	// The database is reached by backend, worker, the migration Job and,
+	// when there are any, the backup and restore Jobs.
+	dbClients := []string{ComponentBackend, ComponentWorker, ComponentMigrate}
+	if cl.Spec.Backup != nil {
+		dbClients = append(dbClients, ComponentBackup)
 	}
-	dataEgress := append([]networkingv1.NetworkPolicyEgressRule{
-		{To: pods(ComponentRedis), Ports: tcp(PortRedis)},
-		{To: pods(ComponentPostgres), Ports: tcp(PortPostgres)},
-	}, extra...)
+	if restoreFrom(cl) != nil {
+		dbClients = append(dbClients, ComponentRestore)
+	}
 
 	out := []*networkingv1.NetworkPolicy{
 		np("default-deny", ComponentNetwork, instanceSelector(cl), both, nil, nil),
@@ -82,13 +82,13 @@ func BuildNetworkPolicies(cl *clv1.ContractLucidity, cn ClusterNetwork) []*netwo
 			[]networkingv1.NetworkPolicyIngressRule{{From: pods(ComponentFrontend), Ports: tcp(PortBackend)}},
 			dataEgress),
 		np(ComponentWorker, ComponentWorker, sel(ComponentWorker), both, nil, dataEgress),
-		np(ComponentMigrate, ComponentMigrate, sel(ComponentMigrate), both, nil,
-			append([]networkingv1.NetworkPolicyEgressRule{{To: pods(ComponentPostgres), Ports: tcp(PortPostgres)}}, extra...)),
+		np(ComponentMigrate, ComponentMigrate, sel(ComponentMigrate), both, nil, append(databaseEgress(cl), extra...)),
 		np(ComponentRedis, ComponentRedis, sel(ComponentRedis), both,
 			[]networkingv1.NetworkPolicyIngressRule{{From: pods(ComponentBackend, ComponentWorker), Ports: tcp(PortRedis)}}, nil),
 		np(ComponentPostgres, ComponentPostgres, sel(ComponentPostgres), both,
-			[]networkingv1.NetworkPolicyIngressRule{{From: pods(ComponentBackend, ComponentWorker, ComponentMigrate), Ports: tcp(PortPostgres)}}, nil),
+			[]networkingv1.NetworkPolicyIngressRule{{From: pods(dbClients...), Ports: tcp(PortPostgres)}}, nil),
 	}
+	out = append(out, backupNetworkPolicies(cl, cn)...)
 	if rules := aiEgressRules(cl, cn); len(rules) > 0 {
 		backendAndWorker := metav1.LabelSelector{
 			MatchLabels: map[string]string{LabelName: AppName, LabelInstance: cl.Name},
@@ -143,6 +143,31 @@ func aiEgressRules(cl *clv1.ContractLucidity, cn ClusterNetwork) []networkingv1.
 		rules = append(rules, networkingv1.NetworkPolicyEgressRule{To: []networkingv1.NetworkPolicyPeer{peer}, Ports: pp})
 	}
 	return rules
+}
+
+// databaseEgress reaches the managed PostgreSQL or the CloudNativePG
+// Cluster's pods (any of them may be the primary); an external database
+// is reached through spec.networkPolicy.egressCIDRs (extraEgress).
+func databaseEgress(cl *clv1.ContractLucidity) []networkingv1.NetworkPolicyEgressRule {
+	peer := networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: SelectorLabels(cl, ComponentPostgres)}}
+	if d := cl.Spec.Database; d != nil && d.CloudNativePG != nil {
+		peer = networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{
+			MatchLabels: map[string]string{"cnpg.io/cluster": CloudNativePGClusterName(cl)}}}
+	}
+	return []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{peer}, Ports: tcp(PortPostgres)}}
+}
+
+// extraEgress is spec.networkPolicy.egressCIDRs on any port.
+func extraEgress(cl *clv1.ContractLucidity) []networkingv1.NetworkPolicyEgressRule {
+	cidrs := cl.Spec.NetworkPolicy.EgressCIDRs
+	if len(cidrs) == 0 {
+		return nil
+	}
+	var peers []networkingv1.NetworkPolicyPeer
+	for _, c := range cidrs {
+		peers = append(peers, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
+	}
+	return []networkingv1.NetworkPolicyEgressRule{{To: peers}}
 }
 
 // dnsEgressRules allow DNS (UDP and TCP) to the cluster DNS pods and the

@@ -33,13 +33,27 @@ ALTER SCHEMA public OWNER TO :"app_user";
 SQL
 `
 
-// BuildPostgresInitConfigMap is <name>-postgres-init, mounted at /docker-entrypoint-initdb.d.
+// postgresInitScriptKey is the init script's key in <name>-postgres-init.
+const postgresInitScriptKey = "10-contract-lucidity.sh"
+
+// BuildPostgresInitConfigMap is <name>-postgres-init: the init script,
+// mounted at /docker-entrypoint-initdb.d, and the credentials container's
+// script (mounted elsewhere: the entrypoint runs every *.sh it finds there).
 func BuildPostgresInitConfigMap(cl *clv1.ContractLucidity) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
 		TypeMeta:   typeMeta("v1", "ConfigMap"),
 		ObjectMeta: objectMeta(cl, Name(cl, "postgres-init"), ComponentPostgres, true),
-		Data:       map[string]string{"10-contract-lucidity.sh": postgresInitScript},
+		Data:       map[string]string{postgresInitScriptKey: postgresInitScript, credentialsScriptKey: postgresCredentialsScript},
 	}
+}
+
+// PostgresConfigHash is the hash on the PostgreSQL pod template: its
+// scripts. The Secret is not part of it: PostgreSQL reads the passwords
+// from its environment only when it initialises the data directory, and
+// afterwards the credentials container applies a changed Secret without
+// restarting the server.
+func PostgresConfigHash() string {
+	return ConfigHash(map[string]string{"init": postgresInitScript, "credentials": postgresCredentialsScript}, nil)
 }
 
 // BuildPostgresStatefulSet is the managed single-instance PostgreSQL.
@@ -106,15 +120,17 @@ func BuildPostgresStatefulSet(cl *clv1.ContractLucidity, configHash string) *app
 					EnableServiceLinks:            ptr.To(false),
 					SecurityContext:               podSecurity(PostgresUID),
 					TerminationGracePeriodSeconds: ptr.To[int64](60),
-					Containers:                    []corev1.Container{c},
-					Volumes: []corev1.Volume{
+					Containers:                    []corev1.Container{c, postgresCredentialsContainer(cl)},
+					Volumes: append([]corev1.Volume{
 						{Name: "init", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 							LocalObjectReference: corev1.LocalObjectReference{Name: Name(cl, "postgres-init")},
+							Items:                []corev1.KeyToPath{{Key: postgresInitScriptKey, Path: postgresInitScriptKey}},
 							DefaultMode:          ptr.To[int32](0o555),
 						}}},
 						emptyDir("run", ptr.To(mib(16))),
 						emptyDir("tmp", ptr.To(scratchFor(cl, ComponentPostgres).limit)),
-					},
+						secretVolume("credentials", pgSecret),
+					}, helperVolumes(Name(cl, "postgres-init"), credentialsScriptKey)...),
 				},
 			},
 			VolumeClaimTemplates: []corev1.PersistentVolumeClaim{{
@@ -135,10 +151,15 @@ func BuildPostgresStatefulSet(cl *clv1.ContractLucidity, configHash string) *app
 // the headless Service that governs the StatefulSet.
 func BuildPostgresServices(cl *clv1.ContractLucidity) []*corev1.Service {
 	port := []corev1.ServicePort{{Name: "postgres", Port: PortPostgres, TargetPort: intstr.FromString("postgres"), Protocol: corev1.ProtocolTCP}}
+	// The one pod stays behind the Service while it is not ready: the
+	// credentials container's readiness (a password change pending) must
+	// not cut the database off, and while PostgreSQL itself starts a
+	// client is refused either way.
 	svc := &corev1.Service{
 		TypeMeta:   typeMeta("v1", "Service"),
 		ObjectMeta: objectMeta(cl, Name(cl, ComponentPostgres), ComponentPostgres, true),
-		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: SelectorLabels(cl, ComponentPostgres), Ports: port},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: SelectorLabels(cl, ComponentPostgres), Ports: port,
+			PublishNotReadyAddresses: true},
 	}
 	headless := &corev1.Service{
 		TypeMeta:   typeMeta("v1", "Service"),

@@ -32,6 +32,16 @@ const (
 	SecretKeyPGSuperuser   = "superuser-password" // <name>-postgres: postgres superuser password
 	SecretKeyRedisPassword = "password"           // <name>-redis
 
+	// Keys a rotation adds (rotation.go): the other value, accepted but not
+	// used to sign, encrypt or connect first; the new value while it is
+	// staged, the old one once the new one is promoted.
+	SecretKeyFallbackPassword   = "fallback-password"        // <name>-postgres (POSTGRES_PASSWORD_FALLBACK), <name>-redis
+	SecretKeyJWTPrevious        = "jwt-previous-secret-keys" // <name>-jwt (JWT_PREVIOUS_SECRET_KEYS)
+	SecretKeyEncryptionPrevious = "encryption-previous-keys" // <name>-encryption (ENCRYPTION_PREVIOUS_KEYS)
+	// SecretKeyRotationPhase records in the Secret, with the values it
+	// describes, which rotation phase they belong to.
+	SecretKeyRotationPhase = "rotation-phase"
+
 	// PostgresAppUser and PostgresAppDB are the managed database's application role and database.
 	PostgresAppUser = "contract_lucidity"
 	PostgresAppDB   = "contract_lucidity"
@@ -54,6 +64,7 @@ type SecretKey struct{ Name, Key string }
 
 // GeneratedSecret describes a Secret the operator generates.
 type GeneratedSecret struct {
+	Kind      clv1.SecretKind
 	Name      string
 	Component string
 	// Keys in creation order, each with its generator.
@@ -71,17 +82,17 @@ type GeneratedKey struct {
 func GeneratedSecrets(cl *clv1.ContractLucidity) []GeneratedSecret {
 	var out []GeneratedSecret
 	if cl.Spec.Auth.JWTSecretRef == nil {
-		out = append(out, GeneratedSecret{Name: Name(cl, "jwt"), Component: ComponentBackend,
+		out = append(out, GeneratedSecret{Kind: clv1.SecretKindJWT, Name: Name(cl, "jwt"), Component: ComponentBackend,
 			Keys: []GeneratedKey{{SecretKeyJWT, randomHex(64)}}})
 	}
 	if cl.Spec.Auth.EncryptionKeySecretRef == nil {
-		out = append(out, GeneratedSecret{Name: Name(cl, "encryption"), Component: ComponentBackend,
+		out = append(out, GeneratedSecret{Kind: clv1.SecretKindEncryption, Name: Name(cl, "encryption"), Component: ComponentBackend,
 			Keys: []GeneratedKey{{SecretKeyEncryption, randomHex(32)}}})
 	}
-	out = append(out, GeneratedSecret{Name: Name(cl, "admin"), Component: ComponentBackend,
+	out = append(out, GeneratedSecret{Kind: clv1.SecretKindAdmin, Name: Name(cl, "admin"), Component: ComponentBackend,
 		Keys: []GeneratedKey{{SecretKeyAdminPassword, randomAlnum(24)}}})
 	if cl.Spec.Database.Managed != nil {
-		out = append(out, GeneratedSecret{Name: Name(cl, "postgres"), Component: ComponentPostgres,
+		out = append(out, GeneratedSecret{Kind: clv1.SecretKindDatabase, Name: Name(cl, "postgres"), Component: ComponentPostgres,
 			Keys: []GeneratedKey{
 				{SecretKeyPGUser, constant(PostgresAppUser)},
 				{SecretKeyPGPassword, randomAlnum(40)},
@@ -89,7 +100,7 @@ func GeneratedSecrets(cl *clv1.ContractLucidity) []GeneratedSecret {
 			}})
 	}
 	if cl.Spec.Redis.Managed != nil {
-		out = append(out, GeneratedSecret{Name: Name(cl, "redis"), Component: ComponentRedis,
+		out = append(out, GeneratedSecret{Kind: clv1.SecretKindRedis, Name: Name(cl, "redis"), Component: ComponentRedis,
 			Keys: []GeneratedKey{{SecretKeyRedisPassword, randomAlnum(40)}}})
 	}
 	return out

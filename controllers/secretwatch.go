@@ -50,6 +50,12 @@ func UserSecretNames(cl *clv1.ContractLucidity) []string {
 	if r := cl.Spec.Redis; r != nil && r.External != nil {
 		add(r.External.SecretRef.Name)
 	}
+	if d := cl.Spec.Database; d != nil && d.CloudNativePG != nil {
+		add(CloudNativePGAppSecret(cl))
+	}
+	for _, n := range backupSecretNames(cl) {
+		add(n)
+	}
 	return out
 }
 

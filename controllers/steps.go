@@ -54,15 +54,29 @@ func (r *ContractLucidityReconciler) reconcileSecrets(ctx context.Context, s *st
 		}
 		s.secretVersions[k.Name] = sec.ResourceVersion
 	}
-	for _, g := range GeneratedSecrets(s.d) {
+	if err := r.observeDataInitialized(ctx, s); err != nil {
+		return err
+	}
+	gens := GeneratedSecrets(s.d)
+	live := map[clv1.SecretKind]*corev1.Secret{}
+	for _, g := range gens {
 		sec, err := r.ensureGeneratedSecret(ctx, s, g)
+		if errors.Is(err, errSecretLost) {
+			continue
+		}
 		if err != nil {
 			return err
 		}
+		live[g.Kind] = sec
 		s.secretVersions[g.Name] = sec.ResourceVersion
 		for k, v := range sec.Data {
 			s.secretValues[g.Name+"/"+k] = string(v)
 		}
+	}
+	s.generated = live
+	s.recordSecrets(gens, live)
+	if len(s.lostSecrets) > 0 {
+		return s.secretsLost()
 	}
 	s.condition(clv1.ConditionSecretsReady, true, "Available", "generated and referenced Secrets are present")
 	return nil
@@ -78,17 +92,9 @@ func (r *ContractLucidityReconciler) ensureGeneratedSecret(ctx context.Context, 
 		err = r.APIReader.Get(ctx, key, live)
 	}
 	if isNotFound(err) {
-		desired, err := BuildGeneratedSecret(s.d, g, r.Rand)
-		if err != nil {
+		if live, err = r.missingGeneratedSecret(ctx, s, g); err != nil {
 			return nil, err
 		}
-		// Created without owner references (see reconcileSecretMeta).
-		desired.OwnerReferences = nil
-		if err := r.Client.Create(ctx, desired, client.FieldOwner(FieldManager)); err != nil {
-			return nil, fmt.Errorf("create secret %s: %w", g.Name, err)
-		}
-		r.Recorder.Eventf(s.cl, desired, corev1.EventTypeNormal, "SecretGenerated", "Create", "generated Secret %s", g.Name)
-		live = desired
 	} else if err != nil {
 		return nil, fmt.Errorf("get secret %s: %w", g.Name, err)
 	}
@@ -205,6 +211,9 @@ func (r *ContractLucidityReconciler) reconcileStorage(ctx context.Context, s *st
 }
 
 func (r *ContractLucidityReconciler) reconcileDatabase(ctx context.Context, s *state) error {
+	if s.d.Spec.Database.CloudNativePG != nil {
+		return r.reconcileCloudNativePG(ctx, s)
+	}
 	if s.d.Spec.Database.External != nil {
 		// Switched from managed to external: the managed PostgreSQL goes;
 		// its data PVC stays (retention policy Retain, never pruned).
@@ -221,10 +230,7 @@ func (r *ContractLucidityReconciler) reconcileDatabase(ctx context.Context, s *s
 	for _, svc := range BuildPostgresServices(s.d) {
 		objs = append(objs, svc)
 	}
-	hash := ConfigHash(map[string]string{"init": postgresInitScript}, map[string]string{
-		"secret": s.secretVersions[Name(s.cl, "postgres")],
-	})
-	sts := BuildPostgresStatefulSet(s.d, hash)
+	sts := BuildPostgresStatefulSet(s.d, PostgresConfigHash())
 	if err := r.databaseVolume(ctx, s, sts); err != nil {
 		return err
 	}
@@ -309,9 +315,8 @@ func (r *ContractLucidityReconciler) reconcileRedis(ctx context.Context, s *stat
 		s.condition(clv1.ConditionRedisReady, true, "External", "using the external Redis from Secret "+s.d.Spec.Redis.External.SecretRef.Name)
 		return nil
 	}
-	conf := BuildRedisConfigMap(s.d, s.secretValues[Name(s.cl, "redis")+"/"+SecretKeyRedisPassword])
-	hash := ConfigHash(conf.Data, map[string]string{"secret": s.secretVersions[Name(s.cl, "redis")]})
-	dep := BuildRedisDeployment(s.d, hash)
+	conf := BuildRedisConfigMap(s.d, redisPasswords(s)...)
+	dep := BuildRedisDeployment(s.d, RedisConfigHash(conf, s.acceptedAt(clv1.SecretKindRedis)))
 	for _, o := range []client.Object{conf, BuildRedisService(s.d), dep} {
 		if err := r.apply(ctx, o); err != nil {
 			return err
@@ -333,6 +338,10 @@ func (r *ContractLucidityReconciler) reconcileRedis(ctx context.Context, s *stat
 func (r *ContractLucidityReconciler) reconcileMigrations(ctx context.Context, s *state) error {
 	target := s.d.Spec.Version
 	s.appVersion = s.status.MigratedVersion
+	if s.migrationsWait != "" && s.status.MigratedVersion != target {
+		s.condition(clv1.ConditionMigrationsReady, false, "Waiting", "the migration to version "+target+" "+s.migrationsWait)
+		return nil
+	}
 	if s.status.MigratedVersion == target {
 		s.condition(clv1.ConditionMigrationsReady, true, "Migrated", "the database is migrated to version "+target)
 		return nil
@@ -355,6 +364,7 @@ func (r *ContractLucidityReconciler) reconcileMigrations(ctx context.Context, s 
 	switch MigrationJobState(live) {
 	case JobSucceeded:
 		s.status.MigratedVersion = target
+		s.status.DataInitialized = true
 		s.appVersion = target
 		r.Recorder.Eventf(s.cl, live, corev1.EventTypeNormal, "MigrationSucceeded", "Migrate", "the database is migrated to version %s", target)
 		s.condition(clv1.ConditionMigrationsReady, true, "Migrated", "the database is migrated to version "+target)

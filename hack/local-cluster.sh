@@ -5,12 +5,17 @@
 # run to Available/Complete on a laptop or in CI. Binaries come from
 # hack/k8s-binaries.sh (built from the Go module proxy, cached).
 #
-# usage: hack/local-cluster.sh up|down|env|status [WORKDIR]
+# usage: hack/local-cluster.sh up|down|env|status|cnpg [--cnpg] [WORKDIR]
 #   up      start everything (idempotent), wait until the node is Ready,
-#           print `export KUBECONFIG=...`
+#           print `export KUBECONFIG=...`; with --cnpg also `cnpg`
 #   down    stop everything and remove the work dir (idempotent)
 #   env     print `export KUBECONFIG=...` for a running cluster
 #   status  exit 0 if every component runs and the API server is ready
+#   cnpg    install CloudNativePG's Cluster CRD (test/crds/cnpg-1.27.1,
+#           see hack/cnpg-crd.sh) into the running cluster, so
+#           spec.database.cloudNativePG can be tried: Clusters are accepted
+#           and validated, but without CloudNativePG's operator nothing
+#           runs them (set their status by hand to play it)
 #
 # WORKDIR defaults to $LOCAL_CLUSTER_DIR or
 # ${XDG_CACHE_HOME:-~/.cache}/contract-lucidity/local-cluster.
@@ -24,7 +29,17 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cmd=${1:-}
-dir=${2:-${LOCAL_CLUSTER_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/contract-lucidity/local-cluster}}
+[ $# -gt 0 ] && shift
+with_cnpg=0
+dir=
+for arg in "$@"; do
+  case "$arg" in
+    --cnpg) with_cnpg=1 ;;
+    *) dir=$arg ;;
+  esac
+done
+dir=${dir:-${LOCAL_CLUSTER_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/contract-lucidity/local-cluster}}
+cnpg_crd=$root/test/crds/cnpg-1.27.1/postgresql.cnpg.io_clusters.yaml
 components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok pv-provisioner)
 node_name=kwok-node-0
 token_file=$dir/tokens.csv
@@ -242,8 +257,18 @@ EOF
       [ -d "$dir" ] && "$root/hack/local-cluster.sh" down "$dir" ) </dev/null >/dev/null 2>&1 &
     echo $! >"$dir/pids/watchdog.pid"
   fi
+  [ "$with_cnpg" = 1 ] && install_cnpg
   log "ready"
   print_env
+}
+
+# install_cnpg applies CloudNativePG's Cluster CRD and waits until it is served.
+install_cnpg() {
+  [ -n "${bin:-}" ] || bin=$("$root/hack/k8s-binaries.sh" all)
+  kubectl apply --server-side -f "$cnpg_crd" >/dev/null
+  wait_for "the CloudNativePG Cluster CRD" 60 kubectl wait --for=condition=Established \
+    crd/clusters.postgresql.cnpg.io --timeout=1s
+  log "CloudNativePG Cluster CRD installed ($(basename "$(dirname "$cnpg_crd")"))"
 }
 
 # provision_loop runs until killed: every second it creates a PV pre-bound to
@@ -288,6 +313,7 @@ case "$cmd" in
   down) down ;;
   env) [ -f "$kubeconfig" ] || die "no cluster in $dir (run: $0 up)"; print_env ;;
   status) all_running ;;
+  cnpg) all_running || die "no cluster running in $dir (run: $0 up)"; install_cnpg ;;
   _provision) provision_loop ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

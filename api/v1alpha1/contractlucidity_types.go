@@ -153,6 +153,11 @@ type ContractLuciditySpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	DeletionPolicy DeletionPolicySpec `json:"deletionPolicy,omitempty"`
+
+	// Backup schedules backups of the database and the document storage
+	// (backup_types.go). Unset: no backups.
+	// +optional
+	Backup *BackupSpec `json:"backup,omitempty"`
 }
 
 // ImagesSpec overrides images. Empty means the default.
@@ -357,13 +362,17 @@ type StorageSpec struct {
 	AccessMode corev1.PersistentVolumeAccessMode `json:"accessMode,omitempty"`
 }
 
-// DatabaseSpec: exactly one of managed or external.
-// +kubebuilder:validation:XValidation:rule="has(self.managed) != has(self.external)",message="spec.database must set exactly one of managed or external: use managed: {} for an operator-run PostgreSQL, or external.secretRef for your own"
+// DatabaseSpec: exactly one of managed, external or cloudNativePG.
+// +kubebuilder:validation:XValidation:rule="(has(self.managed) ? 1 : 0) + (has(self.external) ? 1 : 0) + (has(self.cloudNativePG) ? 1 : 0) == 1",message="spec.database must set exactly one of managed, external or cloudNativePG: use managed: {} for an operator-run PostgreSQL, cloudNativePG: {} for a highly available one run by CloudNativePG, or external.secretRef for your own"
+// +kubebuilder:validation:XValidation:rule="has(self.cloudNativePG) == has(oldSelf.cloudNativePG)",message="spec.database.cloudNativePG cannot be switched on or off: the data would stay behind; back up with spec.backup and create a new instance with restoreFrom instead"
 type DatabaseSpec struct {
 	// +optional
 	Managed *ManagedDatabase `json:"managed,omitempty"`
 	// +optional
 	External *ExternalDatabase `json:"external,omitempty"`
+	// CloudNativePG runs a highly available PostgreSQL cluster (cnpg_types.go).
+	// +optional
+	CloudNativePG *CloudNativePGDatabase `json:"cloudNativePG,omitempty"`
 }
 
 // ManagedDatabase is a single-instance PostgreSQL StatefulSet with pgvector.
@@ -379,6 +388,10 @@ type ManagedDatabase struct {
 	// +kubebuilder:default={requests:{cpu:"100m",memory:"256Mi"},limits:{memory:"1Gi"}}
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	// RestoreFrom fills a new instance from a backup before its first
+	// migration (backup_types.go).
+	// +optional
+	RestoreFrom *RestoreFrom `json:"restoreFrom,omitempty"`
 }
 
 // VolumeSpec sizes the database volume.
@@ -699,6 +712,23 @@ type ContractLucidityStatus struct {
 	// AdminSecretName holds the initial administrator's password (key password).
 	// +optional
 	AdminSecretName string `json:"adminSecretName,omitempty"`
+	// Backup reports the last successful and the last failed backup.
+	// +optional
+	Backup *BackupStatus `json:"backup,omitempty"`
+	// Restore records whether and how restoreFrom filled the instance.
+	// +optional
+	Restore *RestoreStatus `json:"restore,omitempty"`
+	// DataInitialized is true once the instance holds data that depends on
+	// its generated Secrets (a migration succeeded, or the managed
+	// database's volume exists); from then on a lost generated Secret is
+	// reported, never silently replaced.
+	// +optional
+	DataInitialized bool `json:"dataInitialized,omitempty"`
+	// Secrets is the lifecycle of each generated Secret (creation, loss, rotation).
+	// +listType=map
+	// +listMapKey=kind
+	// +optional
+	Secrets []SecretStatus `json:"secrets,omitempty"`
 }
 
 // ComponentsStatus lists replicas per component.

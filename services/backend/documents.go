@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"os"
 	"path"
@@ -400,7 +399,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, key, name, mi
 		mimeType = "application/octet-stream"
 	}
 	w.Header().Set("Content-Type", mimeType)
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	w.Header().Set("Content-Disposition", attachment(name))
 	http.ServeContent(w, r, "", st.ModTime(), f)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -69,6 +70,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		ae = errNotFound
 	case isUniqueViolation(err):
 		ae = &apiError{Status: http.StatusConflict, Detail: "already exists"}
+	case databaseUnavailable(err) && r.Context().Err() == nil:
+		// An outage (or refused credentials mid-rotation) is not the
+		// client's fault and not a bug: the client may retry shortly.
+		s.metrics.databaseUnavailable.Inc()
+		s.log.WarnContext(r.Context(), "database unavailable", "method", r.Method, "route", r.Pattern, "error", err)
+		ae = errDatabaseUnavailable
 	default:
 		if r.Context().Err() == nil {
 			s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", r.Pattern, "error", err)
@@ -79,6 +86,38 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
 	}
 	writeJSON(w, ae.Status, errorJSON{Detail: ae.Detail})
+}
+
+var errDatabaseUnavailable = &apiError{Status: http.StatusServiceUnavailable, RetryAfter: 5,
+	Detail: "the database is temporarily unavailable; please try again in a few seconds"}
+
+// databaseUnavailable reports whether err means PostgreSQL could not be
+// reached or refused the connection (down, restarting, failing over, or
+// refusing a password), as opposed to a failing statement.
+func databaseUnavailable(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"), // connection exception
+			pe.Code == "28P01", pe.Code == "28000", // credentials refused (e.g. mid-rotation)
+			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // shutdown, crash, cannot connect now
+			pe.Code == "53300": // too many connections
+			return true
+		}
+		return false
+	}
+	// A connection lost mid-statement.
+	return pgconn.SafeToRetry(err) || errors.Is(err, io.ErrUnexpectedEOF) || isNetError(err)
+}
+
+func isNetError(err error) bool {
+	var ne net.Error
+	var oe *net.OpError
+	return errors.As(err, &oe) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func isUniqueViolation(err error) bool {

@@ -163,3 +163,36 @@ func TestBackendOpensPreviousKeyDuringRotation(t *testing.T) {
 		t.Fatalf("without the previous key: %s", r.body)
 	}
 }
+
+// After the encryption key was lost and new values accepted, the provider
+// list says which stored keys can no longer be read, so an admin knows to
+// enter them again; a readable key is reported as stored, and no key (or
+// ciphertext) is ever part of the answer.
+func TestProviderListMarksKeysSealedWithALostKey(t *testing.T) {
+	e := newEnv(t)
+	id := e.createProvider("https://provider.invalid/v1").want(201).str("id")
+	e.do("PATCH", "/api/admin/ai-providers/"+id, e.admin, map[string]any{"api_key": "sk-live-" + randHex(8)}).want(200)
+	lost := *e.cfg
+	lost.EncryptionKey = newKey() // the old key is gone: no previous keys
+	_, hs, _ := startServer(t, &lost)
+	after := &env{t: t, cfg: &lost, http: hs, admin: e.admin}
+	keyless := after.createProvider("https://other.invalid/v1").want(201).str("id")
+	fresh := after.createProvider("https://third.invalid/v1").want(201).str("id")
+	after.do("PATCH", "/api/admin/ai-providers/"+fresh, e.admin, map[string]any{"api_key": "sk-live-" + randHex(8)}).want(200)
+	e.exec(`UPDATE ai_providers SET api_key_encrypted = NULL WHERE id = $1`, keyless)
+
+	list := after.do("GET", "/api/admin/ai-providers", e.admin, nil).want(200)
+	if strings.Contains(string(list.body), "sk-live-") {
+		t.Fatalf("a key is in the answer: %s", list.body)
+	}
+	got := map[string][2]bool{}
+	for _, it := range list.items() {
+		got[it["id"].(string)] = [2]bool{it["has_api_key"].(bool), it["api_key_unreadable"].(bool)}
+	}
+	want := map[string][2]bool{id: {true, true}, fresh: {true, false}, keyless: {false, false}}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("provider %s: has_api_key, api_key_unreadable = %v, want %v", k, got[k], v)
+		}
+	}
+}

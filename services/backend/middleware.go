@@ -197,6 +197,9 @@ type metrics struct {
 	uploadStorageErrors *prometheus.CounterVec
 	// uploadsAborted counts uploads cut off by shutdown.
 	uploadsAborted prometheus.Counter
+	// databaseUnavailable counts requests answered 503 because PostgreSQL
+	// could not be reached or refused the connection.
+	databaseUnavailable prometheus.Counter
 }
 
 func newMetrics(s *Server) *metrics {
@@ -219,6 +222,9 @@ func newMetrics(s *Server) *metrics {
 		uploadsAborted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cl_uploads_aborted_total", Help: "Uploads aborted because the server shut down.",
 		}),
+		databaseUnavailable: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cl_database_unavailable_total", Help: "Requests answered 503 because PostgreSQL was unreachable or refused the connection.",
+		}),
 	}
 	queueDepth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "cl_queue_depth", Help: "Jobs in the Redis queue not yet acknowledged.",
@@ -231,7 +237,7 @@ func newMetrics(s *Server) *metrics {
 		}
 		return float64(n)
 	})
-	m.registry.MustRegister(m.requests, m.duration, queueDepth, m.limiterUnavailable, m.uploadStorageErrors, m.uploadsAborted,
+	m.registry.MustRegister(m.requests, m.duration, queueDepth, m.limiterUnavailable, m.uploadStorageErrors, m.uploadsAborted, m.databaseUnavailable,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

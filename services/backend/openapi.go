@@ -38,6 +38,7 @@ var tagDescriptions = map[string]string{
 	"reports":   "Generated HTML and PDF reports",
 	"viewer":    "The original pages of a document, and where a clause or fact lies on them",
 	"settings":  "Upload settings",
+	"playbook":  "The risk playbook: installation rules, project overrides, re-assessment",
 	"ai":        "AI providers and the capability mapping (administrators)",
 	"admin":     "Audit log (administrators)",
 }
@@ -66,10 +67,10 @@ var errorResponses = map[int]string{
 // extraErrors are statuses a route answers beyond those its kind implies
 // (see routeErrors); a test checks that every key is a route.
 var extraErrors = map[string][]int{
-	"POST /api/auth/login":                        {http.StatusUnauthorized, http.StatusTooManyRequests, http.StatusServiceUnavailable},
+	"POST /api/auth/login":                        {http.StatusUnauthorized, http.StatusTooManyRequests},
 	"POST /api/auth/refresh":                      {http.StatusUnauthorized, http.StatusTooManyRequests},
 	"POST /api/auth/logout":                       {http.StatusTooManyRequests},
-	"POST /api/documents":                         {http.StatusServiceUnavailable, http.StatusInsufficientStorage},
+	"POST /api/documents":                         {http.StatusInsufficientStorage},
 	"GET /api/users/lookup":                       {http.StatusNotFound},
 	"POST /api/users":                             {http.StatusConflict},
 	"POST /api/projects":                          {http.StatusConflict},
@@ -82,6 +83,7 @@ var extraErrors = map[string][]int{
 	"GET /api/documents/{id}/text":                {http.StatusConflict},
 	"POST /api/admin/ai-providers":                {http.StatusConflict},
 	"PATCH /api/admin/ai-providers/{id}":          {http.StatusConflict},
+	"POST /api/projects/{id}/playbook/rules":      {http.StatusConflict}, // the rule is overridden already
 }
 
 // queryParams are the query parameters routes name in their summary
@@ -270,6 +272,9 @@ func routeErrors(rt route) []int {
 	}
 	if _, ok := rt.Body.(uploadForm); ok {
 		out = append(out, http.StatusNotFound, http.StatusUnsupportedMediaType) // project_id not visible; content type
+	}
+	if rt.Access != infrastructure {
+		out = append(out, http.StatusServiceUnavailable) // every operation reads PostgreSQL
 	}
 	out = append(out, extraErrors[rt.Method+" "+rt.Path]...)
 	slices.Sort(out)

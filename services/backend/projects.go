@@ -203,7 +203,7 @@ func (s *Server) handleDeleteProject(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	var docs []string
+	var docs, projectReports []string
 	reports := map[string][]string{} // document id -> report ids
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT id::text FROM documents WHERE project_id = $1`, id)
@@ -225,6 +225,13 @@ func (s *Server) handleDeleteProject(w http.ResponseWriter, r *http.Request) err
 		}); err != nil {
 			return err
 		}
+		rows, err = tx.Query(ctx, `SELECT id::text FROM document_reports WHERE project_id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if projectReports, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `DELETE FROM projects WHERE id = $1`, id)
 		return err
 	})
@@ -233,6 +240,9 @@ func (s *Server) handleDeleteProject(w http.ResponseWriter, r *http.Request) err
 	}
 	for _, d := range docs {
 		s.trashDocumentFiles(ctx, d, reports[d])
+	}
+	if err := s.store.TrashReports(id, projectReports); err != nil {
+		s.log.WarnContext(ctx, "trash project report files", "project_id", id, "error", err)
 	}
 	s.audit(ctx, auditEvent{Type: "project_deleted", UserID: p.ID, Email: p.Email, IP: s.clientIP(r),
 		Detail: map[string]any{"project_id": id, "documents": len(docs)}})

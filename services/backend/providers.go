@@ -20,23 +20,36 @@ import (
 
 // providerJSON never carries the key: only whether one is stored.
 type providerJSON struct {
-	ID             string    `json:"id" format:"uuid"`
-	Name           string    `json:"name"`
-	Kind           string    `json:"kind" enum:"openai,anthropic"`
-	BaseURL        string    `json:"base_url" format:"uri"`
-	Model          string    `json:"model"`
-	EmbeddingModel string    `json:"embedding_model"`
-	Active         bool      `json:"active"`
-	HasAPIKey      bool      `json:"has_api_key"`
-	CreatedAt      time.Time `json:"created_at"`
+	ID             string `json:"id" format:"uuid"`
+	Name           string `json:"name"`
+	Kind           string `json:"kind" enum:"openai,anthropic"`
+	BaseURL        string `json:"base_url" format:"uri"`
+	Model          string `json:"model"`
+	EmbeddingModel string `json:"embedding_model"`
+	Active         bool   `json:"active"`
+	HasAPIKey      bool   `json:"has_api_key"`
+	// APIKeyUnreadable: the stored key cannot be decrypted with the
+	// configured encryption keys (the key it was sealed with was lost and
+	// new values accepted): an admin must enter it again.
+	APIKeyUnreadable bool      `json:"api_key_unreadable"`
+	CreatedAt        time.Time `json:"created_at"`
 }
 
-const providerColumns = `id, name, kind, base_url, model, embedding_model, active, api_key_encrypted IS NOT NULL, created_at`
+const providerColumns = `id, name, kind, base_url, model, embedding_model, active, api_key_encrypted, created_at`
 
-func scanProvider(row pgx.Row) (providerJSON, error) {
+// scanProvider reads a provider row; the sealed key is only checked for
+// readability, never returned.
+func (s *Server) scanProvider(row pgx.Row) (providerJSON, error) {
 	var p providerJSON
-	err := row.Scan(&p.ID, &p.Name, &p.Kind, &p.BaseURL, &p.Model, &p.EmbeddingModel, &p.Active, &p.HasAPIKey, &p.CreatedAt)
-	return p, err
+	var sealed []byte
+	if err := row.Scan(&p.ID, &p.Name, &p.Kind, &p.BaseURL, &p.Model, &p.EmbeddingModel, &p.Active, &sealed, &p.CreatedAt); err != nil {
+		return p, err
+	}
+	if p.HasAPIKey = sealed != nil; p.HasAPIKey {
+		_, err := s.box.Open(sealed)
+		p.APIKeyUnreadable = err != nil
+	}
+	return p, nil
 }
 
 // providerRequest creates (name, kind and base_url required) or updates
@@ -100,7 +113,7 @@ func (s *Server) handleListProviders(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (providerJSON, error) { return scanProvider(row) })
+	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (providerJSON, error) { return s.scanProvider(row) })
 	if err != nil {
 		return err
 	}
@@ -125,7 +138,7 @@ func (s *Server) handleCreateProvider(w http.ResponseWriter, r *http.Request) er
 	}
 	active := in.Active == nil || *in.Active
 	ctx := r.Context()
-	pr, err := scanProvider(s.pool.QueryRow(ctx, `INSERT INTO ai_providers (name, kind, base_url, model, embedding_model, api_key_encrypted, active)
+	pr, err := s.scanProvider(s.pool.QueryRow(ctx, `INSERT INTO ai_providers (name, kind, base_url, model, embedding_model, api_key_encrypted, active)
 		VALUES ($1, $2, $3, COALESCE($4, ''), COALESCE($5, ''), $6, $7) RETURNING `+providerColumns,
 		*in.Name, *in.Kind, *in.BaseURL, in.Model, in.EmbeddingModel, sealed, active))
 	if isUniqueViolation(err) {
@@ -161,7 +174,7 @@ func (s *Server) handleUpdateProvider(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	ctx := r.Context()
-	pr, err := scanProvider(s.pool.QueryRow(ctx, `UPDATE ai_providers SET
+	pr, err := s.scanProvider(s.pool.QueryRow(ctx, `UPDATE ai_providers SET
 		name = COALESCE($2, name), kind = COALESCE($3, kind), base_url = COALESCE($4, base_url),
 		model = COALESCE($5, model), embedding_model = COALESCE($6, embedding_model), active = COALESCE($7, active),
 		api_key_encrypted = CASE WHEN $8 THEN $9 ELSE api_key_encrypted END, updated_at = now()

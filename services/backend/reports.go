@@ -9,9 +9,12 @@ import (
 	"github.com/contract-lucidity/contract-lucidity/services/internal/queue"
 )
 
+// reportJSON is a report of one document (document_id) or of a whole
+// project (project_id); the other is null.
 type reportJSON struct {
 	ID           string     `json:"id" format:"uuid"`
-	DocumentID   string     `json:"document_id" format:"uuid"`
+	DocumentID   *string    `json:"document_id" format:"uuid"`
+	ProjectID    *string    `json:"project_id" format:"uuid"`
 	Status       string     `json:"status" enum:"queued,running,complete,failed"`
 	ErrorMessage *string    `json:"error_message"`
 	CreatedAt    time.Time  `json:"created_at"`
@@ -19,23 +22,36 @@ type reportJSON struct {
 	RequestedBy  *string    `json:"requested_by" format:"uuid"`
 }
 
-const reportColumns = `id, document_id, status, error_message, created_at, completed_at, requested_by`
+const reportColumns = `id, document_id, project_id, status, error_message, created_at, completed_at, requested_by`
 
 func scanReport(row pgx.Row, extra ...any) (reportJSON, error) {
 	var rp reportJSON
-	err := row.Scan(append([]any{&rp.ID, &rp.DocumentID, &rp.Status, &rp.ErrorMessage, &rp.CreatedAt, &rp.CompletedAt, &rp.RequestedBy}, extra...)...)
+	err := row.Scan(append([]any{&rp.ID, &rp.DocumentID, &rp.ProjectID, &rp.Status, &rp.ErrorMessage, &rp.CreatedAt, &rp.CompletedAt,
+		&rp.RequestedBy}, extra...)...)
 	return rp, err
 }
 
 func (s *Server) handleCreateReport(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	p := caller(r)
 	id, err := s.authorize(r, s.documentRole, "editor", "request report")
 	if err != nil {
 		return err
 	}
-	rp, err := scanReport(s.pool.QueryRow(ctx, `INSERT INTO document_reports (document_id, requested_by) VALUES ($1, $2)
-		RETURNING `+reportColumns, id, p.ID))
+	return s.createReport(w, r, "document_id", id)
+}
+
+func (s *Server) handleCreateProjectReport(w http.ResponseWriter, r *http.Request) error {
+	id, err := s.authorize(r, s.projectRole, "editor", "request project report")
+	if err != nil {
+		return err
+	}
+	return s.createReport(w, r, "project_id", id)
+}
+
+// createReport queues a report of the subject column's id.
+func (s *Server) createReport(w http.ResponseWriter, r *http.Request, subject, id string) error {
+	ctx := r.Context()
+	rp, err := scanReport(s.pool.QueryRow(ctx, `INSERT INTO document_reports (`+subject+`, requested_by) VALUES ($1, $2)
+		RETURNING `+reportColumns, id, caller(r).ID))
 	if err != nil {
 		return err
 	}
@@ -45,12 +61,23 @@ func (s *Server) handleCreateReport(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Server) handleListReports(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
 	id, err := s.authorize(r, s.documentRole, "", "")
 	if err != nil {
 		return err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+reportColumns+` FROM document_reports WHERE document_id = $1
+	return s.listReports(w, r, "document_id", id)
+}
+
+func (s *Server) handleListProjectReports(w http.ResponseWriter, r *http.Request) error {
+	id, err := s.authorize(r, s.projectRole, "", "")
+	if err != nil {
+		return err
+	}
+	return s.listReports(w, r, "project_id", id)
+}
+
+func (s *Server) listReports(w http.ResponseWriter, r *http.Request, subject, id string) error {
+	rows, err := s.pool.Query(r.Context(), `SELECT `+reportColumns+` FROM document_reports WHERE `+subject+` = $1
 		ORDER BY created_at DESC, id`, id)
 	if err != nil {
 		return err
@@ -71,7 +98,12 @@ func (s *Server) reportAccess(r *http.Request, id string) (rp reportJSON, htmlKe
 	if err != nil {
 		return rp, nil, nil, err
 	}
-	if _, _, err := s.documentAccess(ctx, caller(r), rp.DocumentID); err != nil {
+	if rp.DocumentID != nil {
+		_, _, err = s.documentAccess(ctx, caller(r), *rp.DocumentID)
+	} else {
+		_, err = s.projectRole(ctx, caller(r), *rp.ProjectID)
+	}
+	if err != nil {
 		return rp, nil, nil, err
 	}
 	return rp, htmlKey, pdfKey, nil
@@ -116,5 +148,14 @@ func (s *Server) handleDownloadReport(w http.ResponseWriter, r *http.Request) er
 	if rp.Status != "complete" || key == nil || *key == "" {
 		return errStatus(http.StatusConflict, "report is not ready")
 	}
-	return s.serveFile(w, r, *key, "report-"+rp.ID+"."+format, mimeType)
+	// Named after what it reports on: "Supply Agreement report.pdf".
+	var subject string
+	if err := s.pool.QueryRow(r.Context(), `SELECT coalesce((SELECT original_name FROM documents WHERE id = $1),
+		(SELECT name FROM projects WHERE id = $2), '')`, rp.DocumentID, rp.ProjectID).Scan(&subject); err != nil {
+		return err
+	}
+	if rp.DocumentID != nil {
+		subject = withoutExtension(subject)
+	}
+	return s.serveFile(w, r, *key, downloadName(subject+" report", format), mimeType)
 }

@@ -3,6 +3,7 @@ package backend_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/testenv"
@@ -55,4 +56,64 @@ func TestRedisOutageDegradesInsteadOfFailing(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "rate limiter unavailable") {
 		t.Error("outage not logged")
 	}
+}
+
+// With PostgreSQL stopped (a real server shut down), every API call answers
+// 503 with Retry-After and a readable message, counted and logged as a
+// warning, never 500; readiness says so; and within seconds of the
+// database's return the same calls succeed again.
+func TestDatabaseOutageAnswers503AndRecovers(t *testing.T) {
+	own, err := testenv.StartPostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(own.Stop)
+	e := newEnv(t, func(c *config.Config) { c.DatabaseURL = own.NewDatabase(t) })
+	p := e.createProject(e.admin, "Outage")
+
+	own.Shutdown()
+	for _, r := range []*response{
+		e.do("GET", "/api/projects", e.admin, nil),
+		e.do("GET", "/api/projects/"+p+"/documents", e.admin, nil),
+		e.do("POST", "/api/projects", e.admin, map[string]string{"name": "During the outage"}),
+		e.do("POST", "/api/auth/login", "", map[string]string{"email": adminEmail, "password": newAdminPass}),
+	} {
+		r.want(503)
+		if r.header.Get("Retry-After") == "" || !strings.Contains(r.detail(), "temporarily unavailable") {
+			t.Fatalf("503 without Retry-After or a readable message: %v %s", r.header, r.body)
+		}
+	}
+	e.do("GET", "/readyz", "", nil).want(503)
+	if m := e.metrics(); !strings.Contains(m, "cl_database_unavailable_total 4") {
+		t.Errorf("outage requests not counted:\n%s", grepLines(m, "cl_database_unavailable"))
+	}
+	if logs := e.logs.String(); strings.Contains(logs, `"msg":"request failed"`) || !strings.Contains(logs, `"msg":"database unavailable"`) {
+		t.Errorf("the outage is not logged as a warning:\n%s", logs)
+	}
+
+	if err := own.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := e.do("GET", "/api/projects", e.admin, nil)
+		if r.status == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %d 30 s after the database returned: %s", r.status, r.body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	e.do("POST", "/api/projects", e.admin, map[string]string{"name": "After the outage"}).want(201)
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -1,6 +1,10 @@
 package worker
 
-import "context"
+import (
+	"context"
+
+	"github.com/contract-lucidity/contract-lucidity/services/internal/analysis"
+)
 
 // Facts are the document-level facts of the "classifying" stage, stored as
 // documents.facts (JSON object).
@@ -54,6 +58,7 @@ type Analyzer interface {
 	Facts(ctx context.Context, text string) (Facts, error)
 	Split(text string) []Segment
 	Classify(ctx context.Context, segs []Segment) ([]Classification, error)
-	Assess(ctx context.Context, segs []Segment, cls []Classification) ([]Assessment, error)
+	// Assess rates the clauses against the document's project's playbook.
+	Assess(ctx context.Context, pb *analysis.Playbook, segs []Segment, cls []Classification) ([]Assessment, error)
 	Embed(ctx context.Context, texts []string) ([][]float32, error)
 }

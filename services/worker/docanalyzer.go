@@ -15,7 +15,7 @@ type docAnalyzer struct {
 	// Steps served by providers (nil: offline).
 	facts    func(ctx context.Context, text string) (Facts, int, error)
 	classify func(ctx context.Context, segs []Segment) ([]Classification, int, error)
-	assess   func(ctx context.Context, segs []Segment, cls []Classification) ([]Assessment, int, error)
+	assess   func(ctx context.Context, pb *analysis.Playbook, segs []Segment, cls []Classification) ([]Assessment, int, error)
 	embed    func(ctx context.Context, texts []string) ([][]float32, int, error)
 	// names of the providers actually used, in order of first use
 	used     []string
@@ -95,9 +95,9 @@ func (d *docAnalyzer) Classify(ctx context.Context, segs []Segment) ([]Classific
 	return d.offline.Classify(ctx, segs)
 }
 
-func (d *docAnalyzer) Assess(ctx context.Context, segs []Segment, cls []Classification) ([]Assessment, error) {
+func (d *docAnalyzer) Assess(ctx context.Context, pb *analysis.Playbook, segs []Segment, cls []Classification) ([]Assessment, error) {
 	if d.assess != nil && len(segs) > 0 {
-		as, n, err := d.assess(ctx, segs, cls)
+		as, n, err := d.assess(ctx, pb, segs, cls)
 		d.tokens.Add(int64(n))
 		if err == nil && len(as) == len(segs) {
 			d.markUsed("assess")
@@ -108,7 +108,7 @@ func (d *docAnalyzer) Assess(ctx context.Context, segs []Segment, cls []Classifi
 		}
 		d.fallback("assess", err)
 	}
-	return d.offline.Assess(ctx, segs, cls)
+	return d.offline.Assess(ctx, pb, segs, cls)
 }
 
 // Embed returns the clause vectors and the embedder that made them (the

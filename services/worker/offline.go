@@ -8,29 +8,20 @@ import (
 	"sync"
 
 	"github.com/contract-lucidity/contract-lucidity/services/internal/analysis"
+	"github.com/contract-lucidity/contract-lucidity/services/internal/playbook"
 )
-
-// PlaybookSource returns the risk playbook to apply (the worker reads the
-// playbook_rules table, which admins edit).
-type PlaybookSource func(ctx context.Context) (*analysis.Playbook, error)
 
 // offlineAnalyzer adapts services/internal/analysis (the built-in
 // classifier, facts extractor, risk playbook and embedder) to Analyzer.
 type offlineAnalyzer struct {
-	once     sync.Once
-	model    *analysis.Model
-	err      error
-	playbook PlaybookSource
+	once  sync.Once
+	model *analysis.Model
+	err   error
 }
 
 // NewOfflineAnalyzer returns the built-in analyzer. The classifier model is
-// loaded on first use; playbook nil means the default playbook.
-func NewOfflineAnalyzer(playbook PlaybookSource) Analyzer {
-	if playbook == nil {
-		playbook = func(context.Context) (*analysis.Playbook, error) { return analysis.DefaultPlaybook(), nil }
-	}
-	return &offlineAnalyzer{playbook: playbook}
-}
+// loaded on first use.
+func NewOfflineAnalyzer() Analyzer { return &offlineAnalyzer{} }
 
 func (o *offlineAnalyzer) load() (*analysis.Model, error) {
 	o.once.Do(func() {
@@ -116,11 +107,7 @@ func (o *offlineAnalyzer) Classify(ctx context.Context, segs []Segment) ([]Class
 	return out, nil
 }
 
-func (o *offlineAnalyzer) Assess(ctx context.Context, segs []Segment, cls []Classification) ([]Assessment, error) {
-	pb, err := o.playbook(ctx)
-	if err != nil {
-		return nil, err
-	}
+func (o *offlineAnalyzer) Assess(ctx context.Context, pb *analysis.Playbook, segs []Segment, cls []Classification) ([]Assessment, error) {
 	out := make([]Assessment, len(segs))
 	for i, s := range segs {
 		out[i].Risk, out[i].Explanation = pb.Assess(cls[i].Category, s.Text)
@@ -149,33 +136,22 @@ func clauseCategories() []string {
 	return out
 }
 
-// loadPlaybook reads the enabled playbook_rules; an empty table means the
-// default playbook. Invalid rules (a bad regular expression typed by an
-// admin) are skipped with a warning rather than failing documents.
-func (w *Worker) loadPlaybook(ctx context.Context) (*analysis.Playbook, error) {
-	rows, err := w.pool.Query(ctx, `SELECT category, pattern, risk_level, explanation, priority
-		FROM playbook_rules WHERE enabled ORDER BY priority, category`)
+// loadPlaybook reads the playbook of a project (its own rules, then the
+// installation's with its overrides; see services/internal/playbook). An
+// empty table means the default playbook. Invalid rules (stored before
+// rules were validated) are skipped with a warning rather than failing
+// documents.
+func (w *Worker) loadPlaybook(ctx context.Context, projectID string) (*analysis.Playbook, error) {
+	rules, err := playbook.ForProject(ctx, w.pool, projectID)
 	if err != nil {
-		return nil, fmt.Errorf("read playbook: %w", err)
-	}
-	defer rows.Close()
-	var rules []analysis.Rule
-	for rows.Next() {
-		var r analysis.Rule
-		if err := rows.Scan(&r.Category, &r.Pattern, &r.Risk, &r.Explanation, &r.Priority); err != nil {
-			return nil, fmt.Errorf("read playbook: %w", err)
-		}
-		if _, err := analysis.NewPlaybook([]analysis.Rule{r}); err != nil {
-			w.log.Warn("invalid playbook rule skipped", "category", r.Category, "error", err)
-			continue
-		}
-		rules = append(rules, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read playbook: %w", err)
+		return nil, err
 	}
 	if len(rules) == 0 {
 		return analysis.DefaultPlaybook(), nil
 	}
-	return analysis.NewPlaybook(rules)
+	c, skipped := playbook.Compile(rules)
+	for _, err := range skipped {
+		w.log.Warn("invalid playbook rule skipped", "project_id", projectID, "error", err)
+	}
+	return c.Playbook(), nil
 }

@@ -217,7 +217,11 @@ func (w *Worker) pipelineStages(ctx context.Context, doc *document, an *docAnaly
 	if err != nil {
 		return classify(StatusAnalyzing, err)
 	}
-	risks, err := an.Assess(ctx, segs, cls)
+	pb, err := w.loadPlaybook(ctx, doc.projectID)
+	if err != nil {
+		return classify(StatusAnalyzing, err)
+	}
+	risks, err := an.Assess(ctx, pb, segs, cls)
 	if err != nil {
 		return classify(StatusAnalyzing, err)
 	}
@@ -250,11 +254,7 @@ func (w *Worker) pipelineStages(ctx context.Context, doc *document, an *docAnaly
 		if !isClauseCategory(cls[i].Category) {
 			cls[i] = Classification{Category: "Other"}
 		}
-		switch risks[i].Risk {
-		case "low", "medium", "high":
-		default:
-			risks[i].Risk = "low"
-		}
+		risks[i].Risk = knownRisk(risks[i].Risk)
 		clauses[i] = Clause{Ordinal: i + 1, Heading: s.Heading, Text: s.Text, Category: cls[i].Category,
 			Confidence: cls[i].Confidence, Risk: risks[i].Risk, Explanation: risks[i].Explanation, Embedding: vecs[i], EmbeddingModel: embedder}
 		if s.End > s.Start {
@@ -294,6 +294,16 @@ func (w *Worker) setStage(ctx context.Context, doc *document, status, extraSet s
 }
 
 var errDocumentGone = errors.New("document row gone or terminal")
+
+// knownRisk is a risk level clauses.risk_level accepts: a provider's odd
+// answer counts as low.
+func knownRisk(r string) string {
+	switch r {
+	case "low", "medium", "high":
+		return r
+	}
+	return "low"
+}
 
 // storeClauses replaces the document's clauses and marks it complete in one
 // transaction.
@@ -480,6 +490,24 @@ func (w *Worker) Sweep(ctx context.Context) (int, error) {
 	}
 	for _, id := range reports {
 		if err := w.queue.Enqueue(ctx, queue.Job{Kind: queue.KindReport, ID: id}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	// Re-assessments likewise (a long one still running holds its job
+	// lock, so the duplicate is dropped).
+	rows, err = w.pool.Query(ctx, `SELECT id::text FROM playbook_reassessments
+		WHERE status IN ('queued', 'running') AND created_at < now() - make_interval(secs => $1)
+		ORDER BY created_at LIMIT 50`, 2*w.visibility().Seconds())
+	if err != nil {
+		return n, fmt.Errorf("find stale re-assessments: %w", err)
+	}
+	stale, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return n, fmt.Errorf("find stale re-assessments: %w", err)
+	}
+	for _, id := range stale {
+		if err := w.queue.Enqueue(ctx, queue.Job{Kind: queue.KindReassess, ID: id}); err != nil {
 			return n, err
 		}
 		n++

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/contract-lucidity/contract-lucidity/services/internal/analysis"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/secretbox"
 	"github.com/contract-lucidity/contract-lucidity/services/worker/ai"
 )
@@ -121,12 +122,8 @@ func (w *Worker) configureProviders(ctx context.Context, d *docAnalyzer) {
 	}
 	if cc, ok := caps[CapReasoning]; ok {
 		d.provider["assess"] = cc.label
-		d.assess = func(ctx context.Context, segs []Segment, cls []Classification) ([]Assessment, int, error) {
-			playbook, err := w.playbookText(ctx)
-			if err != nil {
-				return nil, 0, err
-			}
-			res, n, err := ai.AssessRisks(ctx, cc.client, cc.model, playbook, clauseInputs(segs, cls))
+		d.assess = func(ctx context.Context, pb *analysis.Playbook, segs []Segment, cls []Classification) ([]Assessment, int, error) {
+			res, n, err := ai.AssessRisks(ctx, cc.client, cc.model, playbookText(pb), clauseInputs(segs, cls))
 			if err != nil {
 				return nil, n, err
 			}
@@ -156,13 +153,8 @@ func clauseInputs(segs []Segment, cls []Classification) []ai.ClauseInput {
 	return out
 }
 
-// playbookText renders the playbook (playbook_rules, or the defaults) as
-// the positions a model should apply.
-func (w *Worker) playbookText(ctx context.Context) (string, error) {
-	pb, err := w.loadPlaybook(ctx)
-	if err != nil {
-		return "", err
-	}
+// playbookText renders a playbook as the positions a model should apply.
+func playbookText(pb *analysis.Playbook) string {
 	var lines []string
 	for _, r := range pb.Rules() {
 		line := "- " + r.Category
@@ -171,5 +163,5 @@ func (w *Worker) playbookText(ctx context.Context) (string, error) {
 		}
 		lines = append(lines, fmt.Sprintf("%s: %s risk. %s", line, r.Risk, r.Explanation))
 	}
-	return strings.Join(lines, "\n"), nil
+	return strings.Join(lines, "\n")
 }

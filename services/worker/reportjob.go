@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/contract-lucidity/contract-lucidity/services/internal/keydates"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/storage"
 	"github.com/contract-lucidity/contract-lucidity/services/worker/ai"
 	"github.com/contract-lucidity/contract-lucidity/services/worker/report"
@@ -28,12 +30,11 @@ func (w *Worker) processReport(ctx context.Context, id string) (jobResult, error
 
 func (w *Worker) renderReport(ctx context.Context, id string) (jobResult, error) {
 	start := time.Now()
-	var docID string
-	var requestedBy *string
+	var docID, projectID, requestedBy *string
 	err := w.pool.QueryRow(ctx, `UPDATE document_reports r SET status = 'running'
 		WHERE id = $1 AND status IN ('queued', 'running')
-		RETURNING document_id, (SELECT u.name || ' <' || u.email || '>' FROM users u WHERE u.id = r.requested_by)`, id).
-		Scan(&docID, &requestedBy)
+		RETURNING document_id, project_id, (SELECT u.name || ' <' || u.email || '>' FROM users u WHERE u.id = r.requested_by)`, id).
+		Scan(&docID, &projectID, &requestedBy)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return resultSkipped, nil
 	}
@@ -43,13 +44,25 @@ func (w *Worker) renderReport(ctx context.Context, id string) (jobResult, error)
 		}
 		return resultHandBack, fmt.Errorf("claim report: %w", err)
 	}
-	data, err := w.reportData(ctx, docID)
-	if err == nil {
-		if requestedBy != nil {
-			data.RequestedBy = *requestedBy
+	by := ""
+	if requestedBy != nil {
+		by = *requestedBy
+	}
+	if docID != nil {
+		var data *report.Data
+		if data, err = w.reportData(ctx, *docID); err == nil {
+			data.RequestedBy = by
+			w.summarize(ctx, *docID, data)
+			err = w.writeReport(id, func(out io.Writer) error { return report.RenderHTML(out, data) },
+				func(out io.Writer) error { return report.RenderPDF(out, data) })
 		}
-		w.summarize(ctx, docID, data)
-		err = w.writeReport(id, data)
+	} else if projectID != nil {
+		var pr *report.Project
+		if pr, err = w.projectReportData(ctx, *projectID); err == nil {
+			pr.RequestedBy = by
+			err = w.writeReport(id, func(out io.Writer) error { return report.RenderProjectHTML(out, pr) },
+				func(out io.Writer) error { return report.RenderProjectPDF(out, pr) })
+		}
 	}
 	if err != nil {
 		if shuttingDown(ctx) {
@@ -69,22 +82,61 @@ func (w *Worker) renderReport(ctx context.Context, id string) (jobResult, error)
 		return resultHandBack, fmt.Errorf("record report: %w", err)
 	}
 	w.metrics.observe("report", start)
-	w.log.Info("report generated", "report_id", id, "document_id", docID, "seconds", time.Since(start).Seconds())
+	w.log.Info("report generated", "report_id", id, "document_id", docID, "project_id", projectID, "seconds", time.Since(start).Seconds())
 	return resultDone, nil
 }
 
-func (w *Worker) writeReport(id string, data *report.Data) error {
-	var html, pdf bytes.Buffer
-	if err := report.RenderHTML(&html, data); err != nil {
+func (w *Worker) writeReport(id string, html, pdf func(io.Writer) error) error {
+	var hb, pb bytes.Buffer
+	if err := html(&hb); err != nil {
 		return fmt.Errorf("render html: %w", err)
 	}
-	if err := report.RenderPDF(&pdf, data); err != nil {
+	if err := pdf(&pb); err != nil {
 		return err
 	}
-	if err := w.store.Write(storage.ReportKey(id, "html"), &html); err != nil {
+	if err := w.store.Write(storage.ReportKey(id, "html"), &hb); err != nil {
 		return err
 	}
-	return w.store.Write(storage.ReportKey(id, "pdf"), &pdf)
+	return w.store.Write(storage.ReportKey(id, "pdf"), &pb)
+}
+
+// projectReportLimit bounds the documents of a project report (the newest).
+const projectReportLimit = 200
+
+// projectReportData loads the report content of every document of a
+// project (the built-in summary each; provider summaries are for document
+// reports) and their key dates.
+func (w *Worker) projectReportData(ctx context.Context, projectID string) (*report.Project, error) {
+	pr := &report.Project{GeneratedAt: time.Now().UTC()}
+	var total int
+	if err := w.pool.QueryRow(ctx, `SELECT p.name, (SELECT count(*) FROM documents d WHERE d.project_id = p.id)
+		FROM projects p WHERE p.id = $1`, projectID).Scan(&pr.ProjectName, &total); err != nil {
+		return nil, fmt.Errorf("load project: %w", err)
+	}
+	rows, err := w.pool.Query(ctx, `SELECT id::text FROM documents WHERE project_id = $1 ORDER BY created_at DESC, id LIMIT $2`,
+		projectID, projectReportLimit)
+	if err != nil {
+		return nil, fmt.Errorf("list documents: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list documents: %w", err)
+	}
+	pr.Truncated = total - len(ids)
+	for _, id := range ids {
+		d, err := w.reportData(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		d.Summary = report.OfflineSummary(d)
+		for _, k := range d.KeyDates {
+			k.Document = d.DocumentName
+			pr.KeyDates = append(pr.KeyDates, k)
+		}
+		pr.Documents = append(pr.Documents, d)
+	}
+	sort.SliceStable(pr.KeyDates, func(i, j int) bool { return pr.KeyDates[i].Date < pr.KeyDates[j].Date })
+	return pr, nil
 }
 
 // reportData loads a document's report content.
@@ -101,6 +153,11 @@ func (w *Worker) reportData(ctx context.Context, docID string) (*report.Data, er
 		return nil, fmt.Errorf("load document: %w", err)
 	}
 	d.Facts = factList(factsJSON)
+	if d.Status == "complete" {
+		for _, k := range keydates.Compute(factsJSON, time.Now()) {
+			d.KeyDates = append(d.KeyDates, report.KeyDate{Date: k.Date.Format(time.DateOnly), Title: k.Title, Detail: k.Detail, Tentative: k.Tentative})
+		}
+	}
 	rows, err := w.pool.Query(ctx, `SELECT c.ordinal, c.heading, c.category, c.confidence, c.risk_level, c.explanation, c.text,
 			coalesce((SELECT cd.decision FROM clause_decisions cd WHERE cd.clause_id = c.id ORDER BY cd.decided_at DESC LIMIT 1), '')
 		FROM clauses c WHERE c.document_id = $1 ORDER BY c.ordinal`, docID)
@@ -155,6 +212,10 @@ func factList(raw []byte) []report.Fact {
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
+		switch k {
+		case "facts_version", "details", "party_details": // sources and certainty, not values
+			continue
+		}
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(i, j int) bool {

@@ -171,7 +171,7 @@ func New(cfg *config.Config, deps Deps) (*Worker, error) {
 		w.log = slog.Default()
 	}
 	if w.offline == nil {
-		w.offline = NewOfflineAnalyzer(w.loadPlaybook)
+		w.offline = NewOfflineAnalyzer()
 	}
 	if w.http == nil {
 		// Provider base URLs are admin input: connect only where the
@@ -358,6 +358,8 @@ func (w *Worker) run(ctx context.Context, d *queue.Delivery) (jobResult, error) 
 		return w.processDocument(ctx, d.Job.ID)
 	case queue.KindReport:
 		return w.processReport(ctx, d.Job.ID)
+	case queue.KindReassess:
+		return w.processReassessment(ctx, d.Job.ID)
 	}
 	w.log.Warn("unknown job kind dropped", "kind", d.Job.Kind, "id", d.Job.ID)
 	return resultDone, nil

@@ -82,6 +82,8 @@ func TestOneVersionEverywhere(t *testing.T) {
 		"charts/contract-lucidity/values.yaml instance.spec.version": yamlField(t, "charts/contract-lucidity/values.yaml", "instance", "spec", "version"),
 		"config/samples (development) spec.version":                  yamlField(t, "config/samples/contractlucidity_v1alpha1_contractlucidity.yaml", "spec", "version"),
 		"config/samples (production) spec.version":                   yamlField(t, "config/samples/contractlucidity_v1alpha1_contractlucidity_production.yaml", "spec", "version"),
+		"config/samples (backup) spec.version":                       yamlField(t, "config/samples/contractlucidity_v1alpha1_contractlucidity_backup.yaml", "spec", "version"),
+		"config/samples (cloudnativepg) spec.version":                yamlField(t, "config/samples/contractlucidity_v1alpha1_contractlucidity_cloudnativepg.yaml", "spec", "version"),
 		"CRD default of spec.version":                                crdVersionDefault(t),
 		"Makefile IMG tag":                                           tagOf(makeVar(t, "IMG")),
 		"Makefile APP_IMG tag":                                       tagOf(makeVar(t, "APP_IMG")),

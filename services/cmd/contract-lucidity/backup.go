@@ -38,11 +38,11 @@ func appVersion() string {
 }
 
 const backupUsage = `usage:
-  contract-lucidity backup create --to DEST [-o json]
+  contract-lucidity backup create --to DEST [--keep 7] [--keep-days 30] [--termination-log PATH] [-o json]
   contract-lucidity backup list   --from DEST [-o json]
   contract-lucidity backup verify --from DEST [-o json] ID
   contract-lucidity backup prune  --from DEST [--keep 7] [--keep-days 30] [--abandoned-after 24h] [--dry-run] [-o json]
-  contract-lucidity restore --from DEST --backup ID [-o json]
+  contract-lucidity restore --from DEST --backup ID [--termination-log PATH] [-o json]
 
 DEST is a directory (/backups or file:///backups) or s3://bucket/prefix
 (BACKUP_S3_ENDPOINT, BACKUP_S3_REGION, BACKUP_S3_ACCESS_KEY_ID,
@@ -135,40 +135,86 @@ func instance(ctx context.Context, env func(string) (string, bool)) (*config.Con
 func backupCreate(ctx context.Context, args []string, out io.Writer, env func(string) (string, bool)) error {
 	c := newCLI("backup create")
 	to := c.fs.String("to", "", "destination: directory, file:///path or s3://bucket/prefix")
-	if err := c.parse(args); err != nil {
-		return err
+	termLog := c.fs.String("termination-log", "", "also write the outcome as compact JSON to this file (a Kubernetes termination message)")
+	keep := c.fs.Int("keep", 7, "with --keep or --keep-days: prune after the backup, keeping this many newest complete backups")
+	keepDays := c.fs.Int("keep-days", 30, "with --keep or --keep-days: prune after the backup, keeping complete backups younger than this many days")
+	abandoned := c.fs.Duration("abandoned-after", 24*time.Hour, "when pruning: delete incomplete backups started longer ago than this")
+	err := c.parse(args)
+	prune := false
+	c.fs.Visit(func(f *flag.Flag) { prune = prune || f.Name == "keep" || f.Name == "keep-days" })
+	var res createResult
+	if err == nil {
+		res, err = createAndPrune(ctx, c, *to, prune, backup.Policy{Keep: *keep,
+			KeepFor: time.Duration(*keepDays) * 24 * time.Hour, AbandonedAfter: *abandoned}, *keepDays, out, env)
 	}
-	if len(c.args) > 0 {
-		return fmt.Errorf("backup create takes no arguments, got %q", c.args)
-	}
-	dest, err := backup.Open(*to, env)
 	if err != nil {
-		return err
+		res = createResult{Error: err.Error()}
+	}
+	if werr := writeTerminationLog(*termLog, fitCreateResult(res)); werr != nil {
+		return errors.Join(err, werr)
+	}
+	return err
+}
+
+// createAndPrune writes one backup and, when asked, prunes the destination
+// afterwards. A failed prune does not fail the command (the backup is
+// written; a retry would only write another): it is printed as a warning
+// and reported in the result.
+func createAndPrune(ctx context.Context, c *cli, to string, prune bool, policy backup.Policy, keepDays int, out io.Writer,
+	env func(string) (string, bool)) (createResult, error) {
+	if len(c.args) > 0 {
+		return createResult{}, fmt.Errorf("backup create takes no arguments, got %q", c.args)
+	}
+	if prune && policy.Keep < 1 {
+		return createResult{}, errors.New("backup create: --keep must be at least 1 (the newest complete backup is never deleted)")
+	}
+	if prune && keepDays < 0 {
+		return createResult{}, errors.New("backup create: --keep-days must not be negative")
+	}
+	dest, err := backup.Open(to, env)
+	if err != nil {
+		return createResult{}, err
 	}
 	cfg, pool, err := instance(ctx, env)
 	if err != nil {
-		return err
+		return createResult{}, err
 	}
 	defer pool.Close()
 	if st, err := os.Stat(cfg.StoragePath); err != nil || !st.IsDir() {
-		return fmt.Errorf("STORAGE_PATH %s is not a directory: the files could not be backed up", cfg.StoragePath)
+		return createResult{}, fmt.Errorf("STORAGE_PATH %s is not a directory: the files could not be backed up", cfg.StoragePath)
 	}
 	store, err := storage.New(cfg.StoragePath)
 	if err != nil {
-		return err
+		return createResult{}, err
 	}
-	m, err := backup.Create(ctx, pool, store, dest, backup.Options{AppVersion: appVersion(), Log: logger(cfg.LogLevel)})
+	log := logger(cfg.LogLevel)
+	m, err := backup.Create(ctx, pool, store, dest, backup.Options{AppVersion: appVersion(), Log: log})
 	if err != nil {
-		return err
+		return createResult{}, err
 	}
 	s := m.Summary()
 	s.Destination = dest.String()
+	res := newCreateResult(s)
+	if prune {
+		pruned, err := backup.Prune(ctx, dest, policy, time.Now(), false)
+		for _, p := range pruned {
+			res.Pruned = append(res.Pruned, p.ID)
+			log.Info("pruned backup", "id", p.ID, "reason", p.Reason)
+		}
+		if err != nil {
+			res.PruneError = err.Error()
+			fmt.Fprintf(os.Stderr, "WARNING: backup %s was written, but pruning old backups failed: %v\n", m.ID, err)
+		}
+	}
 	if c.json() {
-		return writeJSON(out, s)
+		return res, writeJSON(out, s)
 	}
 	fmt.Fprintf(out, "backup %s created in %s\n", m.ID, dest)
 	printSummary(out, s)
-	return nil
+	if prune {
+		fmt.Fprintf(out, "  pruned %d old backups\n", len(res.Pruned))
+	}
+	return res, nil
 }
 
 func printSummary(out io.Writer, s backup.Summary) {
@@ -332,35 +378,50 @@ func restoreCmd(ctx context.Context, args []string, out io.Writer, env func(stri
 	c := newCLI("restore")
 	from := c.fs.String("from", "", "where the backup is")
 	id := c.fs.String("backup", "", "the backup id (see backup list)")
-	if err := c.parse(args); err != nil {
-		return err
+	termLog := c.fs.String("termination-log", "", "also write the outcome as compact JSON to this file (a Kubernetes termination message)")
+	err := c.parse(args)
+	var res restoreResult
+	if err == nil {
+		res, err = restore(ctx, c, *from, *id, out, env)
 	}
-	if *id == "" || len(c.args) > 0 {
-		return fmt.Errorf("restore needs --from DEST --backup ID\n%s", backupUsage)
-	}
-	dest, err := backup.Open(*from, env)
 	if err != nil {
-		return err
+		res = restoreResult{Error: clip(err.Error(), 3000)}
+	}
+	b, _ := json.Marshal(res)
+	if werr := writeTerminationLog(*termLog, b); werr != nil {
+		return errors.Join(err, werr)
+	}
+	return err
+}
+
+func restore(ctx context.Context, c *cli, from, id string, out io.Writer, env func(string) (string, bool)) (restoreResult, error) {
+	if id == "" || len(c.args) > 0 {
+		return restoreResult{}, fmt.Errorf("restore needs --from DEST --backup ID\n%s", backupUsage)
+	}
+	dest, err := backup.Open(from, env)
+	if err != nil {
+		return restoreResult{}, err
 	}
 	cfg, pool, err := instance(ctx, env)
 	if err != nil {
-		return err
+		return restoreResult{}, err
 	}
 	defer pool.Close()
-	res, err := backup.Restore(ctx, pool, cfg.StoragePath, dest, *id, backup.RestoreOptions{AppVersion: appVersion(), Log: logger(cfg.LogLevel)})
+	res, err := backup.Restore(ctx, pool, cfg.StoragePath, dest, id, backup.RestoreOptions{AppVersion: appVersion(), Log: logger(cfg.LogLevel)})
 	if err != nil {
-		return err
+		return restoreResult{}, err
 	}
+	result := restoreResult{Restored: id, Migrated: res.Migrated}
 	s := res.Manifest.Summary()
 	s.Destination = dest.String()
 	if c.json() {
-		return writeJSON(out, map[string]any{"restored": s, "migrated": res.Migrated})
+		return result, writeJSON(out, map[string]any{"restored": s, "migrated": res.Migrated})
 	}
-	fmt.Fprintf(out, "restored backup %s from %s into an empty database and %s\n", *id, dest, cfg.StoragePath)
+	fmt.Fprintf(out, "restored backup %s from %s into an empty database and %s\n", id, dest, cfg.StoragePath)
 	printSummary(out, s)
 	if len(res.Migrated) > 0 {
 		fmt.Fprintf(out, "  then migrated to this version's schema: %s\n", strings.Join(res.Migrated, ", "))
 	}
 	fmt.Fprintln(out, "The instance needs the ENCRYPTION_KEY of the backed-up one: stored AI provider keys are encrypted with it.")
-	return nil
+	return result, nil
 }

@@ -131,3 +131,107 @@ func TestBackupAndRestoreCommands(t *testing.T) {
 		t.Fatalf("create without --to: %d %s", code, stderr)
 	}
 }
+
+// What the operator reads from a backup Job's terminated pod: `backup
+// create --termination-log` writes the outcome as one compact JSON object
+// (with --keep/--keep-days, after pruning), and on failure the error, so a
+// failed Job's reason reaches status.backup without reading logs.
+func TestBackupCreateWritesItsOutcomeToTheTerminationLog(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "contract-lucidity")
+	if out, err := exec.Command("go", "build", "-ldflags", "-X main.version=9.8.7", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	pg := testenv.PostgresTB(t)
+	url := pg.NewDatabase(t)
+	storage, backups, dir := t.TempDir(), t.TempDir(), t.TempDir()
+	env := []string{"PATH=" + os.Getenv("PATH"), "LOG_LEVEL=error", "BCRYPT_COST=4", "DATABASE_URL=" + url, "STORAGE_PATH=" + storage,
+		"INITIAL_ADMIN_EMAIL=admin@example.com", "INITIAL_ADMIN_PASSWORD=Initial-Passw0rd-1"}
+	if _, stderr, code := run(t, bin, env, "migrate"); code != 0 {
+		t.Fatalf("migrate: %d %s", code, stderr)
+	}
+	type result struct {
+		ID          string    `json:"id"`
+		Destination string    `json:"destination"`
+		SizeBytes   int64     `json:"size_bytes"`
+		FinishedAt  time.Time `json:"finished_at"`
+		AppVersion  string    `json:"app_version"`
+		Pruned      []string  `json:"pruned"`
+		PrunedCount int       `json:"pruned_count"`
+		PruneError  string    `json:"prune_error"`
+		Error       string    `json:"error"`
+	}
+	read := func(path string) result {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) > 4096 {
+			t.Fatalf("termination log has %d bytes, Kubernetes keeps 4096", len(b))
+		}
+		var r result
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatalf("termination log is not JSON: %v\n%s", err, b)
+		}
+		return r
+	}
+
+	first := filepath.Join(dir, "first")
+	if _, stderr, code := run(t, bin, env, "backup", "create", "--to", backups, "--termination-log", first); code != 0 {
+		t.Fatalf("backup create: %d %s", code, stderr)
+	}
+	r1 := read(first)
+	if r1.ID == "" || r1.SizeBytes <= 0 || r1.FinishedAt.IsZero() || r1.AppVersion != "9.8.7" || r1.Destination == "" || r1.Error != "" || len(r1.Pruned) != 0 {
+		t.Fatalf("first result: %+v", r1)
+	}
+	// Backup ids have a one-second resolution.
+	time.Sleep(1100 * time.Millisecond)
+	second := filepath.Join(dir, "second")
+	if _, stderr, code := run(t, bin, env, "backup", "create", "--to", backups, "--keep", "1", "--keep-days", "0",
+		"--termination-log", second, "-o", "json"); code != 0 {
+		t.Fatalf("backup create --keep 1: %d %s", code, stderr)
+	}
+	r2 := read(second)
+	if r2.ID == "" || r2.ID == r1.ID || len(r2.Pruned) != 1 || r2.Pruned[0] != r1.ID || r2.PrunedCount != 1 || r2.PruneError != "" {
+		t.Fatalf("second result (keep 1 prunes the first): %+v", r2)
+	}
+	if stdout, _, _ := run(t, bin, env, "backup", "list", "--from", backups); strings.Contains(stdout, r1.ID) || !strings.Contains(stdout, r2.ID) {
+		t.Fatalf("after pruning:\n%s", stdout)
+	}
+
+	// Failures: the message is in the termination log, the exit code is 1,
+	// and a bad retention is refused before anything is written.
+	failed := filepath.Join(dir, "failed")
+	bad := append(env[:len(env):len(env)], "DATABASE_URL=postgres://nobody:wrong@127.0.0.1:1/none?connect_timeout=1")
+	if _, _, code := run(t, bin, bad, "backup", "create", "--to", backups, "--termination-log", failed); code != 1 {
+		t.Fatalf("backup create against no database: exit %d", code)
+	}
+	if r := read(failed); r.Error == "" || r.ID != "" || strings.Contains(r.Error, "wrong") {
+		t.Fatalf("failed result: %+v", r)
+	}
+	if _, stderr, code := run(t, bin, env, "backup", "create", "--to", backups, "--keep", "0", "--termination-log", failed); code != 1 ||
+		!strings.Contains(stderr, "at least 1") || !strings.Contains(read(failed).Error, "at least 1") {
+		t.Fatalf("--keep 0: %d %s", code, stderr)
+	}
+	if stdout, _, _ := run(t, bin, env, "backup", "list", "--from", backups, "-o", "json"); strings.Count(stdout, `"id"`) != 1 {
+		t.Fatalf("a refused create wrote something:\n%s", stdout)
+	}
+
+	// restore writes its outcome too.
+	restored := filepath.Join(dir, "restored")
+	dst := pg.NewDatabase(t)
+	renv := append(env[:len(env):len(env)], "DATABASE_URL="+dst, "STORAGE_PATH="+filepath.Join(t.TempDir(), "s"))
+	if _, stderr, code := run(t, bin, renv, "restore", "--from", backups, "--backup", r2.ID, "--termination-log", restored); code != 0 {
+		t.Fatalf("restore: %d %s", code, stderr)
+	}
+	b, _ := os.ReadFile(restored)
+	if !strings.Contains(string(b), `"restored":"`+r2.ID+`"`) {
+		t.Fatalf("restore termination log: %s", b)
+	}
+	if _, _, code := run(t, bin, renv, "restore", "--from", backups, "--backup", r2.ID, "--termination-log", restored); code != 1 {
+		t.Fatalf("second restore into the same database: exit %d", code)
+	}
+	if b, _ := os.ReadFile(restored); !strings.Contains(string(b), `"error":"`) {
+		t.Fatalf("failed restore termination log: %s", b)
+	}
+}

@@ -41,6 +41,7 @@ type apiClause struct {
 	Category    string `json:"category"`
 	Text        string `json:"text"`
 	RiskLevel   string `json:"risk_level"`
+	Explanation string `json:"explanation"`
 	Likelihood  string `json:"likelihood"`
 	StartOffset *int   `json:"start_offset"`
 	EndOffset   *int   `json:"end_offset"`

@@ -77,19 +77,28 @@ func (p *Playbook) Rules() []Rule {
 // Assess rates a clause of the given category: the first matching rule's risk
 // and explanation, else low with a neutral explanation.
 func (p *Playbook) Assess(category, text string) (risk, explanation string) {
-	for _, r := range p.rules {
+	if i, ok := p.Match(category, text); ok {
+		return p.rules[i].Risk, p.rules[i].Explanation
+	}
+	if category == Other || category == "" {
+		return RiskLow, "No playbook position applies to this clause."
+	}
+	return RiskLow, fmt.Sprintf("Standard %s clause; no playbook position flags it.", category)
+}
+
+// Match returns the index in Rules() of the rule that rates a clause of
+// the given category and text, or false when none applies.
+func (p *Playbook) Match(category, text string) (int, bool) {
+	for i, r := range p.rules {
 		if r.Category != category && r.Category != AnyCategory {
 			continue
 		}
 		if r.re != nil && !r.re.MatchString(text) {
 			continue
 		}
-		return r.Risk, r.Explanation
+		return i, true
 	}
-	if category == Other || category == "" {
-		return RiskLow, "No playbook position applies to this clause."
-	}
-	return RiskLow, fmt.Sprintf("Standard %s clause; no playbook position flags it.", category)
+	return 0, false
 }
 
 // Assess is p.Assess(category, text) for a classified clause.

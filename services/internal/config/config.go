@@ -66,7 +66,13 @@ type Config struct {
 	Environment string // development | production
 
 	DatabaseURL string
-	RedisURL    string // may be empty for services that do not need Redis
+	// DatabasePasswordFallback (POSTGRES_PASSWORD_FALLBACK) is tried for a
+	// new connection when the server refuses the password of DatabaseURL
+	// (SQLSTATE 28P01). During a password rotation it is the other of the
+	// old and the new password, so connections succeed whichever of them
+	// the server has at that moment.
+	DatabasePasswordFallback string
+	RedisURL                 string // may be empty for services that do not need Redis
 	// RedisPassword overrides the password of RedisURL when set.
 	RedisPassword string
 
@@ -168,6 +174,7 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 	prod := c.Production()
 
 	c.DatabaseURL = l.databaseURL()
+	c.DatabasePasswordFallback = l.str("POSTGRES_PASSWORD_FALLBACK", "")
 	c.RedisURL = l.str("REDIS_URL", "")
 	c.RedisPassword = l.str("REDIS_PASSWORD", "")
 	c.JWTSecret = l.str("JWT_SECRET_KEY", "")
@@ -301,6 +308,9 @@ func LoadFrom(svc Service, lookup func(string) (string, bool)) (*Config, error) 
 		if u, err := url.Parse(c.DatabaseURL); err == nil {
 			pw, _ := u.User.Password()
 			l.secret(prod, "POSTGRES_PASSWORD", pw, 8)
+		}
+		if c.DatabasePasswordFallback != "" {
+			l.secret(prod, "POSTGRES_PASSWORD_FALLBACK", c.DatabasePasswordFallback, 8)
 		}
 	}
 	if len(l.errs) > 0 {

@@ -52,6 +52,7 @@ func TestProductionRefusesUnsafeValuesNamingTheVariable(t *testing.T) {
 		{"default db password", "DATABASE_URL", "postgres://cl:postgres@db/cl", "POSTGRES_PASSWORD is a known default"},
 		{"missing redis", "REDIS_URL", "", "REDIS_URL is required"},
 		{"default redis password", "REDIS_PASSWORD", "changeme", "REDIS_PASSWORD is a known default"},
+		{"default db fallback password", "POSTGRES_PASSWORD_FALLBACK", "password", "POSTGRES_PASSWORD_FALLBACK is a known default"},
 		{"default admin password", "INITIAL_ADMIN_PASSWORD", "changeme", "INITIAL_ADMIN_PASSWORD is a known default"},
 		{"other jwt algorithm", "JWT_ALGORITHM", "RS256", "JWT_ALGORITHM only HS256"},
 		{"short previous jwt secret", "JWT_PREVIOUS_SECRET_KEYS", "k8J2nQ5vX9mZ3pL7wR4tY6uB1cE0hF2b, short", "JWT_PREVIOUS_SECRET_KEYS (entry 2) is too short"},
@@ -282,5 +283,17 @@ func TestTestOrPlaceholderKey(t *testing.T) {
 		if reason, bad := TestOrPlaceholderKey(k); bad {
 			t.Errorf("%q refused: %s", k, reason)
 		}
+	}
+}
+
+func TestDatabasePasswordFallbackIsRead(t *testing.T) {
+	m := prodEnv()
+	m["POSTGRES_PASSWORD_FALLBACK"] = "Zt5kW8qR2mXn"
+	c, err := LoadFrom(Worker, env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DatabasePasswordFallback != "Zt5kW8qR2mXn" {
+		t.Errorf("DatabasePasswordFallback = %q", c.DatabasePasswordFallback)
 	}
 }

@@ -19,7 +19,9 @@ import (
 	"github.com/contract-lucidity/contract-lucidity/services/internal/config"
 )
 
-// Open connects a pool to cfg.DatabaseURL and checks it with a ping.
+// Open connects a pool to cfg.DatabaseURL and checks it with a ping. New
+// connections fall back to cfg.DatabasePasswordFallback when the server
+// refuses the password (see passwordFallback).
 func Open(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
@@ -29,6 +31,9 @@ func Open(ctx context.Context, cfg *config.Config) (*pgxpool.Pool, error) {
 		pc.MaxConns = 10
 	}
 	pc.MaxConnIdleTime = 5 * time.Minute
+	if cfg.DatabasePasswordFallback != "" {
+		pc.BeforeConnect = newPasswordFallback(pc.ConnConfig.Password, cfg.DatabasePasswordFallback).beforeConnect
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", redact(err))

@@ -27,6 +27,7 @@ import (
 const (
 	KindDocument = "document"
 	KindReport   = "report"
+	KindReassess = "reassess" // playbook_reassessments.id: apply the playbook to existing clauses
 )
 
 // Defaults of Options.
@@ -38,8 +39,8 @@ const (
 
 // Job is the message format (JSON in the stream entry's "job" field).
 type Job struct {
-	Kind       string    `json:"kind"` // KindDocument or KindReport
-	ID         string    `json:"id"`   // documents.id or document_reports.id
+	Kind       string    `json:"kind"` // KindDocument, KindReport or KindReassess
+	ID         string    `json:"id"`   // documents.id, document_reports.id or playbook_reassessments.id
 	EnqueuedAt time.Time `json:"enqueued_at"`
 }
 
@@ -99,7 +100,7 @@ func isNoGroup(err error) bool { return err != nil && strings.Contains(err.Error
 
 // Enqueue appends a job. EnqueuedAt is set when zero.
 func (q *Queue) Enqueue(ctx context.Context, job Job) error {
-	if job.Kind != KindDocument && job.Kind != KindReport {
+	if job.Kind != KindDocument && job.Kind != KindReport && job.Kind != KindReassess {
 		return fmt.Errorf("enqueue: unknown job kind %q", job.Kind)
 	}
 	if job.ID == "" {

@@ -177,16 +177,42 @@ func (s *Store) TrashDocument(documentID string, reportIDs []string) error {
 	if !uuidRE.MatchString(documentID) {
 		return fmt.Errorf("invalid document id %q", documentID)
 	}
-	keys := []string{"documents/" + documentID}
+	keys, err := reportKeys(reportIDs)
+	if err != nil {
+		return err
+	}
+	return s.trash(documentID, append(keys, "documents/"+documentID))
+}
+
+// TrashReports moves the files of reports of a deleted project into a new
+// trash entry named after the project, like TrashDocument.
+func (s *Store) TrashReports(projectID string, reportIDs []string) error {
+	if !uuidRE.MatchString(projectID) {
+		return fmt.Errorf("invalid project id %q", projectID)
+	}
+	keys, err := reportKeys(reportIDs)
+	if err != nil || len(keys) == 0 {
+		return err
+	}
+	return s.trash(projectID, keys)
+}
+
+func reportKeys(reportIDs []string) ([]string, error) {
+	var keys []string
 	for _, id := range reportIDs {
 		if !uuidRE.MatchString(id) {
-			return fmt.Errorf("invalid report id %q", id)
+			return nil, fmt.Errorf("invalid report id %q", id)
 		}
 		keys = append(keys, ReportKey(id, "html"), ReportKey(id, "pdf"))
 	}
-	entry, err := os.MkdirTemp(filepath.Join(s.root, trashDir), strconv.FormatInt(time.Now().Unix(), 10)+"-"+documentID+"-")
+	return keys, nil
+}
+
+// trash moves keys into a new trash entry <unix seconds>-<owner>-<suffix>.
+func (s *Store) trash(owner string, keys []string) error {
+	entry, err := os.MkdirTemp(filepath.Join(s.root, trashDir), strconv.FormatInt(time.Now().Unix(), 10)+"-"+owner+"-")
 	if err != nil {
-		return fmt.Errorf("trash document %s: %w", documentID, err)
+		return fmt.Errorf("trash %s: %w", owner, err)
 	}
 	moved := 0
 	for _, key := range keys {

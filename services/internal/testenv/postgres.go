@@ -23,18 +23,37 @@ type Postgres struct {
 	User     string
 	Password string
 	dir      string
+	bin      string
 	server   string // the postgres binary
 	cred     *syscall.Credential
 	cmd      *exec.Cmd
 	exited   chan struct{}
 }
 
+// SocketDir is the directory of the server's Unix socket.
+func (p *Postgres) SocketDir() string { return p.dir }
+
+// BinDir holds the server's programs (psql, pg_dump, ...).
+func (p *Postgres) BinDir() string { return p.bin }
+
 var pgDirs = []string{"/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin"}
+
+// PostgresOptions adjust the server StartPostgresWith starts.
+type PostgresOptions struct {
+	// Superuser is the bootstrap superuser's name (default "cl").
+	Superuser string
+	// LocalTrust lets Unix socket connections in without a password, as the
+	// official postgres image does; TCP connections still need one.
+	LocalTrust bool
+}
 
 // StartPostgres runs initdb into a temporary directory and starts postgres on
 // a free loopback port. As root it runs the server as the "postgres" system
 // user, since PostgreSQL refuses to run as root.
-func StartPostgres() (*Postgres, error) {
+func StartPostgres() (*Postgres, error) { return StartPostgresWith(PostgresOptions{}) }
+
+// StartPostgresWith is StartPostgres with options.
+func StartPostgresWith(opts PostgresOptions) (*Postgres, error) {
 	initdb, err := lookPath("initdb", pgDirs...)
 	if err != nil {
 		return nil, err
@@ -47,7 +66,10 @@ func StartPostgres() (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Postgres{User: "cl", Password: randomHex(16), dir: dir, exited: make(chan struct{})}
+	if opts.Superuser == "" {
+		opts.Superuser = "cl"
+	}
+	p := &Postgres{User: opts.Superuser, Password: randomHex(16), dir: dir, exited: make(chan struct{}), bin: filepath.Dir(initdb)}
 	cred, err := credential(dir)
 	if err != nil {
 		os.RemoveAll(dir)
@@ -61,8 +83,12 @@ func StartPostgres() (*Postgres, error) {
 		_ = os.Chown(pwfile, int(cred.Uid), int(cred.Gid))
 	}
 	data := filepath.Join(dir, "data")
-	init := exec.Command(initdb, "-D", data, "-U", p.User, "--pwfile", pwfile, "-A", "scram-sha-256",
-		"-E", "UTF8", "--locale", "C", "--no-sync")
+	auth := []string{"-A", "scram-sha-256"}
+	if opts.LocalTrust {
+		auth = []string{"--auth-local=trust", "--auth-host=scram-sha-256"}
+	}
+	init := exec.Command(initdb, append([]string{"-D", data, "-U", p.User, "--pwfile", pwfile,
+		"-E", "UTF8", "--locale", "C", "--no-sync"}, auth...)...)
 	init.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := init.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)

@@ -20,8 +20,18 @@ type Redis struct {
 	exited   chan struct{}
 }
 
+// RedisOptions adjust the server StartRedisWith starts.
+type RedisOptions struct {
+	// ACLFile makes the server read its users from this file (aclfile)
+	// instead of a generated password (Password is then empty).
+	ACLFile string
+}
+
 // StartRedis starts redis-server on a free loopback port.
-func StartRedis() (*Redis, error) {
+func StartRedis() (*Redis, error) { return StartRedisWith(RedisOptions{}) }
+
+// StartRedisWith is StartRedis with options.
+func StartRedisWith(opts RedisOptions) (*Redis, error) {
 	bin, err := lookPath("redis-server", "/usr/bin", "/usr/local/bin")
 	if err != nil {
 		return nil, err
@@ -31,15 +41,20 @@ func StartRedis() (*Redis, error) {
 		return nil, err
 	}
 	r := &Redis{Password: randomHex(16), dir: dir}
+	auth := []string{"--requirepass", r.Password}
+	if opts.ACLFile != "" {
+		r.Password = ""
+		auth = []string{"--aclfile", opts.ACLFile}
+	}
 	for attempt := 0; attempt < 5; attempt++ {
 		if r.Port, err = FreePort(); err != nil {
 			return nil, err
 		}
 		logPath := filepath.Join(dir, "redis.log")
 		r.exited = make(chan struct{})
-		r.cmd = exec.Command(bin, "--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1",
-			"--requirepass", r.Password, "--save", "", "--appendonly", "no", "--dir", dir,
-			"--logfile", logPath, "--daemonize", "no")
+		args := append([]string{"--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1"}, auth...)
+		r.cmd = exec.Command(bin, append(args, "--save", "", "--appendonly", "no", "--dir", dir,
+			"--logfile", logPath, "--daemonize", "no")...)
 		r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		if err := r.cmd.Start(); err != nil {
 			return nil, fmt.Errorf("start redis-server: %w", err)

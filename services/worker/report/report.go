@@ -1,7 +1,10 @@
-// Package report renders the per-document report: the document's facts, its
-// clauses by category and risk, the review decisions with who and when, and
-// a chart of the risk distribution — as HTML (html/template, inline SVG
-// chart, no external resources) and as PDF (go-pdf/fpdf, core fonts).
+// Package report renders the per-document report: the document's facts and
+// key dates, every clause by category and risk (the uncategorised "Other"
+// clauses summarised in a line each), the review decisions with who and
+// when, and a chart of the risk distribution — and the project report, the
+// same for every document of a project after an overview — as HTML
+// (html/template, inline SVG chart, no external resources) and as PDF
+// (go-pdf/fpdf, core fonts).
 package report
 
 import (
@@ -29,8 +32,18 @@ type Data struct {
 	Summary   string
 	SummaryBy string
 	Facts     []Fact
+	KeyDates  []KeyDate
 	Clauses   []Clause
 	Decisions []Decision
+}
+
+// KeyDate is a deadline computed from the facts (services/internal/keydates).
+type KeyDate struct {
+	Date      string // YYYY-MM-DD
+	Title     string
+	Detail    string
+	Tentative bool
+	Document  string // the document's name, in a project report
 }
 
 // Fact is one document-level fact.
@@ -123,17 +136,16 @@ func (d *Data) Categories() []CategoryRow {
 	return out
 }
 
-// ClausesByRisk returns the clauses, high risk first, then by position;
-// "Other" clauses of low risk are left out of the detailed table (they are
-// counted in the summary).
+// ClausesByRisk returns the clauses shown in full, high risk first, then by
+// position: every clause except the "Other" clauses of low risk, which
+// OtherClauses lists in short.
 func (d *Data) ClausesByRisk() []Clause {
 	rank := map[string]int{"high": 0, "medium": 1, "low": 2}
 	var out []Clause
 	for _, c := range d.Clauses {
-		if c.Category == "Other" && c.Risk == "low" {
-			continue
+		if !summarised(c) {
+			out = append(out, c)
 		}
-		out = append(out, c)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if rank[out[i].Risk] != rank[out[j].Risk] {
@@ -142,6 +154,87 @@ func (d *Data) ClausesByRisk() []Clause {
 		return out[i].Ordinal < out[j].Ordinal
 	})
 	return out
+}
+
+func summarised(c Clause) bool { return c.Category == "Other" && c.Risk == "low" }
+
+// OtherClauses are the low-risk clauses in no category, in document order:
+// a report names each in one line (OtherLine) instead of in full.
+func (d *Data) OtherClauses() []Clause {
+	var out []Clause
+	for _, c := range d.Clauses {
+		if summarised(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// OtherLine is a clause in one short line: its number, heading and first words.
+func OtherLine(c Clause) string {
+	line := fmt.Sprintf("§%d", c.Ordinal)
+	text := strings.Join(strings.Fields(c.Text), " ")
+	if heading := strings.Join(strings.Fields(c.Heading), " "); heading != "" {
+		line += " " + excerpt(heading, 60)
+		text = strings.TrimLeft(strings.TrimPrefix(text, heading), " .:-")
+	}
+	if first := excerpt(text, 90); first != "" {
+		line += " — " + first
+	}
+	return line
+}
+
+// Outstanding counts the clauses without a decision.
+func (d *Data) Outstanding() int {
+	n := 0
+	for _, c := range d.Clauses {
+		if c.Decision == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// Project is the report of a whole project.
+type Project struct {
+	ProjectName string
+	GeneratedAt time.Time
+	RequestedBy string
+	Documents   []*Data
+	KeyDates    []KeyDate
+	// Truncated is how many documents were left out (a report holds at
+	// most a bounded number; the newest are kept).
+	Truncated int
+}
+
+// Distribution counts the clauses of every document per risk level.
+func (p *Project) Distribution() map[string]int {
+	out := map[string]int{"high": 0, "medium": 0, "low": 0}
+	for _, d := range p.Documents {
+		for k, n := range d.Distribution() {
+			out[k] += n
+		}
+	}
+	return out
+}
+
+// Summary is the project report's overview sentence.
+func (p *Project) Summary() string {
+	dist, clauses, open := p.Distribution(), 0, 0
+	for _, d := range p.Documents {
+		clauses += len(d.Clauses)
+		open += d.Outstanding()
+	}
+	s := fmt.Sprintf("%d documents with %d analysed clauses: %d high risk, %d medium risk and %d low risk; %d clauses await a decision.",
+		len(p.Documents), clauses, dist["high"], dist["medium"], dist["low"], open)
+	switch n := len(p.KeyDates); n {
+	case 0:
+	case 1:
+		s += " One key date (a renewal, expiration or notice deadline) is listed below."
+	default:
+		s += fmt.Sprintf(" %d key dates (renewals, expirations and notice deadlines) are listed below.", n)
+	}
+	return s
 }
 
 // OfflineSummary is the built-in summary: what the document is, how many

@@ -87,3 +87,96 @@ func TestEmptyReportRenders(t *testing.T) {
 		t.Error("empty report content")
 	}
 }
+
+// Every clause is in the report: in full, or (low-risk "Other") in the
+// summary with its number and first words.
+func TestReportsListEveryClauseWithOtherSummarised(t *testing.T) {
+	d := sample()
+	d.Clauses = append(d.Clauses,
+		report.Clause{Ordinal: 5, Heading: "Notices", Category: "Other", Risk: "low", Text: "All notices shall be in writing and delivered by hand."},
+		report.Clause{Ordinal: 7, Heading: "12. Severability", Category: "Other", Risk: "low", Text: "12. Severability. If any provision is invalid, the rest remains."},
+		report.Clause{Ordinal: 6, Category: "Other", Risk: "medium", Explanation: "Flagged anyway.", Text: "Consultant waives every moral right."})
+	if n := len(d.OtherClauses()); n != 3 {
+		t.Fatalf("%d Other clauses summarised, want 3 (the medium one is in full)", n)
+	}
+	if got := report.OtherLine(d.Clauses[len(d.Clauses)-2]); got != "§7 12. Severability — If any provision is invalid, the rest remains." {
+		t.Errorf("a heading is not repeated in the line: %q", got)
+	}
+	var h, p bytes.Buffer
+	if err := report.RenderHTML(&h, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := report.RenderPDF(&p, d); err != nil {
+		t.Fatal(err)
+	}
+	html, text := h.String(), pdfText(t, p.Bytes())
+	for _, want := range []string{"Other clauses (3)", "§4 — WITNESSETH", "§5 Notices — All notices shall be in writing", "Flagged anyway."} {
+		if !strings.Contains(html, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+	for _, want := range []string{"Other clauses (3)", "§4 - WITNESSETH", "§5 Notices - All notices shall be in writing", "Flagged anyway."} {
+		if !strings.Contains(text, want) {
+			t.Errorf("PDF lacks %q", want)
+		}
+	}
+	for _, c := range d.Clauses {
+		if !strings.Contains(html, c.Category) {
+			t.Errorf("HTML lacks clause %d's category", c.Ordinal)
+		}
+	}
+}
+
+func pdfText(t *testing.T, pdf []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "r.pdf")
+	if err := os.WriteFile(path, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdftotext", "-layout", path, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v %s", err, out)
+	}
+	return strings.Join(strings.Fields(string(out)), " ")
+}
+
+// The project report has an overview of every document and then each
+// document's clauses, key dates included.
+func TestProjectReportCoversEveryDocument(t *testing.T) {
+	a := sample()
+	b := &report.Data{DocumentName: "Supply Agreement.docx", FileType: "docx", Status: "complete",
+		Clauses: []report.Clause{
+			{Ordinal: 1, Category: "Exclusivity", Risk: "high", Explanation: "Exclusive supply.", Text: "Supplier shall sell only to Buyer.", Decision: "reject"},
+			{Ordinal: 2, Category: "Other", Risk: "low", Heading: "Counterparts", Text: "This Agreement may be signed in counterparts."},
+		}}
+	pr := &report.Project{ProjectName: "Acme matter", GeneratedAt: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC),
+		Documents: []*report.Data{a, b},
+		KeyDates: []report.KeyDate{{Date: "2027-04-01", Title: "Last day to give notice of non-renewal", Detail: "90 days before 2027-06-30.",
+			Tentative: true, Document: "Supply Agreement.docx"}}}
+	if !strings.Contains(pr.Summary(), "2 documents with 6 analysed clauses: 3 high risk") || !strings.Contains(pr.Summary(), "4 clauses await a decision") {
+		t.Errorf("summary: %s", pr.Summary())
+	}
+	var h, p bytes.Buffer
+	if err := report.RenderProjectHTML(&h, pr); err != nil {
+		t.Fatal(err)
+	}
+	if err := report.RenderProjectPDF(&p, pr); err != nil {
+		t.Fatal(err)
+	}
+	html, text := h.String(), pdfText(t, p.Bytes())
+	for _, want := range []string{"Acme matter", "Endorsement Agreement – Adams Golf.pdf", "Supply Agreement.docx", "Exclusive supply.",
+		"Liability is not capped.", "Other clauses (1)", "§2 Counterparts", "2027-04-01", "tentative", "Ask for a cap at fees paid."} {
+		if !strings.Contains(html, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+	for _, want := range []string{"Acme matter", "Endorsement Agreement - Adams Golf.pdf", "Supply Agreement.docx", "Exclusive supply.",
+		"Liability is not capped.", "§2 Counterparts", "2027-04-01", "tentative", "Ask for a cap at fees paid."} {
+		if !strings.Contains(text, want) {
+			t.Errorf("PDF lacks %q", want)
+		}
+	}
+	if strings.Contains(html, "<script>") {
+		t.Error("clause text not escaped")
+	}
+}

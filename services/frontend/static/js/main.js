@@ -7,6 +7,7 @@ import { loginPage, changePasswordPage } from './pages/login.js';
 import { projectsPage, projectPage } from './pages/projects.js';
 import { documentPage, reportsPage } from './pages/document.js';
 import { searchPage } from './pages/search.js';
+import { playbookPage } from './pages/playbook.js';
 import { usersPage, membershipsPage, settingsPage, aiPage, auditPage } from './pages/admin.js';
 
 const app = document.getElementById('app');
@@ -20,6 +21,9 @@ route('/', () => navigate('/projects', { replace: true }));
 route('/projects', projectsPage, { nav: 'projects' });
 route('/projects/:id', projectPage, { nav: 'projects' });
 route('/projects/:id/members', projectPage, { nav: 'projects', tab: 'members' });
+route('/projects/:id/dashboard', projectPage, { nav: 'projects', tab: 'dashboard' });
+route('/projects/:id/playbook', projectPage, { nav: 'projects', tab: 'playbook' });
+route('/playbook', playbookPage, { nav: 'playbook' });
 route('/search', searchPage, { nav: 'search' });
 route('/documents/:id', documentPage, { nav: 'projects' });
 route('/documents/:id/reports', reportsPage, { nav: 'projects' });
@@ -33,6 +37,7 @@ route('/admin/audit', auditPage, { admin: true, nav: 'audit' });
 const NAV = [
   { key: 'projects', href: '/projects', label: 'Projects', icon: 'folder' },
   { key: 'search', href: '/search', label: 'Search', icon: 'search' },
+  { key: 'playbook', href: '/playbook', label: 'Playbook', icon: 'list' },
 ];
 const ADMIN_NAV = [
   { key: 'users', href: '/admin/users', label: 'Users', icon: 'users' },

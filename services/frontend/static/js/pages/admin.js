@@ -234,7 +234,9 @@ export async function aiPage(ctx) {
         h('td', h('span', { class: 'strong' }, p.name), h('span', { class: 'sub mono' }, p.base_url)),
         h('td', p.kind === 'anthropic' ? 'Anthropic' : 'OpenAI-compatible'),
         h('td', h('span', p.model || '—'), p.embedding_model ? h('span', { class: 'sub' }, `Embeddings: ${p.embedding_model}`) : null),
-        h('td', p.has_api_key ? h('span', { class: 'badge badge-success' }, 'Stored') : h('span', { class: 'badge badge-neutral' }, 'None')),
+        h('td', !p.has_api_key ? h('span', { class: 'badge badge-neutral' }, 'None')
+          : p.api_key_unreadable ? h('span', { class: 'badge badge-danger', title: 'The key it was encrypted with is gone; enter the key again.' }, 'Unreadable — re-enter')
+          : h('span', { class: 'badge badge-success' }, 'Stored')),
         h('td', p.active ? h('span', { class: 'badge badge-info' }, 'Active') : h('span', { class: 'badge badge-neutral' }, 'Inactive')),
         h('td', { class: 'actions-cell' }, h('div', { class: 'row-actions' },
           button('Test connection', {

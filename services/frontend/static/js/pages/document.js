@@ -13,6 +13,7 @@ import { riskChart, riskMeter } from '../chart.js';
 import { follow } from '../live.js';
 import { factsPanel } from './facts.js';
 import { openViewer, forgetPages } from './viewer.js';
+import { playbookWording } from '../negotiate.js';
 
 const DECISIONS = [
   { value: 'accept', label: 'Accept', verb: 'accepted' },
@@ -421,7 +422,8 @@ function clauseCard(c, { ctx, canEdit, onDecision, onView }) {
       const save = h('button', { type: 'submit', class: `btn btn-small btn-primary` }, `Save: ${d.label}`);
       const err = h('p', { class: 'error-text', role: 'alert', hidden: true });
       const form = h('form', { class: 'decision-form', 'aria-label': `${d.label} clause ${c.ordinal}` },
-        field(`Comment (${d.label.toLowerCase()})`, comment), err,
+        field(`Comment (${d.label.toLowerCase()})`, comment),
+        d.value === 'negotiate' ? playbookWording(c.id, comment, ctx.signal) : null, err,
         h('div', { class: 'form-actions' }, button('Cancel', { class: 'btn btn-small btn-ghost', onclick: () => { clear(extra); } }), save));
       form.addEventListener('submit', async (e) => {
         e.preventDefault();

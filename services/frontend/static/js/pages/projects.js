@@ -8,6 +8,8 @@ import {
 } from '../format.js';
 import { checkFile, uploadFile, acceptAttribute } from '../upload.js';
 import { follow } from '../live.js';
+import { dashboardSection } from './dashboard.js';
+import { projectPlaybookSection } from './playbook.js';
 
 const PROJECT_ROLES = ['viewer', 'editor', 'admin'];
 
@@ -108,12 +110,22 @@ export async function projectPage(ctx) {
   const tab = ctx.tab || 'documents';
   const tabs = tabLinks('Project sections', [
     { key: 'documents', href: `/projects/${id}`, label: 'Documents' },
+    { key: 'dashboard', href: `/projects/${id}/dashboard`, label: 'Dashboard' },
+    { key: 'playbook', href: `/projects/${id}/playbook`, label: 'Playbook' },
     { key: 'members', href: `/projects/${id}/members`, label: 'Members' },
   ], tab);
   const body = h('div', { class: 'stack' });
   replace(ctx.main, header, tabs, body);
   if (tab === 'members') {
     body.append(await membersSection(id, canManage, ctx));
+    return;
+  }
+  if (tab === 'dashboard') {
+    await dashboardSection(ctx, project, canEdit, body);
+    return;
+  }
+  if (tab === 'playbook') {
+    await projectPlaybookSection(ctx, project, canManage, body);
     return;
   }
   await documentsSection(ctx, project, canEdit, body);
