@@ -152,7 +152,7 @@ func DefaultRules() []Rule {
 		{"Exclusivity", ``, RiskHigh,
 			"An exclusivity commitment stops a party dealing with others.", 50},
 		{"Most Favored Nation", ``, RiskMedium,
-			"A most-favoured-nation clause ties pricing or terms to what others are offered.", 50},
+			"A most-favored-nation clause ties pricing or terms to what others are offered.", 50},
 		{"IP Ownership Assignment", ``, RiskHigh,
 			"Intellectual property created under the contract is assigned to the other party.", 50},
 		{"Joint IP Ownership", ``, RiskMedium,

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -83,14 +84,16 @@ func TestDefaultRulesUseKnownCategories(t *testing.T) {
 	}
 }
 
-// The migration must insert exactly the default rules (regenerate it with
-// `go run ./hack/classifier playbook-sql > services/internal/db/migrations/0002_playbook.sql`).
+// The migrations must give exactly the default rules: 0002 inserts them
+// (`go run ./hack/classifier playbook-sql`), and as an applied migration is
+// immutable, later ones reword them (0008: American English).
 func TestPlaybookMigrationMatchesDefaults(t *testing.T) {
 	b, err := os.ReadFile("../db/migrations/0002_playbook.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(b) != PlaybookSQL(DefaultRules()) {
-		t.Fatal("0002_playbook.sql differs from PlaybookSQL(DefaultRules()); regenerate it")
+	reworded := strings.NewReplacer("most-favoured-nation", "most-favored-nation").Replace(string(b))
+	if reworded != PlaybookSQL(DefaultRules()) {
+		t.Fatal("0002_playbook.sql, with the rewording of later migrations, differs from PlaybookSQL(DefaultRules())")
 	}
 }
