@@ -215,6 +215,7 @@ func TestPlaybookEditorReassessNegotiateAndDashboard(t *testing.T) {
 	if !eval[bool](b, `document.querySelector('#key-dates .key-date[data-tentative=true] .badge-warning') !== null`) {
 		b.fail("the tentative notice deadline is not marked")
 	}
+	b.checkWording("the dashboard with key dates", projectID, docID)
 	b.shot("23-dashboard")
 	b.clickButton("#key-dates", "Download calendar (.ics)")
 	data := b.waitDownload(".ics", 60*time.Second)

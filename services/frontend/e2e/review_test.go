@@ -551,48 +551,117 @@ func TestLiveProgressShowsEachStage(t *testing.T) {
 	}
 }
 
+// The document page shows the stages of its own analysis as they happen:
+// "Analyze again" on an analyzed document, then the stepper follows the
+// server-sent events to the finished review, reloading the document only
+// when the stream (re)connects and at the end.
+func TestDocumentPageFollowsEachStage(t *testing.T) {
+	admin := adminToken(t)
+	project := createProject(t, admin, "Live document")
+	doc := uploadAndWait(t, admin, project, samplePDF(t))
+	b := signedInAdmin(t)
+	b.openDocument(doc)
+	eval[chromedp.Void](b, fmt.Sprintf(`(() => {
+		window.__stages = [];
+		window.__docLoads = 0;
+		const note = (s) => { if (s && window.__stages[window.__stages.length - 1] !== s) window.__stages.push(s); };
+		new MutationObserver(() => {
+			const p = document.querySelector('#pipeline .pipeline[data-status]');
+			if (p) note(p.dataset.status);
+			else if (document.querySelector('.clause')) note('complete');
+		}).observe(document.querySelector('#app'), {childList: true, subtree: true, attributes: true});
+		new PerformanceObserver((l) => { for (const e of l.getEntries()) if (new URL(e.name).pathname === '/api/documents/%s') window.__docLoads++; }).observe({type: 'resource'});
+	})()`, doc))
+	b.clickButton(".page-actions", "Analyze again")
+	b.waitFor("the stepper", `document.querySelector('#pipeline')`, 60*time.Second)
+	if live := eval[string](b, `(document.querySelector('#pipeline').parentElement.dataset.live || '')`); live == "polling" {
+		b.fail("the document page fell back to polling")
+	}
+	b.waitFor("the review again", `!document.querySelector('#pipeline') && document.querySelectorAll('.clause').length > 0`, 4*time.Minute)
+	stages := eval[[]string](b, `window.__stages`)
+	loads := eval[int](b, `window.__docLoads`)
+	t.Logf("stages shown: %v; document loaded %d times", stages, loads)
+	order := map[string]int{"queued": 0, "extracting": 1, "classifying": 2, "analyzing": 3, "embedding": 4, "complete": 5}
+	intermediate, last := 0, -1
+	for _, s := range stages {
+		o, ok := order[s]
+		if !ok || o < last {
+			b.fail("stages out of order: %v", stages)
+		}
+		if o >= 1 && o <= 4 {
+			intermediate++
+		}
+		last = o
+	}
+	if intermediate < 2 || stages[len(stages)-1] != "complete" {
+		b.fail("the page showed %v: want at least two intermediate stages, then complete", stages)
+	}
+	// Re-render after "Analyze again", the stream's ready, the end.
+	if loads > 4 {
+		b.fail("the document was loaded %d times: the page polls instead of following the events", loads)
+	}
+}
+
+// uiText is the page's own wording: #app without what comes from the
+// contracts or the people (clause text, facts, names, comments).
+const uiText = `(() => {
+	const m = document.querySelector('#app').cloneNode(true);
+	m.querySelectorAll('.clause-text, .clause-title, .similar-text, .decision-comment, .facts dd, .doc-name, .page-title, .breadcrumb, .project-name, .project-desc, .page-subtitle, .eyebrow, .group-title, .search-hit, .key-date-source, .key-date-body a, .rule-condition code, #dash-documents td:first-child').forEach((e) => e.remove());
+	return m.textContent;
+})()`
+
+// british finds British spellings (the product speaks American English).
+const british = `\b(analys(e|ed|es|ing)|cancelled|colour|organis(e|ed|ation)|authoris(e|ed|ation)|behaviour|catalogue|favour(ed|ite|able)?|licence|recognis(e|ed)|summaris(e|ed)|prioritis(e|ed))\b`
+
+// checkWording checks the page on screen (what names it in failures): no
+// British spelling, no internal identifier (the analyzer's model names and
+// the given ids), no ISO date in the wording and every <time> in the one
+// locale-aware format ("Jul 1, 2020", with ", 8:18 AM" for moments; a
+// calendar date is its day, not shifted by the reader's time zone).
+func (b *tab) checkWording(what string, ids ...string) {
+	b.t.Helper()
+	text := eval[string](b, uiText)
+	if m := eval[string](b, fmt.Sprintf(`(new RegExp(%q, 'i').exec(%s) || [''])[0]`, british, uiText)); m != "" {
+		b.fail("%s: British spelling %q", what, m)
+	}
+	all := eval[string](b, `document.querySelector('#app').textContent`)
+	for _, id := range append([]string{"offline/", "cuad-lr", "offline-hash"}, ids...) {
+		if strings.Contains(all, id) {
+			b.fail("%s shows the internal identifier %q", what, id)
+		}
+	}
+	if m := eval[string](b, `(/\b\d{4}-\d{2}-\d{2}\b/.exec(`+uiText+`) || [''])[0]`); m != "" {
+		b.fail("%s shows an ISO date %s: %s", what, m, text)
+	}
+	bad := eval[[]string](b, `[...document.querySelectorAll('main time')].filter((t) => {
+		const d = new Date(t.dateTime);
+		const calendar = /^\d{4}-\d{2}-\d{2}$/.test(t.dateTime);
+		const day = new Intl.DateTimeFormat(undefined, {dateStyle: 'medium', timeZone: calendar ? 'UTC' : undefined}).format(d);
+		const moment = new Intl.DateTimeFormat(undefined, {dateStyle: 'medium', timeStyle: 'short'}).format(d);
+		return t.textContent !== day && (calendar || t.textContent !== moment);
+	}).map((t) => t.dateTime + ' as ' + t.textContent)`)
+	if len(bad) > 0 {
+		b.fail("%s: dates in another format: %v", what, bad)
+	}
+}
+
 // The wording is American English, dates have one format, no internal
 // identifiers are shown, focus rings are light, and toasts end with the
 // page they belong to.
 func TestUIConsistency(t *testing.T) {
 	project, doc := reviewedDocument(t)
 	b := signedInAdmin(t)
-	// UI text: the page without contract text (clauses, facts, names).
-	uiText := `(() => {
-		const m = document.querySelector('#app').cloneNode(true);
-		m.querySelectorAll('.clause-text, .clause-title, .similar-text, .decision-comment, .facts dd, .doc-name, .page-title, .breadcrumb, .project-name, .project-desc, .page-subtitle, .eyebrow, .group-title, .search-hit').forEach((e) => e.remove());
-		return m.textContent;
-	})()`
-	british := `\b(analys(e|ed|es|ing)|cancelled|colour|organis(e|ed|ation)|authoris(e|ed|ation)|behaviour|catalogue)\b`
-	for _, path := range []string{"/projects", "/projects/" + project, "/documents/" + doc, "/documents/" + doc + "/reports", "/search?q=endorsement"} {
+	for _, path := range []string{"/projects", "/projects/" + project, "/projects/" + project + "/dashboard", "/projects/" + project + "/playbook",
+		"/playbook", "/documents/" + doc, "/documents/" + doc + "/reports", "/search?q=endorsement"} {
 		b.open(path)
 		b.waitFor("the page "+path, `document.querySelector('main h1') && !document.querySelector('main .loading')`, 60*time.Second)
-		if path == "/documents/"+doc {
+		switch path {
+		case "/documents/" + doc:
 			b.waitFor("the clauses", `document.querySelectorAll('.clause').length > 0`, 60*time.Second)
+		case "/playbook", "/projects/" + project + "/playbook":
+			b.waitFor("the rules", `document.querySelectorAll('#rules .rule').length > 0`, 60*time.Second)
 		}
-		text := eval[string](b, uiText)
-		if m := eval[string](b, fmt.Sprintf(`(new RegExp(%q, 'i').exec(%s) || [''])[0]`, british, uiText)); m != "" {
-			b.fail("%s: British spelling %q", path, m)
-		}
-		all := eval[string](b, `document.querySelector('#app').textContent`)
-		for _, id := range []string{"offline/", "cuad-lr", "offline-hash", project, doc} {
-			if strings.Contains(all, id) {
-				b.fail("%s shows the internal identifier %q", path, id)
-			}
-		}
-		if eval[bool](b, `/\b\d{4}-\d{2}-\d{2}\b/.test(`+uiText+`)`) {
-			b.fail("%s shows an ISO date: %s", path, text)
-		}
-		// Every date the page shows has the one format.
-		bad := eval[[]string](b, `[...document.querySelectorAll('main time')].filter((t) => {
-			const d = new Date(t.dateTime);
-			const day = new Intl.DateTimeFormat(undefined, {dateStyle: 'medium'}).format(d);
-			const moment = new Intl.DateTimeFormat(undefined, {dateStyle: 'medium', timeStyle: 'short'}).format(d);
-			return t.textContent !== day && t.textContent !== moment;
-		}).map((t) => t.textContent)`)
-		if len(bad) > 0 {
-			b.fail("%s: dates in another format: %v", path, bad)
-		}
+		b.checkWording(path, project, doc)
 	}
 	// The analyzer in words.
 	b.open("/documents/" + doc)

@@ -4,7 +4,7 @@
 import { h, button, toast, announce } from '../dom.js';
 import { api, describeError, download } from '../api.js';
 import { loading, errorPanel, emptyState, panel, table, replace, poll } from '../ui.js';
-import { statusBadge, timeEl, formatDay, formatDate, isTerminal, RISK_LEVELS } from '../format.js';
+import { statusBadge, timeEl, formatCalendarDate, formatDate, isTerminal, RISK_LEVELS } from '../format.js';
 import { riskMeter } from '../chart.js';
 
 export async function dashboardSection(ctx, project, canEdit, body) {
@@ -62,12 +62,13 @@ function keyDatesPanel(project, dates) {
   const body = dates.length ? h('ol', { class: 'key-dates' }, dates.map((k) => h('li', {
     class: ['key-date', k.date < today && 'past'], dataset: { kind: k.kind, date: k.date, tentative: String(k.tentative) },
   },
-  h('time', { class: 'key-date-day', datetime: k.date }, formatDay(`${k.date}T12:00:00`)),
+  h('time', { class: 'key-date-day', datetime: k.date }, formatCalendarDate(k.date)),
   h('div', { class: 'key-date-body' },
     h('p', h('span', { class: 'strong' }, k.title), k.tentative ? h('span', { class: 'badge badge-warning', title: 'Read from a passage the analysis is unsure of: check the contract' }, 'Tentative') : null,
       k.date < today ? h('span', { class: 'badge badge-neutral' }, 'Past') : null),
     h('p', h('a', { href: `/documents/${k.document_id}` }, k.document_name)),
-    h('p', { class: 'muted small' }, k.detail),
+    // The server words the computation with ISO dates (also in the .ics); shown in the page's one format.
+    h('p', { class: 'muted small key-date-detail' }, String(k.detail || '').replace(/\b\d{4}-\d{2}-\d{2}\b/g, formatCalendarDate)),
     k.source_text ? h('p', { class: 'key-date-source small' }, k.source_page ? `Page ${k.source_page}: ` : '', `“${k.source_text}”`) : null))))
     : emptyState('No key dates', 'No expiration, renewal or notice date could be computed from the analyzed contracts.');
   return panel('Key dates', body, { id: 'key-dates', actions: ics });
