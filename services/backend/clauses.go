@@ -98,14 +98,25 @@ func (s *Server) handleListClauses(w http.ResponseWriter, r *http.Request) error
 		return unprocessable("risk must be low, medium or high")
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+clauseColumns+` FROM clauses c `+latestDecisionJoin+`
-		WHERE c.document_id = $1 AND ($2 = '' OR c.category = $2) AND ($3 = '' OR c.risk_level = $3)
-		ORDER BY c.ordinal`, id, q.Get("category"), risk)
+		WHERE c.document_id = $1 AND ($2 = '' OR c.risk_level = $2)
+		ORDER BY c.ordinal`, id, risk)
 	if err != nil {
 		return err
 	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (clauseJSON, error) { return scanClause(row) })
+	all, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (clauseJSON, error) { return scanClause(row) })
 	if err != nil {
 		return err
+	}
+	// The category filter applies to the category shown (scanClause files
+	// old value rows under Other), so it runs here, not in SQL.
+	items := all
+	if cat := q.Get("category"); cat != "" {
+		items = make([]clauseJSON, 0, len(all))
+		for _, c := range all {
+			if c.Category == cat {
+				items = append(items, c)
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, page[clauseJSON]{Items: items, Total: int64(len(items))})
 	return nil

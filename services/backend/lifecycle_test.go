@@ -125,6 +125,14 @@ func TestDocumentLifecycle(t *testing.T) {
 			t.Errorf("%s: likelihood %v, want %s", c["heading"], c["likelihood"], want)
 		}
 	}
+	// Filtering by category follows the category shown: the value row is
+	// among Other's, and nothing is filed under Document Name.
+	if o := e.do("GET", "/api/documents/"+other+"/clauses?category=Other", e.admin, nil).want(200).items(); len(o) != 1 || o[0]["heading"] != "SUPPLY AGREEMENT" {
+		t.Errorf("category=Other: %v", o)
+	}
+	if n := e.do("GET", "/api/documents/"+other+"/clauses?category=Document+Name", e.admin, nil).want(200).items(); len(n) != 0 {
+		t.Errorf("category=Document Name: %v", n)
+	}
 	// Clauses of projects the caller cannot see never appear.
 	q := e.createProject(e.admin, "Hidden")
 	hidden := e.upload(e.admin, q, "secret.pdf", pdfBytes).want(202).str("id")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/contract-lucidity/contract-lucidity/services/internal/analysis"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/pages"
 	"github.com/contract-lucidity/contract-lucidity/services/worker/fixtures"
 )
@@ -457,6 +459,15 @@ func TestClauseGroupsAndKeyboardNavigation(t *testing.T) {
 			b.fail("group %s (worst %d) after %s (worst %d): risky groups must come first", g.Category, worst(g.Risks), groups[i-1].Category, worst(groups[i-1].Risks))
 		}
 	}
+	// Groups are kinds of clauses: never a value ("Document Name", "Parties").
+	for _, g := range groups {
+		if g.Category != "Other" && !analysis.IsClauseType(g.Category) {
+			b.fail("group %q is not a clause category", g.Category)
+		}
+	}
+	if opts := eval[[]string](b, `[...document.querySelectorAll('select[name=category] option')].map((o) => o.value).filter(Boolean)`); len(opts) != len(groups) {
+		b.fail("the category filter offers %v for %d groups", opts, len(groups))
+	}
 	if total != len(clauses) || others != 1 {
 		b.fail("%d clauses in groups (API %d), %d Other groups", total, len(clauses), others)
 	}
@@ -503,6 +514,33 @@ func TestClauseGroupsAndKeyboardNavigation(t *testing.T) {
 	}
 	b.key("Escape")
 	b.waitFor("the viewer closed", `!document.querySelector('dialog[open]')`, 20*time.Second)
+}
+
+// A clause stored under a value category (as analyses before it stopped
+// did: "Document Name", "Parties") is an Other clause everywhere: in the
+// groups, the category filter, and when filtering by Other.
+func TestValueCategoriesAreNotClauseGroups(t *testing.T) {
+	admin := adminToken(t)
+	doc := uploadAndWait(t, admin, createProject(t, admin, "Old analysis"), samplePDF(t))
+	if _, err := st.pool.Exec(context.Background(), `UPDATE clauses SET category = CASE ordinal WHEN 1 THEN 'Document Name' ELSE 'Parties' END
+		WHERE document_id = $1 AND ordinal IN (1, 2)`, doc); err != nil {
+		t.Fatal(err)
+	}
+	b := signedInAdmin(t)
+	b.openDocument(doc)
+	groups := eval[[]string](b, `[...document.querySelectorAll('.clause-group')].map((g) => g.dataset.category)`)
+	options := eval[[]string](b, `[...document.querySelectorAll('select[name=category] option')].map((o) => o.value).filter(Boolean)`)
+	for _, c := range append(groups, options...) {
+		if c != "Other" && !analysis.IsClauseType(c) {
+			b.fail("%q is offered as a clause category (groups %v, filter %v)", c, groups, options)
+		}
+	}
+	b.selectValue(`select[name=category]`, "Other")
+	b.waitFor("the Other clauses", `location.search.includes('category=Other') && !document.querySelector('.clause-groups .loading')`, 60*time.Second)
+	shown := eval[[]string](b, `[...document.querySelectorAll('.clause')].filter((c) => c.offsetParent !== null).map((c) => c.id)`)
+	if !slices.Contains(shown, "clause-1") || !slices.Contains(shown, "clause-2") {
+		b.fail("filtering by Other shows %v: not the clauses stored under value categories, or collapsed", shown)
+	}
 }
 
 // Uploading on the project page shows the stages as they happen: the page

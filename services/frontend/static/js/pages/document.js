@@ -236,7 +236,7 @@ async function clausesPanel(ctx, doc, all, canEdit, onDecision, onView) {
     else if (decSel.value) items = items.filter((c) => c.latest_decision && c.latest_decision.decision === decSel.value);
     count.textContent = items.length === all.length ? `Showing all ${plural(all.length, 'clause')}`
       : `Showing ${items.length} of ${plural(all.length, 'clause')}`;
-    renderGroups(list, items, { ctx, canEdit, all, onDecision, onView, openGroups });
+    renderGroups(list, items, { ctx, canEdit, all, onDecision, onView, openGroups, only: catSel.value });
   };
   const openGroups = new Map(); // category -> expanded, as the reader left it
   for (const s of [catSel, riskSel, decSel]) s.addEventListener('change', apply);
@@ -330,7 +330,8 @@ function renderGroups(list, items, opts) {
     const listId = uid('cl');
     clauses.sort((a, b) => a.ordinal - b.ordinal);
     const counts = RISK_LEVELS.map((l) => [l, clauses.filter((c) => c.risk_level === l).length]).filter(([, n]) => n);
-    const open = opts.openGroups.has(cat) ? opts.openGroups.get(cat) : cat !== OTHER;
+    // Other starts collapsed, unless it is the category asked for.
+    const open = opts.openGroups.has(cat) ? opts.openGroups.get(cat) : (cat !== OTHER || opts.only === OTHER);
     const ol = h('ol', { class: 'clause-list', id: listId, hidden: !open }, clauses.map((c) => h('li', clauseCard(c, opts))));
     const toggle = h('button', { type: 'button', class: 'group-toggle', 'aria-expanded': String(open), 'aria-controls': listId },
       h('span', { class: 'chevron', 'aria-hidden': 'true' }),
