@@ -136,6 +136,12 @@ func TestPlaybookEditorReassessNegotiateAndDashboard(t *testing.T) {
 		t.Fatal("the rule is still enabled on the server")
 	}
 
+	// The audit log names who changed the playbook, and filters by it.
+	b.open("/admin/audit")
+	b.waitFor("the audit log", `document.querySelector('table, .empty')`, 60*time.Second)
+	b.selectValue(`select[name=event_type]`, "playbook_rule_updated")
+	b.waitFor("the playbook changes", `location.search.includes('event_type=playbook_rule_updated') && [...document.querySelectorAll('tbody tr')].some((r) => r.textContent.includes('admin@example.com'))`, 60*time.Second)
+
 	// The project's own rule for the category, with wording, then a re-assessment.
 	b.open("/projects/" + projectID + "/playbook")
 	b.waitFor("the project's rules", `document.querySelectorAll('#rules .rule').length > 20`, 60*time.Second)
