@@ -690,7 +690,8 @@ func TestUIConsistency(t *testing.T) {
 	project, doc := reviewedDocument(t)
 	b := signedInAdmin(t)
 	for _, path := range []string{"/projects", "/projects/" + project, "/projects/" + project + "/dashboard", "/projects/" + project + "/playbook",
-		"/playbook", "/documents/" + doc, "/documents/" + doc + "/reports", "/search?q=endorsement"} {
+		"/playbook", "/documents/" + doc, "/documents/" + doc + "/reports", "/search?q=endorsement",
+		"/admin/users", "/admin/memberships", "/admin/settings", "/admin/ai", "/admin/audit"} {
 		b.open(path)
 		b.waitFor("the page "+path, `document.querySelector('main h1') && !document.querySelector('main .loading')`, 60*time.Second)
 		switch path {

@@ -593,7 +593,7 @@ function reportItem(doc, r, me) {
         class: fmt === 'pdf' ? 'btn btn-small btn-primary' : 'btn btn-small',
         dataset: { format: fmt },
         onclick: async () => {
-          try { await download(`/api/reports/${r.id}/download?format=${fmt}`, `${base}-report.${fmt}`); } catch (e) { toast(describeError(e, 'the report'), 'error'); }
+          try { await download(`/api/reports/${r.id}/download?format=${fmt}`, `${base} report.${fmt}`); } catch (e) { toast(describeError(e, 'the report'), 'error'); }
         },
       }));
     }
