@@ -640,6 +640,50 @@ func TestDocumentPageFollowsEachStage(t *testing.T) {
 	}
 }
 
+// The project dashboard follows the analyses too: a document uploaded
+// meanwhile appears, shows its stages, and the risk counts arrive with the
+// finished analysis, without the reader reloading the page.
+func TestDashboardFollowsTheAnalyses(t *testing.T) {
+	admin := adminToken(t)
+	project := createProject(t, admin, "Live dashboard")
+	b := signedInAdmin(t)
+	b.open("/projects/" + project + "/dashboard")
+	b.waitFor("the live dashboard", `document.querySelector('.dashboard-live') && document.querySelector('.dashboard-live').dataset.live === 'live'`, 60*time.Second)
+	eval[chromedp.Void](b, `(() => {
+		window.__stages = [];
+		window.__dashLoads = 0;
+		const note = (s) => { if (s && window.__stages[window.__stages.length - 1] !== s) window.__stages.push(s); };
+		new MutationObserver(() => {
+			const tr = document.querySelector('#dash-documents tr[data-status]');
+			if (tr) note(tr.dataset.status);
+		}).observe(document.querySelector('#app'), {childList: true, subtree: true, attributes: true});
+		new PerformanceObserver((l) => { for (const e of l.getEntries()) if (e.name.endsWith('/dashboard')) window.__dashLoads++; }).observe({type: 'resource'});
+	})()`)
+	if code := uploadAPI(t, admin, project, samplePDF(t)); code != http.StatusAccepted {
+		t.Fatalf("upload: %d", code)
+	}
+	b.waitFor("the analyzed document on the dashboard", `document.querySelector('#dash-documents tr[data-status=complete]')`, 4*time.Minute)
+	var dash struct {
+		Totals struct {
+			Complete int `json:"complete"`
+			High     int `json:"high"`
+			Low      int `json:"low"`
+		} `json:"totals"`
+	}
+	mustCall(t, http.StatusOK, "GET", "/api/projects/"+project+"/dashboard", admin, nil, &dash)
+	want := fmt.Sprintf("%d|%d", dash.Totals.High, dash.Totals.Low)
+	b.waitFor("the risk counts "+want, fmt.Sprintf(`[...document.querySelectorAll('#overview .dash-stat-n')].slice(1, 4).map((e) => e.textContent).filter((_, i) => i !== 1).join('|') === %q`, want), 60*time.Second)
+	stages := eval[[]string](b, `window.__stages`)
+	loads := eval[int](b, `window.__dashLoads`)
+	t.Logf("stages shown: %v; dashboard loaded %d times", stages, loads)
+	if len(stages) < 2 || stages[len(stages)-1] != "complete" {
+		b.fail("the dashboard showed %v: want the stages, then complete", stages)
+	}
+	if loads > 8 {
+		b.fail("the dashboard was loaded %d times: it polls instead of following the events", loads)
+	}
+}
+
 // uiText is the page's own wording: #app without what comes from the
 // contracts or the people (clause text, facts, names, comments).
 const uiText = `(() => {

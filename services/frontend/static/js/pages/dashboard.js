@@ -6,27 +6,65 @@ import { api, describeError, download } from '../api.js';
 import { loading, errorPanel, emptyState, panel, table, replace, poll } from '../ui.js';
 import { statusBadge, timeEl, formatCalendarDate, formatDate, isTerminal, RISK_LEVELS } from '../format.js';
 import { riskMeter } from '../chart.js';
+import { follow } from '../live.js';
 
 export async function dashboardSection(ctx, project, canEdit, body) {
   const box = h('div', loading('Loading the dashboard…'));
   body.append(box);
+  const load = () => api('GET', `/api/projects/${project.id}/dashboard`, null, { signal: ctx.signal });
   let dash;
   try {
-    dash = await api('GET', `/api/projects/${project.id}/dashboard`, null, { signal: ctx.signal });
+    dash = await load();
   } catch (e) {
     if (e.name !== 'AbortError') replace(box, errorPanel(e, 'the dashboard'));
     return;
   }
-  const t = dash.totals;
-  replace(box, h('div', { class: 'dashboard' },
-    panel('Overview', h('div', { class: 'dash-totals' },
-      stat(String(t.documents), `${t.documents === 1 ? 'document' : 'documents'}, ${t.complete} analyzed`),
-      ...RISK_LEVELS.map((l) => stat(String(t[l]), `${l} risk clauses`, `risk-total-${l}`)),
-      stat(String(t.outstanding), `awaiting a decision (${t.outstanding_high_medium} high or medium)`, 'dash-open'),
-      h('div', { class: 'dash-meter' }, riskMeter({ high: t.high, medium: t.medium, low: t.low }))), { id: 'overview' }),
-    panel('Documents', documentsTable(project, dash.documents), { id: 'dash-documents' }),
-    keyDatesPanel(project, dash.key_dates),
-    reportsPanel(ctx, project, canEdit)));
+  // Overview, documents and key dates follow the analyses live; the
+  // reports panel keeps its own state.
+  const live = h('div', { class: 'dashboard-live' });
+  const draw = (d) => replace(live, overviewPanel(d.totals),
+    panel('Documents', documentsTable(project, d.documents), { id: 'dash-documents' }),
+    keyDatesPanel(project, d.key_dates));
+  draw(dash);
+  replace(box, h('div', { class: 'dashboard' }, live, reportsPanel(ctx, project, canEdit)));
+
+  // One reload at a time; an event arriving meanwhile asks for one more.
+  let loadingNow = false;
+  let again = false;
+  const reload = async () => {
+    if (loadingNow) { again = true; return; }
+    loadingNow = true;
+    try {
+      do {
+        again = false;
+        draw(await load());
+      } while (again && !ctx.signal.aborted);
+    } catch { /* the next event or poll retries */ } finally { loadingNow = false; }
+  };
+  follow(project.id, ctx.signal, {
+    onReady: reload,
+    onPoll: reload,
+    onDocument: (ev) => {
+      const row = live.querySelector(`#dash-documents tr[data-id="${CSS.escape(ev.document_id)}"]`);
+      // A stage of a listed document changes its badge; a new or finished
+      // document changes the counts, so the dashboard is read again.
+      if (row && !isTerminal(ev.pipeline_status)) {
+        row.dataset.status = ev.pipeline_status;
+        replace(row.querySelector('td[data-analysis]'), statusBadge(ev.pipeline_status));
+        return;
+      }
+      reload();
+    },
+    onState: (st) => { live.dataset.live = st; },
+  });
+}
+
+function overviewPanel(t) {
+  return panel('Overview', h('div', { class: 'dash-totals' },
+    stat(String(t.documents), `${t.documents === 1 ? 'document' : 'documents'}, ${t.complete} analyzed`),
+    ...RISK_LEVELS.map((l) => stat(String(t[l]), `${l} risk clauses`, `risk-total-${l}`)),
+    stat(String(t.outstanding), `awaiting a decision (${t.outstanding_high_medium} high or medium)`, 'dash-open'),
+    h('div', { class: 'dash-meter' }, riskMeter({ high: t.high, medium: t.medium, low: t.low }))), { id: 'overview' });
 }
 
 function stat(value, label, cls) {
@@ -36,9 +74,9 @@ function stat(value, label, cls) {
 function documentsTable(project, docs) {
   if (!docs.length) return emptyState('No documents yet', 'Upload contracts on the Documents tab.');
   const count = (n, level) => (n ? h('span', { class: `dot-count dot-${level}` }, String(n)) : h('span', { class: 'muted' }, '0'));
-  const rows = docs.map((d) => h('tr', { dataset: { id: d.id } },
+  const rows = docs.map((d) => h('tr', { dataset: { id: d.id, status: d.pipeline_status } },
     h('td', h('a', { href: `/documents/${d.id}` }, d.original_name)),
-    h('td', statusBadge(d.pipeline_status)),
+    h('td', { dataset: { analysis: '' } }, statusBadge(d.pipeline_status)),
     h('td', { class: 'num', dataset: { risk: 'high' } }, count(d.high, 'high')),
     h('td', { class: 'num', dataset: { risk: 'medium' } }, count(d.medium, 'medium')),
     h('td', { class: 'num', dataset: { risk: 'low' } }, count(d.low, 'low')),
