@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/contract-lucidity/contract-lucidity/services/internal/analysis"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/search"
 )
 
@@ -23,22 +24,35 @@ type decisionJSON struct {
 }
 
 type clauseJSON struct {
-	ID             string        `json:"id" format:"uuid"`
-	DocumentID     string        `json:"document_id" format:"uuid"`
-	Ordinal        int           `json:"ordinal"`
-	Heading        string        `json:"heading"`
-	Category       string        `json:"category"`
-	Confidence     float32       `json:"confidence"`
-	Text           string        `json:"text"`
-	RiskLevel      string        `json:"risk_level" enum:"low,medium,high"`
-	Explanation    string        `json:"explanation"`
+	ID         string `json:"id" format:"uuid"`
+	DocumentID string `json:"document_id" format:"uuid"`
+	Ordinal    int    `json:"ordinal"`
+	Heading    string `json:"heading"`
+	// Category is a clause type, or Other: below the classifier's floor,
+	// and never a value such as Document Name or a date (those are facts).
+	Category   string  `json:"category"`
+	Confidence float32 `json:"confidence"`
+	// Likelihood is Confidence in words (likely from 0.5, else possible);
+	// absent for Other.
+	Likelihood  string `json:"likelihood,omitempty" enum:"likely,possible"`
+	Text        string `json:"text"`
+	RiskLevel   string `json:"risk_level" enum:"low,medium,high"`
+	Explanation string `json:"explanation"`
+	// StartOffset and EndOffset are the clause's bytes in the document's
+	// extracted text, PageStart and PageEnd its pages; null for clauses
+	// analyzed before positions were stored.
+	StartOffset    *int          `json:"start_offset"`
+	EndOffset      *int          `json:"end_offset"`
+	PageStart      *int          `json:"page_start"`
+	PageEnd        *int          `json:"page_end"`
 	LatestDecision *decisionJSON `json:"latest_decision"`
 }
 
 // clauseColumns and the LATERAL join below yield a clause with its latest
 // decision.
 const clauseColumns = `c.id, c.document_id, c.ordinal, c.heading, c.category, c.confidence, c.text, c.risk_level,
-	c.explanation, ld.id, ld.decision, ld.comment, ld.decided_at, ld.uid, ld.uname, ld.uemail`
+	c.explanation, c.start_offset, c.end_offset, c.page_start, c.page_end,
+	ld.id, ld.decision, ld.comment, ld.decided_at, ld.uid, ld.uname, ld.uemail`
 
 const latestDecisionJoin = `LEFT JOIN LATERAL (
 	SELECT cd.id, cd.decision, cd.comment, cd.decided_at, u.id AS uid, u.name AS uname, u.email AS uemail
@@ -50,9 +64,18 @@ func scanClause(row pgx.Row, extra ...any) (clauseJSON, error) {
 	var did, dec, comment, uid, uname, uemail *string
 	var at *time.Time
 	dst := append([]any{&c.ID, &c.DocumentID, &c.Ordinal, &c.Heading, &c.Category, &c.Confidence, &c.Text, &c.RiskLevel,
-		&c.Explanation, &did, &dec, &comment, &at, &uid, &uname, &uemail}, extra...)
+		&c.Explanation, &c.StartOffset, &c.EndOffset, &c.PageStart, &c.PageEnd,
+		&did, &dec, &comment, &at, &uid, &uname, &uemail}, extra...)
 	if err := row.Scan(dst...); err != nil {
 		return c, err
+	}
+	// Rows analyzed before values stopped being clause categories read as
+	// Other: "Document Name" is not a kind of clause.
+	if c.Category != analysis.Other && !analysis.IsClauseType(c.Category) {
+		c.Category, c.Confidence = analysis.Other, 0
+	}
+	if c.Category != analysis.Other {
+		c.Likelihood = analysis.Likelihood(float64(c.Confidence))
 	}
 	if did != nil {
 		c.LatestDecision = &decisionJSON{ID: *did, ClauseID: c.ID, Decision: *dec, Comment: *comment, DecidedAt: *at}
@@ -75,14 +98,25 @@ func (s *Server) handleListClauses(w http.ResponseWriter, r *http.Request) error
 		return unprocessable("risk must be low, medium or high")
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+clauseColumns+` FROM clauses c `+latestDecisionJoin+`
-		WHERE c.document_id = $1 AND ($2 = '' OR c.category = $2) AND ($3 = '' OR c.risk_level = $3)
-		ORDER BY c.ordinal`, id, q.Get("category"), risk)
+		WHERE c.document_id = $1 AND ($2 = '' OR c.risk_level = $2)
+		ORDER BY c.ordinal`, id, risk)
 	if err != nil {
 		return err
 	}
-	items, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (clauseJSON, error) { return scanClause(row) })
+	all, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (clauseJSON, error) { return scanClause(row) })
 	if err != nil {
 		return err
+	}
+	// The category filter applies to the category shown (scanClause files
+	// old value rows under Other), so it runs here, not in SQL.
+	items := all
+	if cat := q.Get("category"); cat != "" {
+		items = make([]clauseJSON, 0, len(all))
+		for _, c := range all {
+			if c.Category == cat {
+				items = append(items, c)
+			}
+		}
 	}
 	writeJSON(w, http.StatusOK, page[clauseJSON]{Items: items, Total: int64(len(items))})
 	return nil
@@ -200,8 +234,9 @@ func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
 
 // handleSimilar ranks clauses of other visible documents by cosine
 // similarity of their embeddings through services/internal/search (pgvector
-// HNSW when available, else an exact scan), then attaches the latest
-// decisions.
+// HNSW when available, else an exact scan): only those at least
+// search.MinSimilarity alike, the clause's own category first. It then
+// attaches the latest decisions.
 func (s *Server) handleSimilar(w http.ResponseWriter, r *http.Request) error {
 	id, err := s.authorize(r, s.clauseRole, "", "")
 	if err != nil {
@@ -225,7 +260,7 @@ func (s *Server) handleSimilar(w http.ResponseWriter, r *http.Request) error {
 		}
 		scope = search.Projects(ids...)
 	}
-	results, err := search.Similar(ctx, s.pool, id, scope, limit)
+	results, err := search.Related(ctx, s.pool, id, scope, limit)
 	if errors.Is(err, search.ErrNotFound) {
 		return errNotFound
 	}

@@ -19,7 +19,7 @@ import (
 
 func init() {
 	// Downloads: any body is a valid binary string; the media type is checked.
-	for _, mt := range []string{"application/pdf", "text/html", "text/calendar", "image/png", "image/jpeg", "image/tiff",
+	for _, mt := range []string{"application/pdf", "text/html", "text/plain", "text/calendar", "text/event-stream", "image/png", "image/jpeg", "image/tiff",
 		"application/vnd.openxmlformats-officedocument.wordprocessingml.document"} {
 		openapi3filter.RegisterBodyDecoder(mt, openapi3filter.FileBodyDecoder)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/contract-lucidity/contract-lucidity/services/internal/events"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/filetype"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/queue"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/storage"
@@ -335,6 +336,7 @@ func (s *Server) storeUpload(w http.ResponseWriter, r *http.Request, u *upload, 
 	}
 	stored = true
 	s.enqueue(ctx, queue.Job{Kind: queue.KindDocument, ID: id})
+	s.publish(ctx, d)
 	writeJSON(w, http.StatusAccepted, d)
 	return nil
 }
@@ -382,6 +384,17 @@ func (s *Server) uploadReadError(ctx context.Context, u *upload, err error) erro
 		return ctx.Err()
 	}
 	return u.readError(err)
+}
+
+// publish tells the project's live viewers that a document is queued
+// (best effort: they also see it when they reload).
+func (s *Server) publish(ctx context.Context, d documentJSON) {
+	ev := events.Document{DocumentID: d.ID, ProjectID: d.ProjectID, Status: d.PipelineStatus, Progress: d.Progress}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if err := events.Publish(ctx, s.rdb, ev); err != nil {
+		s.log.Debug("progress event not published", "document_id", d.ID, "error", err)
+	}
 }
 
 // enqueue puts a job on the queue. A failure is logged, not returned: the
@@ -515,6 +528,7 @@ func (s *Server) handleReprocess(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.publish(ctx, d)
 	writeJSON(w, http.StatusAccepted, d)
 	return nil
 }

@@ -53,8 +53,10 @@ func TestDocumentLifecycle(t *testing.T) {
 		($1, 1, '1. Law', 'Governing Law', 0.9, 'This Agreement shall be governed by the laws of Delaware.', 'low', 'standard', $3),
 		($1, 2, '2. Liability', 'Cap On Liability', 0.8, 'Liability is unlimited for all damages.', 'high', 'uncapped', $4),
 		($2, 1, '1. Law', 'Governing Law', 0.9, 'Governed by the laws of the State of New York.', 'low', 'standard', $5),
-		($2, 2, '2. Term', 'Expiration Date', 0.7, 'The term ends after five years.', 'medium', '', $6)`,
-		doc, other, unit(0, 0), unit(10, 0), unit(0, 0.3), unit(10, 0.9))
+		($2, 2, '2. Term', 'Renewal Term', 0.7, 'The term ends after five years.', 'medium', '', $6),
+		($2, 3, '3. Cap', 'Cap On Liability', 0.3, 'Liability under this agreement is capped at the fees paid.', 'low', '', $7),
+		($2, 4, 'SUPPLY AGREEMENT', 'Document Name', 0.9, 'SUPPLY AGREEMENT between the parties.', 'low', '', NULL)`,
+		doc, other, unit(0, 0), unit(10, 0), unit(0, 0.3), unit(10, 0.9), unit(0, 0.2))
 	d := e.do("GET", "/api/documents/"+doc, e.admin, nil).want(200)
 	if d.str("pipeline_status") != "complete" || d.json["progress"].(float64) != 100 || d.json["clause_count"].(float64) != 2 ||
 		d.json["facts"].(map[string]any)["parties"] == nil || d.json["page_count"].(float64) != 2 {
@@ -103,19 +105,41 @@ func TestDocumentLifecycle(t *testing.T) {
 		t.Fatalf("latest decision: %v", ld)
 	}
 
-	// Similar clauses come from other documents, best first.
+	// Similar clauses come from other documents: only those at least 0.4
+	// alike (not the unrelated term clause), the same category first even
+	// when a clause of another category is closer.
 	sim := e.do("GET", "/api/clauses/"+law+"/similar?limit=5", e.admin, nil).want(200).items()
 	if len(sim) != 2 || sim[0]["document_id"] != other || sim[0]["category"] != "Governing Law" ||
 		sim[0]["document_name"] != "c1.pdf" || sim[0]["project_id"] != p || sim[0]["score"].(float64) < 0.9 ||
-		sim[1]["score"].(float64) >= sim[0]["score"].(float64) {
+		sim[1]["category"] != "Cap On Liability" || sim[1]["score"].(float64) <= sim[0]["score"].(float64) {
 		t.Fatalf("similar: %v", sim)
+	}
+	// Confidence in words; a value category is never shown as a clause's.
+	for _, c := range e.do("GET", "/api/documents/"+other+"/clauses", e.admin, nil).want(200).items() {
+		want := map[string]string{"1. Law": "likely", "2. Term": "likely", "3. Cap": "possible"}[c["heading"].(string)]
+		if c["heading"] == "SUPPLY AGREEMENT" {
+			if c["category"] != "Other" || c["likelihood"] != nil || c["confidence"].(float64) != 0 {
+				t.Errorf("a Document Name clause is shown as %v (%v)", c["category"], c["likelihood"])
+			}
+		} else if c["likelihood"] != want {
+			t.Errorf("%s: likelihood %v, want %s", c["heading"], c["likelihood"], want)
+		}
+	}
+	// Filtering by category follows the category shown: the value row is
+	// among Other's, and nothing is filed under Document Name.
+	if o := e.do("GET", "/api/documents/"+other+"/clauses?category=Other", e.admin, nil).want(200).items(); len(o) != 1 || o[0]["heading"] != "SUPPLY AGREEMENT" {
+		t.Errorf("category=Other: %v", o)
+	}
+	if n := e.do("GET", "/api/documents/"+other+"/clauses?category=Document+Name", e.admin, nil).want(200).items(); len(n) != 0 {
+		t.Errorf("category=Document Name: %v", n)
 	}
 	// Clauses of projects the caller cannot see never appear.
 	q := e.createProject(e.admin, "Hidden")
 	hidden := e.upload(e.admin, q, "secret.pdf", pdfBytes).want(202).str("id")
 	e.exec(`INSERT INTO clauses (document_id, ordinal, category, text, risk_level, embedding)
 		VALUES ($1, 1, 'Governing Law', 'Governed by the laws of Delaware, secretly.', 'low', $2)`, hidden, unit(0, 0.1))
-	if all := e.do("GET", "/api/clauses/"+law+"/similar", e.admin, nil).want(200).items(); len(all) != 3 || all[0]["document_id"] != hidden {
+	if all := e.do("GET", "/api/clauses/"+law+"/similar", e.admin, nil).want(200).items(); len(all) != 3 || all[0]["document_id"] != hidden ||
+		all[2]["category"] != "Cap On Liability" {
 		t.Fatalf("admin similar: %v", all)
 	}
 	member := e.createUser("member@example.com")
@@ -294,7 +318,8 @@ func TestOpenAPIDocumentListsEveryRoute(t *testing.T) {
 		delete(documented, rt)
 		// Every registered route answers (not the mux's 404 / 405).
 		method, path, _ := strings.Cut(rt, " ")
-		path = strings.NewReplacer("{id}", "00000000-0000-4000-8000-000000000000", "{user_id}", "00000000-0000-4000-8000-000000000000").Replace(path)
+		path = strings.NewReplacer("{id}", "00000000-0000-4000-8000-000000000000", "{user_id}", "00000000-0000-4000-8000-000000000000",
+			"{page}", "1").Replace(path)
 		req, _ := http.NewRequest(method, e.http.URL+path, nil)
 		resp, err := e.http.Client().Do(req)
 		if err != nil {

@@ -112,13 +112,19 @@ func testConfig(t *testing.T) *config.Config {
 }
 
 func startServer(t *testing.T, cfg *config.Config) (*backend.Server, *httptest.Server, *syncBuffer) {
+	return startServerWith(t, cfg, backend.Options{})
+}
+
+// startServerWith is startServer with options (the logger is the test's).
+func startServerWith(t *testing.T, cfg *config.Config, opts backend.Options) (*backend.Server, *httptest.Server, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if err := migrateDatabase(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := backend.New(context.Background(), cfg, backend.Options{Logger: log})
+	opts.Logger = log
+	srv, err := backend.New(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,7 @@ var tagDescriptions = map[string]string{
 	"clauses":   "Extracted clauses and review decisions",
 	"search":    "Full-text and similarity search over visible clauses",
 	"reports":   "Generated HTML and PDF reports",
+	"viewer":    "The original pages of a document, and where a clause or fact lies on them",
 	"settings":  "Upload settings",
 	"playbook":  "The risk playbook: installation rules, project overrides, re-assessment",
 	"ai":        "AI providers and the capability mapping (administrators)",
@@ -78,6 +79,11 @@ var extraErrors = map[string][]int{
 	"GET /api/search":                             {http.StatusNotFound},
 	"GET /api/documents/{id}/file":                {http.StatusServiceUnavailable}, // the document storage is unreachable
 	"GET /api/reports/{id}/download":              {http.StatusConflict, http.StatusServiceUnavailable},
+	"GET /api/projects/{id}/events":               {http.StatusServiceUnavailable},
+	"GET /api/documents/{id}/highlight":           {http.StatusConflict, http.StatusServiceUnavailable},
+	"GET /api/documents/{id}/pages":               {http.StatusServiceUnavailable}, // the document storage is unreachable
+	"GET /api/documents/{id}/pages/{page}/image":  {http.StatusServiceUnavailable},
+	"GET /api/documents/{id}/text":                {http.StatusConflict},
 	"POST /api/admin/ai-providers":                {http.StatusConflict},
 	"PATCH /api/admin/ai-providers/{id}":          {http.StatusConflict},
 	"POST /api/projects/{id}/playbook/rules":      {http.StatusConflict}, // the rule is overridden already
@@ -98,6 +104,13 @@ var queryParams = map[string]struct {
 	"risk":       {openapi3.NewStringSchema().WithEnum("low", "medium", "high"), false},
 	"event_type": {openapi3.NewStringSchema(), false},
 	"format":     {openapi3.NewStringSchema().WithEnum("html", "pdf").WithDefault("html"), false},
+	"start":      {openapi3.NewIntegerSchema().WithMin(0), true},
+	"end":        {openapi3.NewIntegerSchema().WithMin(1), true},
+}
+
+// pathParams are the path parameters that are not UUIDs.
+var pathParams = map[string]*openapi3.Schema{
+	"page": openapi3.NewIntegerSchema().WithMin(1),
 }
 
 var (
@@ -197,8 +210,11 @@ func (g *schemaGen) operation(rt route) (*openapi3.Operation, error) {
 		op.Security = &openapi3.SecurityRequirements{} // overrides the root's bearerAuth
 	}
 	for _, m := range pathParamRE.FindAllStringSubmatch(rt.Path, -1) {
-		op.Parameters = append(op.Parameters, &openapi3.ParameterRef{Value: openapi3.NewPathParameter(m[1]).
-			WithSchema(openapi3.NewUUIDSchema())})
+		schema, ok := pathParams[m[1]]
+		if !ok {
+			schema = openapi3.NewUUIDSchema()
+		}
+		op.Parameters = append(op.Parameters, &openapi3.ParameterRef{Value: openapi3.NewPathParameter(m[1]).WithSchema(schema)})
 	}
 	for _, name := range queryNames(rt) {
 		q, ok := queryParams[name]

@@ -65,6 +65,11 @@ type Server struct {
 	verified   verifiedTokens
 	// leases hold the per-user API budget taken from Redis in advance.
 	leases apiLeases
+	// closing ends the live event streams when the server shuts down
+	// (they would otherwise hold the shutdown for its whole grace period).
+	closing        chan struct{}
+	closeOnce      sync.Once
+	eventHeartbeat time.Duration
 }
 
 // Options adjust New for tests and embedding.
@@ -76,6 +81,9 @@ type Options struct {
 	// with the abort's few seconds, inside Kubernetes' default 30 s
 	// termination grace period).
 	ShutdownGrace time.Duration
+	// EventHeartbeat is how often an event stream sends a keep-alive and
+	// re-checks the caller's access (default 20 s).
+	EventHeartbeat time.Duration
 }
 
 // New connects to PostgreSQL and Redis, checks that the database is
@@ -92,9 +100,13 @@ func New(ctx context.Context, cfg *config.Config, opts ...Options) (*Server, err
 	if log == nil {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	}
-	s := &Server{cfg: cfg, log: log, egress: cfg.EgressPolicy(), shutdownGrace: o.ShutdownGrace, principals: newPrincipalCache()}
+	s := &Server{cfg: cfg, log: log, egress: cfg.EgressPolicy(), shutdownGrace: o.ShutdownGrace, principals: newPrincipalCache(),
+		closing: make(chan struct{}), eventHeartbeat: o.EventHeartbeat}
 	if s.shutdownGrace <= 0 {
 		s.shutdownGrace = 20 * time.Second
+	}
+	if s.eventHeartbeat <= 0 {
+		s.eventHeartbeat = 20 * time.Second
 	}
 	s.httpClient = egress.NewClient(s.egress, 15*time.Second)
 	s.uploads.active = map[*upload]struct{}{}
@@ -216,6 +228,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		MaxHeaderBytes:    64 << 10,
 	}
+	srv.RegisterOnShutdown(func() { s.closeOnce.Do(func() { close(s.closing) }) })
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("backend listening", "addr", ln.Addr().String())

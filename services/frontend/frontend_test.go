@@ -1,9 +1,11 @@
 package frontend
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -186,6 +188,49 @@ func TestProxyStreamsResponsesAsTheyArrive(t *testing.T) {
 	close(release)
 	if rest := readAll(t, resp.Body); string(rest) != "second\n" {
 		t.Fatalf("rest %q", rest)
+	}
+}
+
+// Server-sent events (the live progress stream) pass through event by
+// event, with the headers that keep other proxies from buffering them.
+func TestProxyStreamsServerSentEvents(t *testing.T) {
+	next := make(chan struct{})
+	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer t" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("X-Accel-Buffering", "no")
+		for _, ev := range []string{"ready", "document"} {
+			_, _ = fmt.Fprintf(w, "event: %s\ndata: {}\n\n", ev)
+			w.(http.Flusher).Flush()
+			select {
+			case <-next:
+			case <-r.Context().Done():
+				return
+			}
+		}
+	})
+	fe, _ := newFrontend(t, upstream, false, 0)
+	resp := get(t, fe.URL+"/api/projects/x/events", map[string]string{"Authorization": "Bearer t"})
+	defer resp.Body.Close()
+	if resp.Header.Get("Content-Type") != "text/event-stream" || resp.Header.Get("X-Accel-Buffering") != "no" || resp.ContentLength != -1 {
+		t.Fatalf("headers %v, length %d", resp.Header, resp.ContentLength)
+	}
+	br := bufio.NewReader(resp.Body)
+	for _, want := range []string{"ready", "document"} {
+		got := make(chan string, 1)
+		go func() { l, _ := br.ReadString('\n'); _, _ = br.ReadString('\n'); _, _ = br.ReadString('\n'); got <- l }()
+		select {
+		case l := <-got:
+			if l != "event: "+want+"\n" {
+				t.Fatalf("got %q, want the %s event", l, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the %s event was held back by the proxy", want)
+		}
+		next <- struct{}{}
 	}
 }
 

@@ -11,22 +11,28 @@ import (
 type Facts map[string]any
 
 // Segment is one clause as split from the text, before classification.
+// Start and End are its byte offsets in the text (End exclusive).
 type Segment struct {
-	Ordinal int
-	Heading string
-	Text    string
+	Ordinal    int
+	Heading    string
+	Text       string
+	Start, End int
 }
 
 // Clause is a classified, risk-rated clause ready to store.
 type Clause struct {
-	Ordinal     int
-	Heading     string
-	Text        string
-	Category    string
-	Confidence  float64
-	Risk        string // low | medium | high
-	Explanation string
-	Embedding   []float32
+	Ordinal int
+	Heading string
+	Text    string
+	// Start and End are byte offsets in the document text, PageStart and
+	// PageEnd the pages they fall on.
+	Start, End         int
+	PageStart, PageEnd int
+	Category           string
+	Confidence         float64
+	Risk               string // low | medium | high
+	Explanation        string
+	Embedding          []float32
 	// EmbeddingModel is the embedder of Embedding (see docAnalyzer.Embed).
 	EmbeddingModel string
 }

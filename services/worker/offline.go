@@ -81,7 +81,7 @@ func (o *offlineAnalyzer) Split(text string) []Segment {
 		if body == "" {
 			continue
 		}
-		out = append(out, Segment{Ordinal: len(out) + 1, Heading: c.Heading, Text: body})
+		out = append(out, Segment{Ordinal: len(out) + 1, Heading: c.Heading, Text: body, Start: c.Start, End: c.End})
 	}
 	return out
 }
@@ -123,8 +123,18 @@ func (o *offlineAnalyzer) Embed(ctx context.Context, texts []string) ([][]float3
 	return out, nil
 }
 
-// clauseCategories are the category names a clause may take (CUAD's 41).
-func clauseCategories() []string { return analysis.Categories() }
+// clauseCategories are the category names a clause may take: CUAD's
+// categories that are clause types (values such as Document Name or the
+// dates are facts, not clauses).
+func clauseCategories() []string {
+	var out []string
+	for _, c := range analysis.Categories() {
+		if analysis.IsClauseType(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
 
 // loadPlaybook reads the playbook of a project (its own rules, then the
 // installation's with its overrides; see services/internal/playbook). An

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/contract-lucidity/contract-lucidity/services/internal/pages"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/queue"
 	"github.com/contract-lucidity/contract-lucidity/services/internal/search"
 	"github.com/contract-lucidity/contract-lucidity/services/worker/extract"
@@ -131,7 +132,7 @@ func (w *Worker) runPipeline(ctx context.Context, id string) (jobResult, error) 
 	err := w.pool.QueryRow(ctx, `UPDATE documents SET attempts = attempts + 1, pipeline_status = 'extracting',
 			progress = $2, error_message = NULL, enqueued_at = now(), updated_at = now()
 		WHERE id = $1 AND pipeline_status NOT IN ('complete', 'failed')
-		RETURNING project_id, file_type, storage_key, attempts`, id, stageProgress[StatusExtracting]).
+		RETURNING project_id::text, file_type, storage_key, attempts`, id, stageProgress[StatusExtracting]).
 		Scan(&doc.projectID, &doc.fileType, &doc.storageKey, &doc.attempts)
 	if errors.Is(err, pgx.ErrNoRows) {
 		log.Info("document gone or already finished; job dropped")
@@ -141,6 +142,7 @@ func (w *Worker) runPipeline(ctx context.Context, id string) (jobResult, error) 
 		return w.handBackOnCancel(ctx, id, fmt.Errorf("claim document: %w", err))
 	}
 	log = log.With("attempt", doc.attempts)
+	w.publish(ctx, doc.projectID, id, StatusExtracting, "")
 	if doc.attempts > w.opts.MaxAttempts {
 		return w.failDocument(ctx, id, &stageError{stage: "pipeline", permanent: true,
 			message: fmt.Sprintf("processing failed %d times; giving up", doc.attempts-1), err: errors.New("too many attempts")})
@@ -190,15 +192,20 @@ func (w *Worker) pipelineStages(ctx context.Context, doc *document, an *docAnaly
 	if err != nil {
 		return classify(StatusExtracting, err)
 	}
+	// The document viewer's page images and word boxes; without them the
+	// viewer shows the clause in the extracted text.
+	w.storePages(ctx, doc, path, text.Text)
 	w.metrics.observe(StatusExtracting, t)
-	if err := w.setStage(ctx, doc.id, StatusClassifying,
+	if err := w.setStage(ctx, doc, StatusClassifying,
 		`, extracted_text = $3, page_count = $4`, text.Text, text.Pages); err != nil {
 		return err
 	}
 	w.hook(ctx, doc.id, StatusExtracting)
 
-	// Classifying: document-level facts.
+	// Classifying: document-level facts, each source linked to the clause
+	// it lies in.
 	t = time.Now()
+	segs := an.Split(text.Text)
 	facts, err := an.Facts(ctx, text.Text)
 	if err != nil {
 		return classify(StatusClassifying, err)
@@ -206,7 +213,8 @@ func (w *Worker) pipelineStages(ctx context.Context, doc *document, an *docAnaly
 	if facts == nil {
 		facts = Facts{}
 	}
-	if err := w.setStage(ctx, doc.id, StatusAnalyzing, `, facts = $3`, facts); err != nil {
+	linkFactSources(facts, segs)
+	if err := w.setStage(ctx, doc, StatusAnalyzing, `, facts = $3`, facts); err != nil {
 		return err
 	}
 	w.metrics.observe(StatusClassifying, t)
@@ -214,7 +222,6 @@ func (w *Worker) pipelineStages(ctx context.Context, doc *document, an *docAnaly
 
 	// Analyzing: clauses, categories, risk.
 	t = time.Now()
-	segs := an.Split(text.Text)
 	cls, err := an.Classify(ctx, segs)
 	if err != nil {
 		return classify(StatusAnalyzing, err)
@@ -231,7 +238,7 @@ func (w *Worker) pipelineStages(ctx context.Context, doc *document, an *docAnaly
 		return &stageError{stage: StatusAnalyzing, message: "analysis failed", err: errors.New("analyzer returned mismatched results")}
 	}
 	w.metrics.observe(StatusAnalyzing, t)
-	if err := w.setStage(ctx, doc.id, StatusEmbedding, ""); err != nil {
+	if err := w.setStage(ctx, doc, StatusEmbedding, ""); err != nil {
 		return err
 	}
 	w.hook(ctx, doc.id, StatusAnalyzing)
@@ -249,20 +256,23 @@ func (w *Worker) pipelineStages(ctx context.Context, doc *document, an *docAnaly
 	if len(vecs) != len(segs) {
 		return &stageError{stage: StatusEmbedding, message: "embedding failed", err: errors.New("embedder returned mismatched results")}
 	}
-	known := map[string]bool{"Other": true}
-	for _, c := range clauseCategories() {
-		known[c] = true
-	}
 	clauses := make([]Clause, len(segs))
 	for i, s := range segs {
-		if !known[cls[i].Category] {
+		// Values (Document Name, Parties, dates) are facts, never a
+		// clause's category, whoever classified it.
+		if !isClauseCategory(cls[i].Category) {
 			cls[i] = Classification{Category: "Other"}
 		}
 		risks[i].Risk = knownRisk(risks[i].Risk)
 		clauses[i] = Clause{Ordinal: i + 1, Heading: s.Heading, Text: s.Text, Category: cls[i].Category,
 			Confidence: cls[i].Confidence, Risk: risks[i].Risk, Explanation: risks[i].Explanation, Embedding: vecs[i], EmbeddingModel: embedder}
+		if s.End > s.Start {
+			clauses[i].Start, clauses[i].End = s.Start, s.End
+			clauses[i].PageStart = pages.PageOf(text.Text, s.Start)
+			clauses[i].PageEnd = pages.PageOf(text.Text, s.End-1)
+		}
 	}
-	if err := w.storeClauses(ctx, doc.id, clauses, an); err != nil {
+	if err := w.storeClauses(ctx, doc, clauses, an); err != nil {
 		return err
 	}
 	w.metrics.observe(StatusEmbedding, t)
@@ -277,9 +287,9 @@ func (w *Worker) hook(ctx context.Context, id, stage string) {
 }
 
 // setStage records that the document entered status, with extra SET
-// clauses using parameters $3...
-func (w *Worker) setStage(ctx context.Context, id, status, extraSet string, extra ...any) error {
-	args := append([]any{id, status}, extra...)
+// clauses using parameters $3..., and tells the project's viewers.
+func (w *Worker) setStage(ctx context.Context, doc *document, status, extraSet string, extra ...any) error {
+	args := append([]any{doc.id, status}, extra...)
 	tag, err := w.pool.Exec(ctx, `UPDATE documents SET pipeline_status = $2, progress = `+fmt.Sprint(stageProgress[status])+
 		`, updated_at = now()`+extraSet+` WHERE id = $1 AND pipeline_status NOT IN ('complete','failed')`, args...)
 	if err != nil {
@@ -288,6 +298,7 @@ func (w *Worker) setStage(ctx context.Context, id, status, extraSet string, extr
 	if tag.RowsAffected() == 0 {
 		return &stageError{stage: status, permanent: true, message: "the document was deleted or finished elsewhere", err: errDocumentGone}
 	}
+	w.publish(ctx, doc.projectID, doc.id, status, "")
 	return nil
 }
 
@@ -305,7 +316,8 @@ func knownRisk(r string) string {
 
 // storeClauses replaces the document's clauses and marks it complete in one
 // transaction.
-func (w *Worker) storeClauses(ctx context.Context, id string, clauses []Clause, an *docAnalyzer) error {
+func (w *Worker) storeClauses(ctx context.Context, doc *document, clauses []Clause, an *docAnalyzer) error {
+	id := doc.id
 	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
 		var status string
 		if err := tx.QueryRow(ctx, `SELECT pipeline_status FROM documents WHERE id = $1 FOR UPDATE`, id).Scan(&status); err != nil {
@@ -323,10 +335,12 @@ func (w *Worker) storeClauses(ctx context.Context, id string, clauses []Clause, 
 		rows := make([][]any, len(clauses))
 		for i, c := range clauses {
 			rows[i] = []any{id, c.Ordinal, safeText(c.Heading), safeText(c.Category), float32(c.Confidence), safeText(c.Text),
-				c.Risk, safeText(c.Explanation), c.Embedding, c.EmbeddingModel}
+				c.Risk, safeText(c.Explanation), c.Embedding, c.EmbeddingModel,
+				nullInt(c.Start, c.End > c.Start), nullInt(c.End, c.End > c.Start), nullInt(c.PageStart, c.PageStart > 0), nullInt(c.PageEnd, c.PageEnd > 0)}
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"clauses"},
-			[]string{"document_id", "ordinal", "heading", "category", "confidence", "text", "risk_level", "explanation", "embedding", "embedding_model"},
+			[]string{"document_id", "ordinal", "heading", "category", "confidence", "text", "risk_level", "explanation", "embedding", "embedding_model",
+				"start_offset", "end_offset", "page_start", "page_end"},
 			pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("insert clauses: %w", err)
 		}
@@ -357,6 +371,7 @@ func (w *Worker) storeClauses(ctx context.Context, id string, clauses []Clause, 
 		permanent := errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"))
 		return &stageError{stage: StatusEmbedding, permanent: permanent, message: "could not save the analysis", err: err}
 	}
+	w.publish(ctx, doc.projectID, id, StatusComplete, "")
 	return nil
 }
 
@@ -375,9 +390,14 @@ func (w *Worker) failDocument(ctx context.Context, id string, se *stageError) (j
 	}
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, err := w.pool.Exec(bg, `UPDATE documents SET pipeline_status = 'failed', error_message = $2, updated_at = now()
-		WHERE id = $1 AND pipeline_status NOT IN ('complete','failed')`, id, se.message); err != nil {
+	var projectID string
+	err := w.pool.QueryRow(bg, `UPDATE documents SET pipeline_status = 'failed', error_message = $2, updated_at = now()
+		WHERE id = $1 AND pipeline_status NOT IN ('complete','failed') RETURNING project_id::text`, id, se.message).Scan(&projectID)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return resultHandBack, fmt.Errorf("mark document failed: %w", err) // not recorded: run it again
+	}
+	if err == nil {
+		w.publish(bg, projectID, id, StatusFailed, se.message)
 	}
 	w.log.Warn("document failed", "document_id", id, "stage", se.stage, "reason", se.message, "error", se.err)
 	return resultFailed, se
@@ -396,6 +416,7 @@ func (w *Worker) retryDocument(ctx context.Context, doc document, se *stageError
 		WHERE id = $1 AND pipeline_status NOT IN ('complete','failed')`, doc.id, delay.Seconds()); err != nil {
 		return resultHandBack, fmt.Errorf("requeue document: %w", err)
 	}
+	w.publish(bg, doc.projectID, doc.id, StatusQueued, "")
 	w.log.Warn("document will be retried", "document_id", doc.id, "stage", se.stage, "attempt", doc.attempts,
 		"retry_in", delay.String(), "error", se.err)
 	w.retries.Add(1)

@@ -409,7 +409,7 @@ func TestReportJobWritesHTMLAndPDF(t *testing.T) {
 	}
 	e.enqueue(queue.KindReport, reportID)
 	html := waitReportHTML(t, e, reportID)
-	if !strings.Contains(html, "analysed clauses") || !strings.Contains(html, "Summary by the built-in analyzer") {
+	if !strings.Contains(html, "analyzed clauses") || !strings.Contains(html, "Summary by the built-in analyzer") {
 		t.Error("HTML lacks the built-in summary")
 	}
 	deadline := time.Now().Add(time.Minute)

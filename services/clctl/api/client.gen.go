@@ -45,6 +45,24 @@ func (e CapabilityCapability) Valid() bool {
 	}
 }
 
+// Defines values for ClauseLikelihood.
+const (
+	ClauseLikelihoodLikely   ClauseLikelihood = "likely"
+	ClauseLikelihoodPossible ClauseLikelihood = "possible"
+)
+
+// Valid indicates whether the value is a known member of the ClauseLikelihood enum.
+func (e ClauseLikelihood) Valid() bool {
+	switch e {
+	case ClauseLikelihoodLikely:
+		return true
+	case ClauseLikelihoodPossible:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ClauseRiskLevel.
 const (
 	ClauseRiskLevelHigh   ClauseRiskLevel = "high"
@@ -447,6 +465,24 @@ func (e ReportStatus) Valid() bool {
 	}
 }
 
+// Defines values for SearchHitLikelihood.
+const (
+	SearchHitLikelihoodLikely   SearchHitLikelihood = "likely"
+	SearchHitLikelihoodPossible SearchHitLikelihood = "possible"
+)
+
+// Valid indicates whether the value is a known member of the SearchHitLikelihood enum.
+func (e SearchHitLikelihood) Valid() bool {
+	switch e {
+	case SearchHitLikelihoodLikely:
+		return true
+	case SearchHitLikelihoodPossible:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SearchHitRiskLevel.
 const (
 	SearchHitRiskLevelHigh   SearchHitRiskLevel = "high"
@@ -575,6 +611,14 @@ type AuditEventPage struct {
 	Total int64        `json:"total"`
 }
 
+// Box defines model for Box.
+type Box struct {
+	X0 float64 `json:"x0"`
+	X1 float64 `json:"x1"`
+	Y0 float64 `json:"y0"`
+	Y1 float64 `json:"y1"`
+}
+
 // Capabilities defines model for Capabilities.
 type Capabilities struct {
 	Items []Capability `json:"items"`
@@ -601,14 +645,22 @@ type Clause struct {
 	Category       string             `json:"category"`
 	Confidence     float32            `json:"confidence"`
 	DocumentId     openapi_types.UUID `json:"document_id"`
+	EndOffset      *int               `json:"end_offset"`
 	Explanation    string             `json:"explanation"`
 	Heading        string             `json:"heading"`
 	Id             openapi_types.UUID `json:"id"`
 	LatestDecision *Decision          `json:"latest_decision"`
+	Likelihood     *ClauseLikelihood  `json:"likelihood,omitempty"`
 	Ordinal        int                `json:"ordinal"`
+	PageEnd        *int               `json:"page_end"`
+	PageStart      *int               `json:"page_start"`
 	RiskLevel      ClauseRiskLevel    `json:"risk_level"`
+	StartOffset    *int               `json:"start_offset"`
 	Text           string             `json:"text"`
 }
+
+// ClauseLikelihood defines model for Clause.Likelihood.
+type ClauseLikelihood string
 
 // ClauseRiskLevel defines model for Clause.RiskLevel.
 type ClauseRiskLevel string
@@ -739,6 +791,11 @@ type Error struct {
 	Detail string `json:"detail"`
 }
 
+// Highlight defines model for Highlight.
+type Highlight struct {
+	Pages []PageHighlight `json:"pages"`
+}
+
 // KeyDate defines model for KeyDate.
 type KeyDate struct {
 	Date         openapi_types.Date `json:"date"`
@@ -796,6 +853,28 @@ type MemberRequest struct {
 
 // MemberRequestRole defines model for MemberRequest.Role.
 type MemberRequestRole string
+
+// Page defines model for Page.
+type Page struct {
+	Height     int  `json:"height"`
+	Highlights bool `json:"highlights"`
+	Image      bool `json:"image"`
+	Number     int  `json:"number"`
+	TextEnd    int  `json:"text_end"`
+	TextStart  int  `json:"text_start"`
+	Width      int  `json:"width"`
+}
+
+// PageHighlight defines model for PageHighlight.
+type PageHighlight struct {
+	Boxes []Box `json:"boxes"`
+	Page  int   `json:"page"`
+}
+
+// Pages defines model for Pages.
+type Pages struct {
+	Pages []Page `json:"pages"`
+}
 
 // PlaybookCategories defines model for PlaybookCategories.
 type PlaybookCategories struct {
@@ -975,21 +1054,29 @@ type ResetPasswordRequest struct {
 
 // SearchHit defines model for SearchHit.
 type SearchHit struct {
-	Category       string             `json:"category"`
-	Confidence     float32            `json:"confidence"`
-	DocumentId     openapi_types.UUID `json:"document_id"`
-	DocumentName   string             `json:"document_name"`
-	Explanation    string             `json:"explanation"`
-	Heading        string             `json:"heading"`
-	Id             openapi_types.UUID `json:"id"`
-	LatestDecision *Decision          `json:"latest_decision"`
-	Ordinal        int                `json:"ordinal"`
-	ProjectId      openapi_types.UUID `json:"project_id"`
-	Rank           *float64           `json:"rank,omitempty"`
-	RiskLevel      SearchHitRiskLevel `json:"risk_level"`
-	Score          *float64           `json:"score,omitempty"`
-	Text           string             `json:"text"`
+	Category       string               `json:"category"`
+	Confidence     float32              `json:"confidence"`
+	DocumentId     openapi_types.UUID   `json:"document_id"`
+	DocumentName   string               `json:"document_name"`
+	EndOffset      *int                 `json:"end_offset"`
+	Explanation    string               `json:"explanation"`
+	Heading        string               `json:"heading"`
+	Id             openapi_types.UUID   `json:"id"`
+	LatestDecision *Decision            `json:"latest_decision"`
+	Likelihood     *SearchHitLikelihood `json:"likelihood,omitempty"`
+	Ordinal        int                  `json:"ordinal"`
+	PageEnd        *int                 `json:"page_end"`
+	PageStart      *int                 `json:"page_start"`
+	ProjectId      openapi_types.UUID   `json:"project_id"`
+	Rank           *float64             `json:"rank,omitempty"`
+	RiskLevel      SearchHitRiskLevel   `json:"risk_level"`
+	Score          *float64             `json:"score,omitempty"`
+	StartOffset    *int                 `json:"start_offset"`
+	Text           string               `json:"text"`
 }
+
+// SearchHitLikelihood defines model for SearchHit.Likelihood.
+type SearchHitLikelihood string
 
 // SearchHitRiskLevel defines model for SearchHit.RiskLevel.
 type SearchHitRiskLevel string
@@ -1112,6 +1199,12 @@ type ListClausesParams struct {
 
 // ListClausesParamsRisk defines parameters for ListClauses.
 type ListClausesParamsRisk string
+
+// DocumentHighlightParams defines parameters for DocumentHighlight.
+type DocumentHighlightParams struct {
+	Start int `form:"start" json:"start"`
+	End   int `form:"end" json:"end"`
+}
 
 // ListProjectsParams defines parameters for ListProjects.
 type ListProjectsParams struct {
@@ -1496,6 +1589,21 @@ type ClientInterface interface {
 	// Corresponds with GET /api/documents/{id}/file (the `DownloadDocument` operationId).
 	DownloadDocument(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// DocumentHighlight Where a passage of the extracted text lies on the pages (?start=&end=)
+	//
+	// Corresponds with GET /api/documents/{id}/highlight (the `DocumentHighlight` operationId).
+	DocumentHighlight(ctx context.Context, id openapi_types.UUID, params *DocumentHighlightParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DocumentPages The document's pages (images and word boxes where the worker rendered them)
+	//
+	// Corresponds with GET /api/documents/{id}/pages (the `DocumentPages` operationId).
+	DocumentPages(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DocumentPageImage Image of one page
+	//
+	// Corresponds with GET /api/documents/{id}/pages/{page}/image (the `DocumentPageImage` operationId).
+	DocumentPageImage(ctx context.Context, id openapi_types.UUID, page int, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListReports Reports of a document
 	//
 	// Corresponds with GET /api/documents/{id}/reports (the `ListReports` operationId).
@@ -1510,6 +1618,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/documents/{id}/reprocess (the `Reprocess` operationId).
 	Reprocess(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DocumentText The extracted text (clause and fact offsets count its bytes)
+	//
+	// Corresponds with GET /api/documents/{id}/text (the `DocumentText` operationId).
+	DocumentText(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PlaybookCategories The categories a rule may name
 	//
@@ -1635,6 +1748,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/projects/{id}/documents (the `ListDocuments` operationId).
 	ListDocuments(ctx context.Context, id openapi_types.UUID, params *ListDocumentsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ProjectEvents Live pipeline progress of the project's documents (server-sent events: ready, document, end)
+	//
+	// Corresponds with GET /api/projects/{id}/events (the `ProjectEvents` operationId).
+	ProjectEvents(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ProjectKeyDates Renewal and notice deadlines of a project's contracts, by date
 	//
@@ -2344,6 +2462,51 @@ func (c *Client) DownloadDocument(ctx context.Context, id openapi_types.UUID, re
 	return c.Client.Do(req)
 }
 
+// DocumentHighlight Where a passage of the extracted text lies on the pages (?start=&end=)
+//
+// Corresponds with GET /api/documents/{id}/highlight (the `DocumentHighlight` operationId).
+func (c *Client) DocumentHighlight(ctx context.Context, id openapi_types.UUID, params *DocumentHighlightParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDocumentHighlightRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DocumentPages The document's pages (images and word boxes where the worker rendered them)
+//
+// Corresponds with GET /api/documents/{id}/pages (the `DocumentPages` operationId).
+func (c *Client) DocumentPages(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDocumentPagesRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DocumentPageImage Image of one page
+//
+// Corresponds with GET /api/documents/{id}/pages/{page}/image (the `DocumentPageImage` operationId).
+func (c *Client) DocumentPageImage(ctx context.Context, id openapi_types.UUID, page int, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDocumentPageImageRequest(c.Server, id, page)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListReports Reports of a document
 //
 // Corresponds with GET /api/documents/{id}/reports (the `ListReports` operationId).
@@ -2379,6 +2542,21 @@ func (c *Client) CreateReport(ctx context.Context, id openapi_types.UUID, reqEdi
 // Corresponds with POST /api/documents/{id}/reprocess (the `Reprocess` operationId).
 func (c *Client) Reprocess(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewReprocessRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DocumentText The extracted text (clause and fact offsets count its bytes)
+//
+// Corresponds with GET /api/documents/{id}/text (the `DocumentText` operationId).
+func (c *Client) DocumentText(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDocumentTextRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -2714,6 +2892,21 @@ func (c *Client) ProjectDashboard(ctx context.Context, id openapi_types.UUID, re
 // Corresponds with GET /api/projects/{id}/documents (the `ListDocuments` operationId).
 func (c *Client) ListDocuments(ctx context.Context, id openapi_types.UUID, params *ListDocumentsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListDocumentsRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ProjectEvents Live pipeline progress of the project's documents (server-sent events: ready, document, end)
+//
+// Corresponds with GET /api/projects/{id}/events (the `ProjectEvents` operationId).
+func (c *Client) ProjectEvents(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewProjectEventsRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -4148,6 +4341,146 @@ func NewDownloadDocumentRequest(server string, id openapi_types.UUID) (*http.Req
 	return req, nil
 }
 
+// NewDocumentHighlightRequest constructs an http.Request for the DocumentHighlight method
+func NewDocumentHighlightRequest(server string, id openapi_types.UUID, params *DocumentHighlightParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/documents/%s/highlight", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "start", params.Start, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "end", params.End, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDocumentPagesRequest constructs an http.Request for the DocumentPages method
+func NewDocumentPagesRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/documents/%s/pages", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDocumentPageImageRequest constructs an http.Request for the DocumentPageImage method
+func NewDocumentPageImageRequest(server string, id openapi_types.UUID, page int) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "page", page, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/documents/%s/pages/%s/image", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListReportsRequest constructs an http.Request for the ListReports method
 func NewListReportsRequest(server string, id openapi_types.UUID) (*http.Request, error) {
 	var err error
@@ -4243,6 +4576,40 @@ func NewReprocessRequest(server string, id openapi_types.UUID) (*http.Request, e
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewDocumentTextRequest constructs an http.Request for the DocumentText method
+func NewDocumentTextRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/documents/%s/text", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -4871,6 +5238,40 @@ func NewListDocumentsRequest(server string, id openapi_types.UUID, params *ListD
 			rawQueryFragments = append(rawQueryFragments, encoded)
 		}
 		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewProjectEventsRequest constructs an http.Request for the ProjectEvents method
+func NewProjectEventsRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/projects/%s/events", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -6070,6 +6471,27 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/documents/{id}/file (the `DownloadDocument` operationId).
 	DownloadDocumentWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*DownloadDocumentResponse, error)
 
+	// DocumentHighlightWithResponse Where a passage of the extracted text lies on the pages (?start=&end=)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/documents/{id}/highlight (the `DocumentHighlight` operationId).
+	DocumentHighlightWithResponse(ctx context.Context, id openapi_types.UUID, params *DocumentHighlightParams, reqEditors ...RequestEditorFn) (*DocumentHighlightResponse, error)
+
+	// DocumentPagesWithResponse The document's pages (images and word boxes where the worker rendered them)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/documents/{id}/pages (the `DocumentPages` operationId).
+	DocumentPagesWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*DocumentPagesResponse, error)
+
+	// DocumentPageImageWithResponse Image of one page
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/documents/{id}/pages/{page}/image (the `DocumentPageImage` operationId).
+	DocumentPageImageWithResponse(ctx context.Context, id openapi_types.UUID, page int, reqEditors ...RequestEditorFn) (*DocumentPageImageResponse, error)
+
 	// ListReportsWithResponse Reports of a document
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -6090,6 +6512,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/documents/{id}/reprocess (the `Reprocess` operationId).
 	ReprocessWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*ReprocessResponse, error)
+
+	// DocumentTextWithResponse The extracted text (clause and fact offsets count its bytes)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/documents/{id}/text (the `DocumentText` operationId).
+	DocumentTextWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*DocumentTextResponse, error)
 
 	// PlaybookCategoriesWithResponse The categories a rule may name
 	//
@@ -6237,6 +6666,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/projects/{id}/documents (the `ListDocuments` operationId).
 	ListDocumentsWithResponse(ctx context.Context, id openapi_types.UUID, params *ListDocumentsParams, reqEditors ...RequestEditorFn) (*ListDocumentsResponse, error)
+
+	// ProjectEventsWithResponse Live pipeline progress of the project's documents (server-sent events: ready, document, end)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/projects/{id}/events (the `ProjectEvents` operationId).
+	ProjectEventsWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*ProjectEventsResponse, error)
 
 	// ProjectKeyDatesWithResponse Renewal and notice deadlines of a project's contracts, by date
 	//
@@ -8524,6 +8960,262 @@ func (r DownloadDocumentResponse) ContentType() string {
 	return ""
 }
 
+// DocumentHighlightResponse429Headers the declared response headers of an HTTP 429 response for DocumentHighlight
+type DocumentHighlightResponse429Headers struct {
+	RetryAfter *int
+}
+
+type DocumentHighlightResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Highlight
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *UnprocessableEntity
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DocumentHighlightResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DocumentHighlightResponse) GetJSON200() *Highlight {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DocumentHighlightResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DocumentHighlightResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DocumentHighlightResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DocumentHighlightResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r DocumentHighlightResponse) GetJSON422() *UnprocessableEntity {
+	return r.JSON422
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DocumentHighlightResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DocumentHighlightResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DocumentHighlightResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DocumentHighlightResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DocumentHighlightResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DocumentHighlightResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DocumentPagesResponse429Headers the declared response headers of an HTTP 429 response for DocumentPages
+type DocumentPagesResponse429Headers struct {
+	RetryAfter *int
+}
+
+type DocumentPagesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Pages
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DocumentPagesResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DocumentPagesResponse) GetJSON200() *Pages {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DocumentPagesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DocumentPagesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DocumentPagesResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DocumentPagesResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DocumentPagesResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DocumentPagesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DocumentPagesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DocumentPagesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DocumentPagesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DocumentPageImageResponse429Headers the declared response headers of an HTTP 429 response for DocumentPageImage
+type DocumentPageImageResponse429Headers struct {
+	RetryAfter *int
+}
+
+type DocumentPageImageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DocumentPageImageResponse429Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DocumentPageImageResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DocumentPageImageResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DocumentPageImageResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DocumentPageImageResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DocumentPageImageResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DocumentPageImageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DocumentPageImageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DocumentPageImageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DocumentPageImageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListReportsResponse429Headers the declared response headers of an HTTP 429 response for ListReports
 type ListReportsResponse429Headers struct {
 	RetryAfter *int
@@ -8767,6 +9459,89 @@ func (r ReprocessResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ReprocessResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DocumentTextResponse429Headers the declared response headers of an HTTP 429 response for DocumentText
+type DocumentTextResponse429Headers struct {
+	RetryAfter *int
+}
+
+type DocumentTextResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DocumentTextResponse429Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DocumentTextResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DocumentTextResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DocumentTextResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DocumentTextResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r DocumentTextResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DocumentTextResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DocumentTextResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DocumentTextResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DocumentTextResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DocumentTextResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10123,6 +10898,82 @@ func (r ListDocumentsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListDocumentsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ProjectEventsResponse429Headers the declared response headers of an HTTP 429 response for ProjectEvents
+type ProjectEventsResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ProjectEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ProjectEventsResponse429Headers
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ProjectEventsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ProjectEventsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ProjectEventsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ProjectEventsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ProjectEventsResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ProjectEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ProjectEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ProjectEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ProjectEventsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12405,6 +13256,45 @@ func (c *ClientWithResponses) DownloadDocumentWithResponse(ctx context.Context, 
 	return ParseDownloadDocumentResponse(rsp)
 }
 
+// DocumentHighlightWithResponse Where a passage of the extracted text lies on the pages (?start=&end=)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/documents/{id}/highlight (the `DocumentHighlight` operationId).
+func (c *ClientWithResponses) DocumentHighlightWithResponse(ctx context.Context, id openapi_types.UUID, params *DocumentHighlightParams, reqEditors ...RequestEditorFn) (*DocumentHighlightResponse, error) {
+	rsp, err := c.DocumentHighlight(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDocumentHighlightResponse(rsp)
+}
+
+// DocumentPagesWithResponse The document's pages (images and word boxes where the worker rendered them)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/documents/{id}/pages (the `DocumentPages` operationId).
+func (c *ClientWithResponses) DocumentPagesWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*DocumentPagesResponse, error) {
+	rsp, err := c.DocumentPages(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDocumentPagesResponse(rsp)
+}
+
+// DocumentPageImageWithResponse Image of one page
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/documents/{id}/pages/{page}/image (the `DocumentPageImage` operationId).
+func (c *ClientWithResponses) DocumentPageImageWithResponse(ctx context.Context, id openapi_types.UUID, page int, reqEditors ...RequestEditorFn) (*DocumentPageImageResponse, error) {
+	rsp, err := c.DocumentPageImage(ctx, id, page, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDocumentPageImageResponse(rsp)
+}
+
 // ListReportsWithResponse Reports of a document
 //
 // Returns a wrapper object for the known response body format(s).
@@ -12442,6 +13332,19 @@ func (c *ClientWithResponses) ReprocessWithResponse(ctx context.Context, id open
 		return nil, err
 	}
 	return ParseReprocessResponse(rsp)
+}
+
+// DocumentTextWithResponse The extracted text (clause and fact offsets count its bytes)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/documents/{id}/text (the `DocumentText` operationId).
+func (c *ClientWithResponses) DocumentTextWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*DocumentTextResponse, error) {
+	rsp, err := c.DocumentText(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDocumentTextResponse(rsp)
 }
 
 // PlaybookCategoriesWithResponse The categories a rule may name
@@ -12715,6 +13618,19 @@ func (c *ClientWithResponses) ListDocumentsWithResponse(ctx context.Context, id 
 		return nil, err
 	}
 	return ParseListDocumentsResponse(rsp)
+}
+
+// ProjectEventsWithResponse Live pipeline progress of the project's documents (server-sent events: ready, document, end)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/projects/{id}/events (the `ProjectEvents` operationId).
+func (c *ClientWithResponses) ProjectEventsWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*ProjectEventsResponse, error) {
+	rsp, err := c.ProjectEvents(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseProjectEventsResponse(rsp)
 }
 
 // ProjectKeyDatesWithResponse Renewal and notice deadlines of a project's contracts, by date
@@ -14951,6 +15867,235 @@ func ParseDownloadDocumentResponse(rsp *http.Response) (*DownloadDocumentRespons
 	return response, nil
 }
 
+// ParseDocumentHighlightResponse parses an HTTP response from a DocumentHighlightWithResponse call
+func ParseDocumentHighlightResponse(rsp *http.Response) (*DocumentHighlightResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DocumentHighlightResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Highlight
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest UnprocessableEntity
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DocumentHighlightResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDocumentPagesResponse parses an HTTP response from a DocumentPagesWithResponse call
+func ParseDocumentPagesResponse(rsp *http.Response) (*DocumentPagesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DocumentPagesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Pages
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DocumentPagesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDocumentPageImageResponse parses an HTTP response from a DocumentPageImageWithResponse call
+func ParseDocumentPageImageResponse(rsp *http.Response) (*DocumentPageImageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DocumentPageImageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DocumentPageImageResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListReportsResponse parses an HTTP response from a ListReportsWithResponse call
 func ParseListReportsResponse(rsp *http.Response) (*ListReportsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15160,6 +16305,80 @@ func ParseReprocessResponse(rsp *http.Response) (*ReprocessResponse, error) {
 	switch {
 	case rsp.StatusCode == 429:
 		var headers ReprocessResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDocumentTextResponse parses an HTTP response from a DocumentTextWithResponse call
+func ParseDocumentTextResponse(rsp *http.Response) (*DocumentTextResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DocumentTextResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DocumentTextResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
@@ -16378,6 +17597,73 @@ func ParseListDocumentsResponse(rsp *http.Response) (*ListDocumentsResponse, err
 	switch {
 	case rsp.StatusCode == 429:
 		var headers ListDocumentsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseProjectEventsResponse parses an HTTP response from a ProjectEventsWithResponse call
+func ParseProjectEventsResponse(rsp *http.Response) (*ProjectEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ProjectEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ProjectEventsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

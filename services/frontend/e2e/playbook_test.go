@@ -21,13 +21,6 @@ type apiRule struct {
 	Position  int    `json:"position"`
 }
 
-type apiClause struct {
-	ID          string `json:"id"`
-	Category    string `json:"category"`
-	RiskLevel   string `json:"risk_level"`
-	Explanation string `json:"explanation"`
-}
-
 // q is the JavaScript expression document.querySelector(css).
 func q(css string) string { return fmt.Sprintf("document.querySelector(%q)", css) }
 
@@ -37,15 +30,6 @@ func rulesAPI(t *testing.T, token, path string) []apiRule {
 		Items []apiRule `json:"items"`
 	}
 	mustCall(t, http.StatusOK, "GET", path, token, nil, &res)
-	return res.Items
-}
-
-func clausesAPI(t *testing.T, token, docID string) []apiClause {
-	t.Helper()
-	var res struct {
-		Items []apiClause `json:"items"`
-	}
-	mustCall(t, http.StatusOK, "GET", "/api/documents/"+docID+"/clauses", token, nil, &res)
 	return res.Items
 }
 
@@ -85,7 +69,7 @@ func TestPlaybookEditorReassessNegotiateAndDashboard(t *testing.T) {
 	admin := adminToken(t)
 	projectID := createProject(t, admin, "Playbook matter")
 	docID := waitAnalysed(t, admin, projectID, samplePDF(t))
-	clauses := clausesAPI(t, admin, docID)
+	clauses := clausesOf(t, admin, docID)
 	var category, oldRisk string
 	for _, c := range clauses {
 		if c.Category != "Other" {
@@ -152,6 +136,12 @@ func TestPlaybookEditorReassessNegotiateAndDashboard(t *testing.T) {
 		t.Fatal("the rule is still enabled on the server")
 	}
 
+	// The audit log names who changed the playbook, and filters by it.
+	b.open("/admin/audit")
+	b.waitFor("the audit log", `document.querySelector('table, .empty')`, 60*time.Second)
+	b.selectValue(`select[name=event_type]`, "playbook_rule_updated")
+	b.waitFor("the playbook changes", `location.search.includes('event_type=playbook_rule_updated') && [...document.querySelectorAll('tbody tr')].some((r) => r.textContent.includes('admin@example.com'))`, 60*time.Second)
+
 	// The project's own rule for the category, with wording, then a re-assessment.
 	b.open("/projects/" + projectID + "/playbook")
 	b.waitFor("the project's rules", `document.querySelectorAll('#rules .rule').length > 20`, 60*time.Second)
@@ -163,7 +153,7 @@ func TestPlaybookEditorReassessNegotiateAndDashboard(t *testing.T) {
 	b.typeInto(`dialog textarea[name=fallback_wording]`, "Our fallback wording for this client.")
 	b.clickButton("dialog", "Save rule")
 	b.waitFor("the project rule first", `document.querySelector('#rules .rule').dataset.scope === 'project'`, 60*time.Second)
-	if got := clausesAPI(t, admin, docID); got[0].Explanation == "This client's own position." {
+	if got := clausesOf(t, admin, docID); got[0].Explanation == "This client's own position." {
 		t.Fatal("clauses changed before the re-assessment")
 	}
 	b.clickButton(".panel-actions", "Re-assess this project")
@@ -171,7 +161,7 @@ func TestPlaybookEditorReassessNegotiateAndDashboard(t *testing.T) {
 	b.waitFor("the re-assessment", `document.querySelector('.reassess-box[data-status=complete]')`, 2*time.Minute)
 	b.shot("21-project-playbook-reassessed")
 	var target string
-	for _, c := range clausesAPI(t, admin, docID) {
+	for _, c := range clausesOf(t, admin, docID) {
 		if c.Category == category {
 			if c.RiskLevel != newRisk || c.Explanation != "This client's own position." {
 				t.Fatalf("clause %s after the re-assessment: %+v, want %s", c.ID, c, newRisk)
@@ -231,6 +221,7 @@ func TestPlaybookEditorReassessNegotiateAndDashboard(t *testing.T) {
 	if !eval[bool](b, `document.querySelector('#key-dates .key-date[data-tentative=true] .badge-warning') !== null`) {
 		b.fail("the tentative notice deadline is not marked")
 	}
+	b.checkWording("the dashboard with key dates", projectID, docID)
 	b.shot("23-dashboard")
 	b.clickButton("#key-dates", "Download calendar (.ics)")
 	data := b.waitDownload(".ics", 60*time.Second)

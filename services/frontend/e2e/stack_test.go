@@ -35,7 +35,7 @@ type stack struct {
 	url           string // the frontend, as the browser sees it
 	adminPassword string // after the first change
 	artifacts     string
-	pool          *pgxpool.Pool // the database, for what only the worker writes (facts)
+	pool          *pgxpool.Pool // the database, for what the UI must show and only the worker writes (facts)
 }
 
 var st stack

@@ -458,3 +458,74 @@ func TestPgvectorOnPGliteMatchesExactScan(t *testing.T) {
 		}
 	}
 }
+
+// toward returns an L2-normalised vector at cosine similarity cos with
+// axis 0 (bending toward axis k).
+func toward(cos float64, k int) []float32 {
+	v := make([]float32, Dim)
+	v[0] = float32(cos)
+	v[k] = float32(math.Sqrt(1 - cos*cos))
+	return v
+}
+
+// Similar clauses shown to people are at least MinSimilarity alike, and
+// those of the clause's own category come first.
+func TestRelatedKeepsCloseClausesSameCategoryFirst(t *testing.T) {
+	pool, ctx := connectPG(t)
+	applySchema(t, ctx, pool, false)
+	var project string
+	if err := pool.QueryRow(ctx, `INSERT INTO projects (name) VALUES ('p') RETURNING id::text`).Scan(&project); err != nil {
+		t.Fatal(err)
+	}
+	newDoc := func() string {
+		var id string
+		if err := pool.QueryRow(ctx, `INSERT INTO documents (project_id, original_name, file_type, size_bytes, sha256, storage_key)
+			VALUES ($1, 'd.pdf', 'pdf', 1, 'x', 'k') RETURNING id::text`, project).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	add := func(doc, category string, ordinal int, vec []float32) string {
+		var id string
+		if err := pool.QueryRow(ctx, `INSERT INTO clauses (document_id, ordinal, category, text, risk_level)
+			VALUES ($1, $2, $3, 'text', 'low') RETURNING id::text`, doc, ordinal, category).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if err := StoreEmbeddings(ctx, pool, []Embedding{{ClauseID: id, Vector: vec, Model: analysis.EmbedderVersion}}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	q := add(newDoc(), "Governing Law", 1, toward(1, 1))
+	other := newDoc()
+	closeOther := add(other, "Cap On Liability", 1, toward(0.95, 2))
+	sameCat := add(other, "Governing Law", 2, toward(0.6, 3))
+	justAbove := add(other, "Other", 3, toward(0.45, 4))
+	add(other, "Governing Law", 4, toward(0.3, 5)) // same category, too far
+	add(other, "Insurance", 5, toward(0.1, 6))
+
+	raw, err := Similar(ctx, pool, q, AllProjects(), 10)
+	if err != nil || len(raw) != 5 {
+		t.Fatalf("Similar: %d results, %v", len(raw), err)
+	}
+	got, err := Related(ctx, pool, q, AllProjects(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range got {
+		ids = append(ids, r.ClauseID)
+		if r.Score < MinSimilarity {
+			t.Errorf("clause %s at %.2f is below the floor", r.ClauseID, r.Score)
+		}
+	}
+	if want := []string{sameCat, closeOther, justAbove}; strings.Join(ids, ",") != strings.Join(want, ",") {
+		t.Fatalf("related %v, want %v (same category first, then by score, none below %.1f)", ids, want, MinSimilarity)
+	}
+	if got, err := Related(ctx, pool, q, AllProjects(), 1); err != nil || len(got) != 1 || got[0].ClauseID != sameCat {
+		t.Fatalf("limit 1: %+v %v", got, err)
+	}
+	if _, err := Related(ctx, pool, "00000000-0000-0000-0000-000000000000", AllProjects(), 5); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown clause: %v", err)
+	}
+}

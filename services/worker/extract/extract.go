@@ -269,7 +269,8 @@ func splitPages(s string) []string {
 
 // clean makes text safe to store: valid UTF-8, no NUL or other control
 // characters except tab, newline and form feed, no trailing spaces, no
-// runs of more than two blank lines.
+// runs of more than two blank lines, no surrounding white space other
+// than form feeds.
 func clean(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
@@ -302,7 +303,9 @@ func clean(s string) string {
 		}
 		out = append(out, l)
 	}
-	return strings.TrimSpace(strings.Join(out, "\n"))
+	// Form feeds number the pages: a blank first or last page keeps its
+	// place, so page numbers cited from the text match the document's.
+	return strings.TrimFunc(strings.Join(out, "\n"), func(r rune) bool { return r != '\f' && unicode.IsSpace(r) })
 }
 
 func countNonSpace(s string) int {

@@ -1,6 +1,7 @@
 package extract_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-pdf/fpdf"
 
 	"github.com/contract-lucidity/contract-lucidity/services/worker/extract"
 	"github.com/contract-lucidity/contract-lucidity/services/worker/fixtures"
@@ -256,5 +259,43 @@ func TestCancelledContextIsNotAFileError(t *testing.T) {
 	}
 	if extract.IsPermanent(err) {
 		t.Error("cancellation classified as permanent")
+	}
+}
+
+// A blank cover page and a blank last page keep their places: the page of
+// a passage counted from the form feeds is its page in the PDF, and the
+// text has as many pages as the document.
+func TestBlankFirstAndLastPagesKeepPageNumbers(t *testing.T) {
+	pdf := fpdf.New("P", "mm", "A4", "")
+	pdf.SetFont("Helvetica", "", 11)
+	pdf.AddPage() // blank cover
+	pdf.AddPage()
+	pdf.MultiCell(0, 5.5, "1. Term. This Agreement is governed by the laws of the State of New York and runs for three years.", "", "L", false)
+	pdf.AddPage()
+	pdf.MultiCell(0, 5.5, "2. Notices. Notices are given in writing to the addresses stated above by either party.", "", "L", false)
+	pdf.AddPage() // blank back page
+	var buf bytes.Buffer
+	if err := pdf.Output(&buf); err != nil {
+		t.Fatal(err)
+	}
+	res, err := extract.New(extract.Options{}).Extract(context.Background(), writeTemp(t, "cover.pdf", buf.Bytes()), "pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := func(s string) int {
+		i := strings.Index(res.Text, s)
+		if i < 0 {
+			t.Fatalf("%q not in the text %q", s, res.Text)
+		}
+		return 1 + strings.Count(res.Text[:i], "\f")
+	}
+	if res.Pages != 4 || 1+strings.Count(res.Text, "\f") != 4 {
+		t.Fatalf("pages %d, form feeds %d: %q", res.Pages, strings.Count(res.Text, "\f"), res.Text)
+	}
+	if p := page("governed"); p != 2 {
+		t.Errorf("the governing law sentence is on page %d of the text, page 2 of the PDF", p)
+	}
+	if p := page("Notices"); p != 3 {
+		t.Errorf("the notices clause is on page %d of the text, page 3 of the PDF", p)
 	}
 }

@@ -225,7 +225,7 @@ func (p *Project) Summary() string {
 		clauses += len(d.Clauses)
 		open += d.Outstanding()
 	}
-	s := fmt.Sprintf("%d documents with %d analysed clauses: %d high risk, %d medium risk and %d low risk; %d clauses await a decision.",
+	s := fmt.Sprintf("%d documents with %d analyzed clauses: %d high risk, %d medium risk and %d low risk; %d clauses await a decision.",
 		len(p.Documents), clauses, dist["high"], dist["medium"], dist["low"], open)
 	switch n := len(p.KeyDates); n {
 	case 0:
@@ -254,7 +254,7 @@ func OfflineSummary(d *Data) string {
 		}
 	}
 	dist := d.Distribution()
-	fmt.Fprintf(&b, " has %d analysed clauses: %d high risk, %d medium risk and %d low risk.", len(d.Clauses), dist["high"], dist["medium"], dist["low"])
+	fmt.Fprintf(&b, " has %d analyzed clauses: %d high risk, %d medium risk and %d low risk.", len(d.Clauses), dist["high"], dist["medium"], dist["low"])
 	for _, level := range []string{"high", "medium"} {
 		var cats []string
 		seen := map[string]bool{}

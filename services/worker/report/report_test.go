@@ -153,7 +153,7 @@ func TestProjectReportCoversEveryDocument(t *testing.T) {
 		Documents: []*report.Data{a, b},
 		KeyDates: []report.KeyDate{{Date: "2027-04-01", Title: "Last day to give notice of non-renewal", Detail: "90 days before 2027-06-30.",
 			Tentative: true, Document: "Supply Agreement.docx"}}}
-	if !strings.Contains(pr.Summary(), "2 documents with 6 analysed clauses: 3 high risk") || !strings.Contains(pr.Summary(), "4 clauses await a decision") {
+	if !strings.Contains(pr.Summary(), "2 documents with 6 analyzed clauses: 3 high risk") || !strings.Contains(pr.Summary(), "4 clauses await a decision") {
 		t.Errorf("summary: %s", pr.Summary())
 	}
 	var h, p bytes.Buffer

@@ -26,7 +26,7 @@ func (a *App) uploadCommand() *cobra.Command {
 		Use:   "upload FILE...",
 		Short: "Upload documents to a project and wait for their analysis",
 		Long: `Upload documents (PDF, DOCX, PNG, JPEG, TIFF) to a project, with a progress
-bar per file, then wait until the pipeline has analysed each one, showing its
+bar per file, then wait until the pipeline has analyzed each one, showing its
 stage (queued, extracting, classifying, analyzing, embedding). --no-wait
 returns after the uploads. Exits 1 when an upload or an analysis fails.`,
 		Args: cobra.MinimumNArgs(1),

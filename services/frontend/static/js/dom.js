@@ -93,11 +93,25 @@ export function announce(message) {
   setTimeout(() => { live.textContent = message; }, 30);
 }
 
+// Toasts belong to a page: a page change the reader makes (a link, back,
+// forward) clears them all; a page change the code makes right after an
+// action ("Project created.", then the project) keeps the toasts of that
+// action, and the next page change clears them.
+let generation = 0;
+
+/** Called on every page change; user: the reader changed the page. */
+export function clearToasts(user) {
+  generation += 1;
+  for (const t of document.querySelectorAll('#toasts .toast')) {
+    if (user || Number(t.dataset.gen) < generation - 1) t.remove();
+  }
+}
+
 /** A transient notice at the corner of the screen (also read by screen readers). */
 export function toast(message, kind = 'info') {
   const box = document.getElementById('toasts');
   if (!box) return;
-  const t = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' },
+  const t = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status', dataset: { gen: String(generation) } },
     h('span', { class: 'toast-text' }, message),
     h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss', onclick: () => t.remove() }, '×'));
   box.append(t);

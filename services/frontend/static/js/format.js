@@ -1,8 +1,13 @@
 // Formatting helpers and the status/risk vocabularies used across pages.
 import { h } from './dom.js';
 
+// One date format everywhere, in the reader's locale: "Jul 1, 2020" (and
+// "Jul 1, 2020, 8:18 AM" for moments).
 const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 const dayFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+// A calendar date of a contract (ISO YYYY-MM-DD) is no moment: it is shown
+// as written, never shifted by the reader's time zone.
+const calendarFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
 
 export function formatDate(s) {
   if (!s) return '—';
@@ -14,6 +19,13 @@ export function formatDay(s) {
   if (!s) return '—';
   const d = new Date(s);
   return Number.isNaN(d.getTime()) ? String(s) : dayFmt.format(d);
+}
+
+/** "2020-07-01" -> "Jul 1, 2020"; anything else is returned unchanged. */
+export function formatCalendarDate(s) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(s || ''));
+  if (!m) return String(s ?? '');
+  return calendarFmt.format(new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))));
 }
 
 export function timeEl(s, day = false) {
@@ -32,9 +44,10 @@ export function formatBytes(n) {
 
 export const PIPELINE_STEPS = ['queued', 'extracting', 'classifying', 'analyzing', 'embedding', 'complete'];
 const STATUS_LABEL = {
-  queued: 'Queued', extracting: 'Extracting text', classifying: 'Classifying', analyzing: 'Analyzing risk',
+  queued: 'Queued', extracting: 'Reading the text', classifying: 'Finding the facts', analyzing: 'Analyzing clauses',
   embedding: 'Indexing', complete: 'Complete', failed: 'Failed', running: 'Running',
 };
+export function statusLabel(status) { return STATUS_LABEL[status] || humanize(status); }
 export function isTerminal(status) { return status === 'complete' || status === 'failed'; }
 
 export function statusBadge(status) {
@@ -61,6 +74,24 @@ const DECISION_LABEL = { accept: 'Accepted', reject: 'Rejected', negotiate: 'To 
 export function decisionBadge(decision) {
   const kind = decision === 'accept' ? 'success' : decision === 'reject' ? 'danger' : 'warning';
   return h('span', { class: `badge badge-${kind}`, dataset: { decision } }, DECISION_LABEL[decision] || decision);
+}
+
+const PROVIDER_KIND = { openai: 'OpenAI-compatible model', anthropic: 'Anthropic model' };
+
+/**
+ * The analyzer a document names ("offline/cuad-lr-v3+openai:gpt-4o-mini")
+ * in words: "Built-in analyzer and OpenAI-compatible model gpt-4o-mini".
+ */
+export function analyzerLabel(name) {
+  if (!name) return 'Built-in analyzer';
+  const parts = String(name).split('+');
+  const out = [];
+  for (const p of parts) {
+    if (p.startsWith('offline')) { if (!out.includes('Built-in analyzer')) out.unshift('Built-in analyzer'); continue; }
+    const [kind, ...model] = p.split(':');
+    out.push(`${PROVIDER_KIND[kind] || 'AI model'}${model.length ? ` ${model.join(':')}` : ''}`);
+  }
+  return out.join(' and ');
 }
 
 /** "termination_for_convenience" -> "Termination for convenience" */

@@ -1,6 +1,6 @@
 // Application entry: the shell (sidebar, breadcrumb, main area), routes and
 // session handling.
-import { h, clear, announce, toast } from './dom.js';
+import { h, clear, announce, toast, clearToasts } from './dom.js';
 import { auth, getSession, currentUser, logout, startSessionKeeper } from './api.js';
 import { route, match, navigate, render, start } from './router.js';
 import { loginPage, changePasswordPage } from './pages/login.js';
@@ -121,7 +121,8 @@ function notFound(ctx) {
     h('a', { href: '/projects', class: 'btn btn-primary' }, 'Go to projects')));
 }
 
-async function renderRoute(url, signal) {
+async function renderRoute(url, signal, { user: byReader } = {}) {
+  clearToasts(byReader);
   const m = match(url.pathname);
   const session = getSession();
   const user = currentUser();

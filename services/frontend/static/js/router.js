@@ -24,26 +24,27 @@ export function match(pathname) {
   return null;
 }
 
-export function navigate(path, { replace = false } = {}) {
-  if (path === location.pathname + location.search && !replace) {
-    render();
+/** navigate(path): show another page; user marks a change the reader made (a link). */
+export function navigate(path, { replace = false, user = false } = {}) {
+  if (path === location.pathname + location.search + location.hash && !replace) {
+    render({ user });
     return;
   }
   if (replace) history.replaceState(null, '', path);
   else history.pushState(null, '', path);
-  render();
+  render({ user });
 }
 
 /** Re-render the current URL (e.g. after the session changed). */
-export function render() {
+export function render({ user = false } = {}) {
   if (current) current.abort();
   current = new AbortController();
-  if (renderFn) renderFn(new URL(location.href), current.signal);
+  if (renderFn) renderFn(new URL(location.href), current.signal, { user });
 }
 
 export function start(fn) {
   renderFn = fn;
-  window.addEventListener('popstate', render);
+  window.addEventListener('popstate', () => render({ user: true }));
   document.addEventListener('click', (e) => {
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     const a = e.target.closest('a[href]');
@@ -52,7 +53,7 @@ export function start(fn) {
     if (url.origin !== location.origin || url.pathname.startsWith('/api/')) return;
     if (url.pathname === location.pathname && url.hash) return; // in-page anchor (skip link)
     e.preventDefault();
-    navigate(url.pathname + url.search);
+    navigate(url.pathname + url.search + url.hash, { user: true });
   });
   render();
 }

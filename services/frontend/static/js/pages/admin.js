@@ -332,7 +332,8 @@ function capabilityForm(providers, mappings, reload) {
 
 const EVENT_TYPES = ['login_succeeded', 'login_failed', 'token_manipulation', 'token_expired', 'permission_denied',
   'password_changed', 'password_change_failed', 'password_reset', 'user_created', 'user_updated', 'project_deleted',
-  'settings_changed', 'ai_provider_created', 'ai_provider_updated', 'ai_provider_deleted', 'ai_capabilities_changed'];
+  'settings_changed', 'ai_provider_created', 'ai_provider_updated', 'ai_provider_deleted', 'ai_capabilities_changed',
+  'playbook_rule_created', 'playbook_rule_updated', 'playbook_rule_deleted', 'playbook_reordered', 'playbook_reassessment_requested'];
 const PAGE = 50;
 
 export async function auditPage(ctx) {

@@ -4,29 +4,67 @@
 import { h, button, toast, announce } from '../dom.js';
 import { api, describeError, download } from '../api.js';
 import { loading, errorPanel, emptyState, panel, table, replace, poll } from '../ui.js';
-import { statusBadge, timeEl, formatDay, formatDate, isTerminal, RISK_LEVELS } from '../format.js';
+import { statusBadge, timeEl, formatCalendarDate, formatDate, isTerminal, RISK_LEVELS } from '../format.js';
 import { riskMeter } from '../chart.js';
+import { follow } from '../live.js';
 
 export async function dashboardSection(ctx, project, canEdit, body) {
   const box = h('div', loading('Loading the dashboard…'));
   body.append(box);
+  const load = () => api('GET', `/api/projects/${project.id}/dashboard`, null, { signal: ctx.signal });
   let dash;
   try {
-    dash = await api('GET', `/api/projects/${project.id}/dashboard`, null, { signal: ctx.signal });
+    dash = await load();
   } catch (e) {
     if (e.name !== 'AbortError') replace(box, errorPanel(e, 'the dashboard'));
     return;
   }
-  const t = dash.totals;
-  replace(box, h('div', { class: 'dashboard' },
-    panel('Overview', h('div', { class: 'dash-totals' },
-      stat(String(t.documents), `${t.documents === 1 ? 'document' : 'documents'}, ${t.complete} analyzed`),
-      ...RISK_LEVELS.map((l) => stat(String(t[l]), `${l} risk clauses`, `risk-total-${l}`)),
-      stat(String(t.outstanding), `awaiting a decision (${t.outstanding_high_medium} high or medium)`, 'dash-open'),
-      h('div', { class: 'dash-meter' }, riskMeter({ high: t.high, medium: t.medium, low: t.low }))), { id: 'overview' }),
-    panel('Documents', documentsTable(project, dash.documents), { id: 'dash-documents' }),
-    keyDatesPanel(project, dash.key_dates),
-    reportsPanel(ctx, project, canEdit)));
+  // Overview, documents and key dates follow the analyses live; the
+  // reports panel keeps its own state.
+  const live = h('div', { class: 'dashboard-live' });
+  const draw = (d) => replace(live, overviewPanel(d.totals),
+    panel('Documents', documentsTable(project, d.documents), { id: 'dash-documents' }),
+    keyDatesPanel(project, d.key_dates));
+  draw(dash);
+  replace(box, h('div', { class: 'dashboard' }, live, reportsPanel(ctx, project, canEdit)));
+
+  // One reload at a time; an event arriving meanwhile asks for one more.
+  let loadingNow = false;
+  let again = false;
+  const reload = async () => {
+    if (loadingNow) { again = true; return; }
+    loadingNow = true;
+    try {
+      do {
+        again = false;
+        draw(await load());
+      } while (again && !ctx.signal.aborted);
+    } catch { /* the next event or poll retries */ } finally { loadingNow = false; }
+  };
+  follow(project.id, ctx.signal, {
+    onReady: reload,
+    onPoll: reload,
+    onDocument: (ev) => {
+      const row = live.querySelector(`#dash-documents tr[data-id="${CSS.escape(ev.document_id)}"]`);
+      // A stage of a listed document changes its badge; a new or finished
+      // document changes the counts, so the dashboard is read again.
+      if (row && !isTerminal(ev.pipeline_status)) {
+        row.dataset.status = ev.pipeline_status;
+        replace(row.querySelector('td[data-analysis]'), statusBadge(ev.pipeline_status));
+        return;
+      }
+      reload();
+    },
+    onState: (st) => { live.dataset.live = st; },
+  });
+}
+
+function overviewPanel(t) {
+  return panel('Overview', h('div', { class: 'dash-totals' },
+    stat(String(t.documents), `${t.documents === 1 ? 'document' : 'documents'}, ${t.complete} analyzed`),
+    ...RISK_LEVELS.map((l) => stat(String(t[l]), `${l} risk clauses`, `risk-total-${l}`)),
+    stat(String(t.outstanding), `awaiting a decision (${t.outstanding_high_medium} high or medium)`, 'dash-open'),
+    h('div', { class: 'dash-meter' }, riskMeter({ high: t.high, medium: t.medium, low: t.low }))), { id: 'overview' });
 }
 
 function stat(value, label, cls) {
@@ -36,9 +74,9 @@ function stat(value, label, cls) {
 function documentsTable(project, docs) {
   if (!docs.length) return emptyState('No documents yet', 'Upload contracts on the Documents tab.');
   const count = (n, level) => (n ? h('span', { class: `dot-count dot-${level}` }, String(n)) : h('span', { class: 'muted' }, '0'));
-  const rows = docs.map((d) => h('tr', { dataset: { id: d.id } },
+  const rows = docs.map((d) => h('tr', { dataset: { id: d.id, status: d.pipeline_status } },
     h('td', h('a', { href: `/documents/${d.id}` }, d.original_name)),
-    h('td', statusBadge(d.pipeline_status)),
+    h('td', { dataset: { analysis: '' } }, statusBadge(d.pipeline_status)),
     h('td', { class: 'num', dataset: { risk: 'high' } }, count(d.high, 'high')),
     h('td', { class: 'num', dataset: { risk: 'medium' } }, count(d.medium, 'medium')),
     h('td', { class: 'num', dataset: { risk: 'low' } }, count(d.low, 'low')),
@@ -62,12 +100,13 @@ function keyDatesPanel(project, dates) {
   const body = dates.length ? h('ol', { class: 'key-dates' }, dates.map((k) => h('li', {
     class: ['key-date', k.date < today && 'past'], dataset: { kind: k.kind, date: k.date, tentative: String(k.tentative) },
   },
-  h('time', { class: 'key-date-day', datetime: k.date }, formatDay(`${k.date}T12:00:00`)),
+  h('time', { class: 'key-date-day', datetime: k.date }, formatCalendarDate(k.date)),
   h('div', { class: 'key-date-body' },
     h('p', h('span', { class: 'strong' }, k.title), k.tentative ? h('span', { class: 'badge badge-warning', title: 'Read from a passage the analysis is unsure of: check the contract' }, 'Tentative') : null,
       k.date < today ? h('span', { class: 'badge badge-neutral' }, 'Past') : null),
     h('p', h('a', { href: `/documents/${k.document_id}` }, k.document_name)),
-    h('p', { class: 'muted small' }, k.detail),
+    // The server words the computation with ISO dates (also in the .ics); shown in the page's one format.
+    h('p', { class: 'muted small key-date-detail' }, String(k.detail || '').replace(/\b\d{4}-\d{2}-\d{2}\b/g, formatCalendarDate)),
     k.source_text ? h('p', { class: 'key-date-source small' }, k.source_page ? `Page ${k.source_page}: ` : '', `“${k.source_text}”`) : null))))
     : emptyState('No key dates', 'No expiration, renewal or notice date could be computed from the analyzed contracts.');
   return panel('Key dates', body, { id: 'key-dates', actions: ics });

@@ -2,11 +2,12 @@
 import { h, clear, field, messageArea, modal, button, announce, toast, confirmDialog, select } from '../dom.js';
 import { api, describeError, ApiError } from '../api.js';
 import { navigate } from '../router.js';
-import { pageHeader, loading, errorPanel, emptyState, panel, tabLinks, table, replace, poll } from '../ui.js';
+import { pageHeader, loading, errorPanel, emptyState, panel, tabLinks, table, replace } from '../ui.js';
 import {
   formatBytes, statusBadge, roleBadge, timeEl, isTerminal, plural, roleLabel,
 } from '../format.js';
 import { checkFile, uploadFile, acceptAttribute } from '../upload.js';
+import { follow } from '../live.js';
 import { dashboardSection } from './dashboard.js';
 import { projectPlaybookSection } from './playbook.js';
 
@@ -165,7 +166,6 @@ async function documentsSection(ctx, project, canEdit, body) {
   }
   const tableBox = h('div', loading('Loading documents…'));
   const rows = new Map(); // document id -> {tr, sig, status}
-  let pending = 0; // uploads in flight
   let docs = [];
 
   const rowSig = (d) => `${d.pipeline_status}|${d.progress}|${d.clause_count}|${d.error_message || ''}`;
@@ -211,7 +211,7 @@ async function documentsSection(ctx, project, canEdit, body) {
     rows.clear();
     if (!docs.length) {
       replace(tableBox, emptyState('No documents yet',
-        canEdit ? 'Upload contracts above: they are analysed automatically.' : 'Nobody has uploaded a document to this project yet.'));
+        canEdit ? 'Upload contracts above: they are analyzed automatically.' : 'Nobody has uploaded a document to this project yet.'));
       return;
     }
     const trs = docs.map((d) => {
@@ -224,54 +224,78 @@ async function documentsSection(ctx, project, canEdit, body) {
     ], trs, { cls: 'documents-table' }));
   };
 
-  const refresh = async () => {
-    const res = await api('GET', `/api/projects/${id}/documents?limit=200`, null, { signal: ctx.signal });
-    const next = res.items || [];
-    const sameSet = rendered && next.length === docs.length && next.every((d, i) => docs[i] && docs[i].id === d.id);
-    if (!sameSet) {
-      docs = next;
-      renderTable();
-    } else {
-      docs = next;
-      for (const d of next) {
-        const r = rows.get(d.id);
-        const sig = rowSig(d);
-        if (r.sig === sig) continue;
-        if (r.status !== d.pipeline_status && isTerminal(d.pipeline_status)) {
-          announce(d.pipeline_status === 'complete' ? `${d.original_name}: analysis complete.` : `${d.original_name}: analysis failed.`);
-        }
-        const tr = renderRow(d);
-        r.tr.replaceWith(tr);
-        rows.set(d.id, { tr, sig, status: d.pipeline_status });
-      }
+  const updateRow = (d) => {
+    const r = rows.get(d.id);
+    const sig = rowSig(d);
+    if (!r || r.sig === sig) return;
+    if (r.status !== d.pipeline_status && isTerminal(d.pipeline_status)) {
+      announce(d.pipeline_status === 'complete' ? `${d.original_name}: analysis complete.` : `${d.original_name}: analysis failed.`);
     }
-    return pending === 0 && next.every((d) => isTerminal(d.pipeline_status));
+    const tr = renderRow(d);
+    r.tr.replaceWith(tr);
+    rows.set(d.id, { tr, sig, status: d.pipeline_status });
   };
 
-  let polling = false;
-  const ensurePolling = () => {
-    if (polling) return;
-    polling = true;
-    poll(ctx.signal, 2000, async () => {
-      const done = await refresh();
-      if (done) polling = false;
-      return done;
-    });
+  // Live events (document id -> the latest, with its arrival number): one
+  // that arrives while the list is being loaded wins over the list.
+  const latest = new Map();
+  let arrivals = 0;
+  const withLatest = (d, since) => {
+    const ev = latest.get(d.id);
+    if (!ev || ev.n <= since) return d;
+    return { ...d, pipeline_status: ev.pipeline_status, progress: ev.progress, error_message: ev.error_message || d.error_message };
   };
+  let loadingList = null;
+  let again = false;
+  const refresh = async () => {
+    if (loadingList) { again = true; return loadingList; }
+    loadingList = (async () => {
+      do {
+        again = false;
+        const since = arrivals;
+        const res = await api('GET', `/api/projects/${id}/documents?limit=200`, null, { signal: ctx.signal });
+        const next = (res.items || []).map((d) => withLatest(d, since));
+        const sameSet = rendered && next.length === docs.length && next.every((d, i) => docs[i] && docs[i].id === d.id);
+        docs = next;
+        if (!sameSet) renderTable();
+        else next.forEach(updateRow);
+      } while (again && !ctx.signal.aborted);
+    })().finally(() => { loadingList = null; });
+    return loadingList;
+  };
+  const onDocument = (ev) => {
+    arrivals += 1;
+    latest.set(ev.document_id, { ...ev, n: arrivals });
+    const i = docs.findIndex((d) => d.id === ev.document_id);
+    if (i < 0 || isTerminal(ev.pipeline_status)) {
+      // A new document, or a finished one (its clause count): reload the list.
+      if (i >= 0) updateRow(withLatest(docs[i], 0));
+      refresh().catch(() => {});
+      return;
+    }
+    docs[i] = withLatest(docs[i], 0);
+    updateRow(docs[i]);
+  };
+  const tablePanel = panel('Documents', tableBox, { id: 'documents' });
+  follow(id, ctx.signal, {
+    onReady: () => refresh().catch(() => {}),
+    onPoll: () => refresh().catch(() => {}),
+    onDocument,
+    onState: (st) => { tablePanel.dataset.live = st; },
+  });
 
   if (canEdit) {
     body.append(uploadPanel(id, settings, {
-      onStart: () => { pending += 1; },
-      onDone: async () => { pending -= 1; try { await refresh(); } catch { /* the poll retries */ } ensurePolling(); },
+      onStart: () => {},
+      onDone: async () => { try { await refresh(); } catch { /* the next event or poll reloads */ } },
     }));
   } else {
     body.append(h('p', { class: 'notice', 'data-testid': 'read-only-notice' },
       'You can read this project. Ask a project admin for the editor role to upload documents.'));
   }
-  body.append(panel('Documents', tableBox, { id: 'documents' }));
+  body.append(tablePanel);
   try {
-    const done = await refresh();
-    if (!done) ensurePolling();
+    await refresh();
   } catch (e) {
     if (e.name === 'AbortError') return;
     replace(tableBox, errorPanel(e, 'the documents'));
@@ -320,7 +344,7 @@ function uploadPanel(projectId, settings, hooks) {
     };
     let handle = null;
     let cancelled = false;
-    cancel.onclick = () => { cancelled = true; if (handle) handle.abort(); else finish('Cancelled.', 'cancelled'); };
+    cancel.onclick = () => { cancelled = true; if (handle) handle.abort(); else finish('Canceled.', 'cancelled'); };
     queue.push(async () => {
       if (cancelled) return;
       const reason = await checkFile(file, settings);
@@ -344,7 +368,7 @@ function uploadPanel(projectId, settings, hooks) {
         announce(`${file.name} uploaded. Analysis has started.`);
       } catch (err) {
         bar.remove();
-        if (err.name === 'AbortError') finish('Cancelled.', 'cancelled');
+        if (err.name === 'AbortError') finish('Canceled.', 'cancelled');
         else {
           const text = err.status === 413
             ? `The file is larger than the ${settings.max_upload_size_mb} MB limit.`
