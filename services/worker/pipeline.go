@@ -109,6 +109,7 @@ type document struct {
 
 // processDocument runs the pipeline for one document.
 func (w *Worker) processDocument(ctx context.Context, id string) (jobResult, error) {
+	var retryIn time.Duration
 	res, locked, err := w.withJobLock(ctx, "document:"+id, func() (res jobResult, err error) {
 		defer func() {
 			if p := recover(); p != nil {
@@ -117,15 +118,21 @@ func (w *Worker) processDocument(ctx context.Context, id string) (jobResult, err
 					message: "the document could not be processed (internal error)", err: fmt.Errorf("panic: %v", p)})
 			}
 		}()
-		return w.runPipeline(ctx, id)
+		return w.runPipeline(ctx, id, &retryIn)
 	})
 	if err == nil && !locked && res == resultSkipped {
 		w.log.Info("document is being processed by another worker; duplicate job dropped", "document_id", id)
 	}
+	if res == resultRetry {
+		// Only now that the lock is released: a retry due sooner would find
+		// the document locked by this attempt and be dropped as a duplicate.
+		w.enqueueAfter(ctx, id, retryIn)
+	}
 	return res, err
 }
 
-func (w *Worker) runPipeline(ctx context.Context, id string) (jobResult, error) {
+// runPipeline runs the pipeline; a retry sets *retryIn to its delay.
+func (w *Worker) runPipeline(ctx context.Context, id string, retryIn *time.Duration) (jobResult, error) {
 	log := w.log.With("document_id", id)
 	var doc document
 	doc.id = id
@@ -164,7 +171,7 @@ func (w *Worker) runPipeline(ctx context.Context, id string) (jobResult, error) 
 			}
 			return w.failDocument(ctx, id, se)
 		}
-		return w.retryDocument(ctx, doc, se)
+		return w.retryDocument(ctx, doc, se, retryIn)
 	}
 	w.metrics.observe("total", start)
 	log.Info("pipeline complete", "seconds", time.Since(start).Seconds())
@@ -403,10 +410,11 @@ func (w *Worker) failDocument(ctx context.Context, id string, se *stageError) (j
 	return resultFailed, se
 }
 
-// retryDocument puts the document back to queued and re-enqueues it after
-// a backoff. The job is acked; if this process stops before the re-enqueue,
+// retryDocument puts the document back to queued; processDocument
+// re-enqueues it after the backoff (*retryIn) once the job's lock is
+// released. The job is acked; if this process stops before the re-enqueue,
 // the sweep re-enqueues the document (enqueued_at is set to the retry time).
-func (w *Worker) retryDocument(ctx context.Context, doc document, se *stageError) (jobResult, error) {
+func (w *Worker) retryDocument(ctx context.Context, doc document, se *stageError, retryIn *time.Duration) (jobResult, error) {
 	delay := w.opts.RetryBackoff << min(doc.attempts-1, 10)
 	delay = min(delay, 5*time.Minute)
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -419,6 +427,12 @@ func (w *Worker) retryDocument(ctx context.Context, doc document, se *stageError
 	w.publish(bg, doc.projectID, doc.id, StatusQueued, "")
 	w.log.Warn("document will be retried", "document_id", doc.id, "stage", se.stage, "attempt", doc.attempts,
 		"retry_in", delay.String(), "error", se.err)
+	*retryIn = delay
+	return resultRetry, se
+}
+
+// enqueueAfter enqueues the document's job again after delay.
+func (w *Worker) enqueueAfter(ctx context.Context, id string, delay time.Duration) {
 	w.retries.Add(1)
 	go func() {
 		defer w.retries.Done()
@@ -428,11 +442,10 @@ func (w *Worker) retryDocument(ctx context.Context, doc document, se *stageError
 		}
 		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if err := w.queue.Enqueue(ectx, queue.Job{Kind: queue.KindDocument, ID: doc.id}); err != nil {
-			w.log.Warn("re-enqueue failed; the sweep will retry", "document_id", doc.id, "error", err)
+		if err := w.queue.Enqueue(ectx, queue.Job{Kind: queue.KindDocument, ID: id}); err != nil {
+			w.log.Warn("re-enqueue failed; the sweep will retry", "document_id", id, "error", err)
 		}
 	}()
-	return resultRetry, se
 }
 
 // handBackOnCancel handles an interruption by shutdown: the document goes

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -198,6 +199,32 @@ func TestTransientFailureGivesUpAfterMaxAttempts(t *testing.T) {
 	r := e.waitFinished(id, time.Minute)
 	if r.Status != worker.StatusFailed || r.Attempts != 3 || !strings.Contains(r.Error, "gave up after 3 attempts") {
 		t.Errorf("status %s attempts %d error %q", r.Status, r.Attempts, r.Error)
+	}
+}
+
+// A retry due at once must not meet its own attempt's lock: re-enqueued
+// while the failing attempt still held the document, it was dropped as a
+// duplicate and the document waited for the sweep (a minute here).
+func TestImmediateRetriesAreNotDroppedAsDuplicates(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 10*time.Minute)
+	e.cfg.WorkerConcurrency = 4
+	ids := make([]string, 4)
+	for i := range ids {
+		ids[i] = e.addDocument(fmt.Sprintf("gone-%d.pdf", i), "pdf", []byte("%PDF-1.4"))
+		if err := os.Remove(filepath.Join(e.cfg.StoragePath, "documents", ids[i], "original")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.run(e.newWorker(worker.Options{MaxAttempts: 4, RetryBackoff: time.Nanosecond}, worker.Hooks{}))
+	for _, id := range ids {
+		e.enqueue(queue.KindDocument, id)
+	}
+	for _, id := range ids {
+		// Well under the sweep's minute: every retry came from its re-enqueue.
+		if r := e.waitFinished(id, 30*time.Second); r.Status != worker.StatusFailed || r.Attempts != 4 {
+			t.Errorf("%s: status %s attempts %d error %q", id, r.Status, r.Attempts, r.Error)
+		}
 	}
 }
 
