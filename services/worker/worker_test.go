@@ -2,10 +2,10 @@ package worker_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
