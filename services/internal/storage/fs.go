@@ -248,7 +248,30 @@ func (s *Filesystem) TrashDocument(_ context.Context, documentID string, reportI
 	if err != nil {
 		return err
 	}
-	return s.trash(documentID, keys)
+	derived, err := s.keysUnder(documentPrefix(documentID), DocumentKey(documentID))
+	if err != nil {
+		return fmt.Errorf("trash document %s: %w", documentID, err)
+	}
+	return s.trash(documentID, append(keys, derived...))
+}
+
+// keysUnder lists the files below prefix (a directory key), except skip.
+func (s *Filesystem) keysUnder(prefix, skip string) ([]string, error) {
+	var keys []string
+	err := filepath.WalkDir(filepath.Join(s.root, filepath.FromSlash(prefix)), func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, _ := filepath.Rel(s.root, p)
+		if key := filepath.ToSlash(rel); key != skip {
+			keys = append(keys, key)
+		}
+		return nil
+	})
+	return keys, err
 }
 
 func (s *Filesystem) TrashReports(_ context.Context, projectID string, reportIDs []string) error {

@@ -432,6 +432,14 @@ func (s *S3) TrashDocument(ctx context.Context, documentID string, reportIDs []s
 	if err != nil {
 		return err
 	}
+	for o := range s.client.ListObjects(ctx, s.cfg.Bucket, minio.ListObjectsOptions{Prefix: s.cfg.Prefix + documentPrefix(documentID), Recursive: true}) {
+		if o.Err != nil {
+			return fmt.Errorf("trash document %s in %s: %w", documentID, s, o.Err)
+		}
+		if key := strings.TrimPrefix(o.Key, s.cfg.Prefix); key != DocumentKey(documentID) {
+			keys = append(keys, key)
+		}
+	}
 	return s.trash(ctx, keys)
 }
 

@@ -52,8 +52,9 @@ type Store interface {
 	// List calls fn for every stored document and report (not the trash).
 	List(ctx context.Context, fn func(Info) error) error
 
-	// TrashDocument moves a deleted document's files (its original and
-	// its reports' files) to the trash. Files already gone are skipped.
+	// TrashDocument moves a deleted document's files (everything under
+	// documents/<id>/: the original, page images, word boxes; and its
+	// reports' files) to the trash. Files already gone are skipped.
 	TrashDocument(ctx context.Context, documentID string, reportIDs []string) error
 	// TrashReports moves the files of a deleted project's reports to the
 	// trash, like TrashDocument.
@@ -114,6 +115,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (Store, err
 
 // DocumentKey is the key of a document's original file.
 func DocumentKey(documentID string) string { return "documents/" + documentID + "/original" }
+
+// documentPrefix holds every file of a document: its original and what the
+// worker derives from it (page images, word boxes), all trashed together.
+func documentPrefix(documentID string) string { return "documents/" + documentID + "/" }
 
 // ReportKey is the key of a generated report ("html" or "pdf").
 func ReportKey(reportID, format string) string { return "reports/" + reportID + "." + format }

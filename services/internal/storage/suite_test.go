@@ -303,9 +303,19 @@ func TestTrashDocumentKeepsFilesUntilPurged(t *testing.T) {
 		put(t, s, DocumentKey(docID), "contract")
 		put(t, s, ReportKey(reportID, "html"), "<h1>report</h1>")
 		put(t, s, DocumentKey(otherID), "kept")
+		// What the worker derives from the document (the viewer's page
+		// images) goes with it: nothing of a deleted contract stays.
+		derived := "documents/" + docID + "/pages/1.png"
+		put(t, s, derived, "page one")
 
 		if err := s.TrashDocument(ctx, docID, []string{reportID}); err != nil {
 			t.Fatal(err)
+		}
+		if _, err := s.Open(ctx, derived); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("page image of a deleted document still at its key: %v", err)
+		}
+		if got := read(t, s.OpenIncludingTrash, derived); got != "page one" {
+			t.Fatalf("trashed page image reads %q", got)
 		}
 		if _, err := s.Open(ctx, DocumentKey(docID)); !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("document still at its key: %v", err)

@@ -58,6 +58,13 @@ func run(m *testing.M) (int, error) {
 	if os.Getenv("E2E_VERBOSE") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	// The worker's local copies of stored objects go to a directory of this
+	// package's own, so the check after the tests sees only ours.
+	tmp, err := os.MkdirTemp("", "cl-e2e-tmp-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(tmp)
 	for _, s3 := range []bool{false, true} {
 		s, err := stacktest.Start(stacktest.Options{Logger: logger, S3: s3,
 			Env:    map[string]string{"WORKER_VISIBILITY_TIMEOUT": "1m"},
@@ -76,7 +83,30 @@ func run(m *testing.M) (int, error) {
 			return 0, err
 		}
 	}
-	return m.Run(), nil
+	// Set once the servers run (PostgreSQL's files need a directory its
+	// user can read); the in-process worker reads it at each copy.
+	os.Setenv("TMPDIR", tmp)
+	code := m.Run()
+	if code == 0 {
+		if err := noLocalCopiesLeft(tmp); err != nil {
+			return 1, err
+		}
+	}
+	return code, nil
+}
+
+// noLocalCopiesLeft checks that the worker removed every local copy it made
+// of a stored object (S3's LocalFile), once the last document is done.
+func noLocalCopiesLeft(dir string) error {
+	var left []string
+	for range 50 {
+		left, _ = filepath.Glob(filepath.Join(dir, "cl-document-*"))
+		if len(left) == 0 {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("the worker left its local copies of stored documents: %v", left)
 }
 
 // settle signs the seeded admin in and changes the password.
