@@ -476,9 +476,19 @@ func (s *S3) trash(ctx context.Context, keys []string) error {
 
 func (s *S3) OpenIncludingTrash(ctx context.Context, key string) (File, error) {
 	f, err := s.Open(ctx, key)
-	if !errors.Is(err, os.ErrNotExist) {
-		return f, err
+	if errors.Is(err, os.ErrNotExist) {
+		return s.openTrashed(ctx, key, err)
 	}
+	if err != nil {
+		return nil, err
+	}
+	// The object may be trashed between Open and the first read (minio-go
+	// fetches the content lazily): that read then finds the trashed copy.
+	return &trashedMeanwhile{File: f, reopen: func() (File, error) { return s.openTrashed(ctx, key, err) }}, nil
+}
+
+// openTrashed opens the newest trashed copy of key, else returns notFound.
+func (s *S3) openTrashed(ctx context.Context, key string, notFound error) (File, error) {
 	newest := ""
 	for o := range s.client.ListObjects(ctx, s.cfg.Bucket, minio.ListObjectsOptions{Prefix: s.trashPrefix(key), Recursive: true}) {
 		if o.Err != nil {
@@ -489,9 +499,38 @@ func (s *S3) OpenIncludingTrash(ctx context.Context, key string) (File, error) {
 		}
 	}
 	if newest == "" {
-		return nil, err
+		if notFound == nil {
+			notFound = notExist(key)
+		}
+		return nil, notFound
 	}
 	return s.open(ctx, newest, key)
+}
+
+// trashedMeanwhile reads the trashed copy when the object vanished before
+// its first byte was read. Sequential reads only: ReadAt and Seek go to the
+// object as opened.
+type trashedMeanwhile struct {
+	File
+	reopen  func() (File, error)
+	started bool
+}
+
+func (f *trashedMeanwhile) Read(p []byte) (int, error) {
+	n, err := f.File.Read(p)
+	if !f.started && n == 0 && err != nil && isNotFound(err) {
+		nf, rerr := f.reopen()
+		if rerr != nil {
+			return 0, err
+		}
+		f.File.Close()
+		f.File = nf
+		n, err = f.File.Read(p)
+	}
+	if n > 0 {
+		f.started = true
+	}
+	return n, err
 }
 
 // PurgeTrash removes trashed copies whose name says they were trashed

@@ -295,6 +295,28 @@ func TestInterruptedPutLeavesNothing(t *testing.T) {
 	})
 }
 
+// A backup that opened a file just before the document was deleted still
+// reads it (on S3 the content is fetched at the first read, from the trash
+// if the object was moved there meanwhile).
+func TestFileOpenedBeforeATrashingStaysReadable(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		put(t, s, DocumentKey(docID), "contract")
+		f, err := s.OpenIncludingTrash(ctx, DocumentKey(docID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := s.TrashDocument(ctx, docID, nil); err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(f)
+		if err != nil || string(b) != "contract" {
+			t.Fatalf("read %q, %v", b, err)
+		}
+	})
+}
+
 // A deleted document's files leave their keys at once but stay readable for
 // a backup from the trash until the grace period is over.
 func TestTrashDocumentKeepsFilesUntilPurged(t *testing.T) {
