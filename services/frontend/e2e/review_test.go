@@ -569,21 +569,7 @@ func TestLiveProgressShowsEachStage(t *testing.T) {
 	stages := eval[[]string](b, `window.__stages`)
 	loads := eval[int](b, `window.__listLoads`)
 	t.Logf("stages shown: %v; document list loaded %d times", stages, loads)
-	order := map[string]int{"queued": 0, "extracting": 1, "classifying": 2, "analyzing": 3, "embedding": 4, "complete": 5}
-	intermediate, last := 0, -1
-	for _, s := range stages {
-		o, ok := order[s]
-		if !ok || o < last {
-			b.fail("stages out of order: %v", stages)
-		}
-		if o >= 1 && o <= 4 {
-			intermediate++
-		}
-		last = o
-	}
-	if intermediate < 2 || stages[len(stages)-1] != "complete" {
-		b.fail("the page showed %v: want at least two intermediate stages, then complete", stages)
-	}
+	b.checkStages(stages)
 	if loads > 6 {
 		b.fail("the document list was loaded %d times: the page polls instead of following the events", loads)
 	}
@@ -619,21 +605,7 @@ func TestDocumentPageFollowsEachStage(t *testing.T) {
 	stages := eval[[]string](b, `window.__stages`)
 	loads := eval[int](b, `window.__docLoads`)
 	t.Logf("stages shown: %v; document loaded %d times", stages, loads)
-	order := map[string]int{"queued": 0, "extracting": 1, "classifying": 2, "analyzing": 3, "embedding": 4, "complete": 5}
-	intermediate, last := 0, -1
-	for _, s := range stages {
-		o, ok := order[s]
-		if !ok || o < last {
-			b.fail("stages out of order: %v", stages)
-		}
-		if o >= 1 && o <= 4 {
-			intermediate++
-		}
-		last = o
-	}
-	if intermediate < 2 || stages[len(stages)-1] != "complete" {
-		b.fail("the page showed %v: want at least two intermediate stages, then complete", stages)
-	}
+	b.checkStages(stages)
 	// Re-render after "Analyze again", the stream's ready, the end.
 	if loads > 4 {
 		b.fail("the document was loaded %d times: the page polls instead of following the events", loads)
@@ -773,5 +745,25 @@ func TestUIConsistency(t *testing.T) {
 	b.waitFor("the project list", `location.pathname === '/projects' && document.querySelector('.project-card')`, 60*time.Second)
 	if n := eval[int](b, `document.querySelectorAll('.toast').length`); n != 0 {
 		b.fail("%d toasts survived the page change", n)
+	}
+}
+
+// checkStages fails unless the stages a page showed are in pipeline order,
+// with at least two intermediate ones, ending with complete.
+func (b *tab) checkStages(stages []string) {
+	order := map[string]int{"queued": 0, "extracting": 1, "classifying": 2, "analyzing": 3, "embedding": 4, "complete": 5}
+	intermediate, last := 0, -1
+	for _, s := range stages {
+		o, ok := order[s]
+		if !ok || o < last {
+			b.fail("stages out of order: %v", stages)
+		}
+		if o >= 1 && o <= 4 {
+			intermediate++
+		}
+		last = o
+	}
+	if intermediate < 2 || stages[len(stages)-1] != "complete" {
+		b.fail("the page showed %v: want at least two intermediate stages, then complete", stages)
 	}
 }

@@ -1,20 +1,17 @@
 package search
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/contract-lucidity/contract-lucidity/services/internal/analysis"
@@ -323,90 +320,10 @@ func TestSimilarRespectsScope(t *testing.T) {
 	}
 }
 
-// startPGlite runs testdata/pglite-server.mjs (PGlite + pgvector behind
-// pglite-socket) on a free port and returns a single-connection pool.
-func startPGlite(t *testing.T, ctx context.Context) *pgxpool.Pool {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		node = "/usr/bin/node"
-	}
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache")
-	}
-	dir := filepath.Join(cache, "contract-lucidity", "pglite")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@electric-sql", "pglite-pgvector")); err != nil {
-		t.Fatalf("PGlite with pgvector is not installed in %s (run hack/install-deps.sh): %v", dir, err)
-	}
-	port, err := testenv.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(node, "testdata/pglite-server.mjs", dir, fmt.Sprint(port))
-	stdin, err := cmd.StdinPipe() // closing it (or our death) stops the server
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	ready := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "LISTENING ") {
-				ready <- nil
-				for sc.Scan() {
-				}
-				return
-			}
-		}
-		ready <- errors.New("pglite server exited before listening")
-	}()
-	select {
-	case err := <-ready:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(2 * time.Minute):
-		t.Fatal("pglite server did not start within 2 minutes")
-	}
-	cfg, err := pgxpool.ParseConfig(fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 1 // PGlite is a single-connection database
-	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
-
 func TestPgvectorOnPGliteMatchesExactScan(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	pool := startPGlite(t, ctx)
+	pool := testenv.PGliteTB(t, ctx)
 	applySchema(t, ctx, pool, true)
 	f := &fixture{}
 	// The first document exists before pgvector is enabled (backfill path),
