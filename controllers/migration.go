@@ -25,17 +25,24 @@ func MigrationJobName(cl *clv1.ContractLucidity, version string) string {
 // template is immutable, so it is created once and never re-applied.
 func BuildMigrationJob(cl *clv1.ContractLucidity, version string) *batchv1.Job {
 	c := appContainer(cl, ComponentMigrate, version, componentResources(ComponentMigrate))
+	return databaseJob(cl, MigrationJobName(cl, version), version, c, 6)
+}
+
+// databaseJob is a database maintenance Job of version running c (a
+// migrate-component container): the migration's identity and network
+// access (PostgreSQL only), on the backend's nodes, run once.
+func databaseJob(cl *clv1.ContractLucidity, name, version string, c corev1.Container, backoff int32) *batchv1.Job {
 	ps := appPodSpec(cl, ComponentMigrate, c)
 	ps.RestartPolicy = corev1.RestartPolicyNever
 	ps.NodeSelector = cl.Spec.Backend.NodeSelector
 	ps.Tolerations = cl.Spec.Backend.Tolerations
-	meta := objectMeta(cl, MigrationJobName(cl, version), ComponentMigrate, true)
+	meta := objectMeta(cl, name, ComponentMigrate, true)
 	meta.Annotations = map[string]string{AnnotationVersion: version}
 	return &batchv1.Job{
 		TypeMeta:   typeMeta("batch/v1", "Job"),
 		ObjectMeta: meta,
 		Spec: batchv1.JobSpec{
-			BackoffLimit:            ptr.To[int32](6),
+			BackoffLimit:            ptr.To(backoff),
 			ActiveDeadlineSeconds:   ptr.To[int64](1800),
 			TTLSecondsAfterFinished: ptr.To[int32](7 * 24 * 3600),
 			Template: corev1.PodTemplateSpec{

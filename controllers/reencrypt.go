@@ -10,9 +10,6 @@ import (
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
 	clv1 "github.com/contract-lucidity/contract-lucidity/api/v1alpha1"
 )
@@ -34,23 +31,5 @@ func BuildReencryptJob(cl *clv1.ContractLucidity, version string, started time.T
 	c.Env = append(c.Env,
 		secretEnv("ENCRYPTION_KEY", encryptionKey(cl), false),
 		secretEnv("ENCRYPTION_PREVIOUS_KEYS", SecretKey{Name(cl, "encryption"), SecretKeyEncryptionPrevious}, true))
-	ps := appPodSpec(cl, ComponentMigrate, c)
-	ps.RestartPolicy = corev1.RestartPolicyNever
-	ps.NodeSelector = cl.Spec.Backend.NodeSelector
-	ps.Tolerations = cl.Spec.Backend.Tolerations
-	meta := objectMeta(cl, ReencryptJobName(cl, started), ComponentMigrate, true)
-	meta.Annotations = map[string]string{AnnotationVersion: version}
-	return &batchv1.Job{
-		TypeMeta:   typeMeta("batch/v1", "Job"),
-		ObjectMeta: meta,
-		Spec: batchv1.JobSpec{
-			BackoffLimit:            ptr.To[int32](4),
-			ActiveDeadlineSeconds:   ptr.To[int64](1800),
-			TTLSecondsAfterFinished: ptr.To[int32](7 * 24 * 3600),
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: Labels(cl, ComponentMigrate), Annotations: map[string]string{AnnotationVersion: version}},
-				Spec:       ps,
-			},
-		},
-	}
+	return databaseJob(cl, ReencryptJobName(cl, started), version, c, 4)
 }
