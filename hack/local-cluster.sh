@@ -120,6 +120,9 @@ all_running() {
   api_ready
 }
 
+# api_ready_or_exited: the API server answers, or its process is gone.
+api_ready_or_exited() { api_ready || ! pid_of kube-apiserver >/dev/null; }
+
 api_ready() {
   [ -f "$dir/ports" ] || return 1
   # shellcheck disable=SC1091
@@ -190,14 +193,24 @@ EOF
     --initial-cluster "local=http://127.0.0.1:$etcd_peer" --unsafe-no-fsync
   wait_for etcd 30 curl -fsS --max-time 1 "http://127.0.0.1:$etcd_port/health"
 
-  log "starting kube-apiserver on https://127.0.0.1:$api_port"
-  start kube-apiserver --etcd-servers "http://127.0.0.1:$etcd_port" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
-    --cert-dir "$dir/certs" --token-auth-file "$token_file" --authorization-mode Node,RBAC \
-    --service-account-issuer https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file "$dir/sa.pub" --service-account-signing-key-file "$dir/sa.key" \
-    --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true --endpoint-reconciler-type none
-  wait_for kube-apiserver 120 api_ready
+  # A free port can be taken by another process before the API server
+  # binds it (tests start clusters in parallel): then take another.
+  local attempt
+  for attempt in 1 2 3; do
+    log "starting kube-apiserver on https://127.0.0.1:$api_port"
+    start kube-apiserver --etcd-servers "http://127.0.0.1:$etcd_port" \
+      --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+      --cert-dir "$dir/certs" --token-auth-file "$token_file" --authorization-mode Node,RBAC \
+      --service-account-issuer https://kubernetes.default.svc.cluster.local \
+      --service-account-key-file "$dir/sa.pub" --service-account-signing-key-file "$dir/sa.key" \
+      --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true --endpoint-reconciler-type none
+    wait_for kube-apiserver 120 api_ready_or_exited
+    api_ready && break
+    grep -q "address already in use" "$dir/logs/kube-apiserver.log" && [ "$attempt" -lt 3 ] ||
+      die "kube-apiserver exited (logs in $dir/logs)"
+    api_port=$(free_port)
+    sed -i "s/^API_PORT=.*/API_PORT=$api_port/" "$dir/ports"
+  done
 
   # The API server wrote a self-signed serving certificate (with its CA).
   cat >"$kubeconfig" <<EOF
