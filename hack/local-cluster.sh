@@ -120,6 +120,10 @@ all_running() {
   api_ready
 }
 
+etcd_ready_or_exited() {
+  curl -fsS --max-time 1 "http://127.0.0.1:$1/health" || ! pid_of etcd >/dev/null
+}
+
 # api_ready_or_exited: the API server answers, or its process is gone.
 api_ready_or_exited() { api_ready || ! pid_of kube-apiserver >/dev/null; }
 
@@ -191,7 +195,11 @@ EOF
     --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
     --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
     --initial-cluster "local=http://127.0.0.1:$etcd_peer" --unsafe-no-fsync
-  wait_for etcd 30 curl -fsS --max-time 1 "http://127.0.0.1:$etcd_port/health"
+  # Generous: on a loaded machine (test packages in parallel) etcd can take
+  # a while; a dead etcd is seen at once.
+  wait_for etcd 90 etcd_ready_or_exited "$etcd_port"
+  curl -fsS --max-time 2 "http://127.0.0.1:$etcd_port/health" >/dev/null 2>&1 ||
+    die "etcd exited (logs in $dir/logs)"
 
   # A free port can be taken by another process before the API server
   # binds it (tests start clusters in parallel): then take another.
